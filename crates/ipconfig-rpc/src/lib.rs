@@ -1,0 +1,3 @@
+//! ipconfigd's Mach service (`ipconfig.defs`) on the mach-async MIG runtime.
+#![allow(missing_docs)]
+pub mod wire;
