@@ -1,0 +1,42 @@
+//! Device arrival and departure on NextBSD, from the kernel registry's watch messages.
+//!
+//! NextBSD's in-kernel registry (`/dev/ioregistry`) sends one `ioreg_event_msg` to a Mach port
+//! per matching event per watch (`IOREGIOCWATCH`). This crate:
+//!
+//! * [`wire`]: the kernel ABI — ioctl structures and encodings, and the event message with a
+//!   parser that trusts nothing it receives;
+//! * [`registry`]: the registry behind a small trait, with the NextBSD ioctl backend and a
+//!   simulated registry on the simulated kernel (`mach-sim`) that behaves like the kernel;
+//! * [`Criteria`], [`DeviceEvent`], [`EventKind`]: the Rust vocabulary.
+//!
+//! # Example
+//!
+//! Parsing what the kernel sends:
+//!
+//! ```
+//! use iokit_notify::wire::{encode_event_message, parse_event_message, RawEvent};
+//! use iokit_notify::{DeviceEvent, EventKind};
+//!
+//! let event = DeviceEvent {
+//!     kind: EventKind::Depart,
+//!     id: 42,
+//!     name: "em".into(),
+//!     class: "em".into(),
+//!     pci_vendor: 0x8086,
+//!     pci_device: 0x100e,
+//! };
+//! let bytes = encode_event_message(&RawEvent::from_event(&event), 0x17);
+//! assert_eq!(bytes.len(), 124);
+//! let parsed = parse_event_message(&bytes).unwrap();
+//! assert_eq!(parsed.local_port, 0x17);
+//! assert_eq!(parsed.event, event);
+//! ```
+
+pub mod criteria;
+pub mod event;
+pub mod registry;
+pub mod wire;
+
+pub use criteria::{Criteria, CriteriaError};
+pub use event::{DeviceEvent, EventKind, EventKinds};
+pub use registry::{lookup_all, RegistryBackend, RegistryError};

@@ -1,0 +1,142 @@
+//! The registry backend: the four `/dev/ioregistry` calls this crate needs, behind one trait.
+//!
+//! | Implementation | cfg | What it is |
+//! |---|---|---|
+//! | [`DevIoRegistry`] | `target_os = "freebsd"` | ioctls on NextBSD's `/dev/ioregistry` |
+//! | [`SimRegistry`] / [`SimRegistryHandle`] | the simulated kernel (every other OS, or feature `sim`) | a model of the kernel's registry on `mach-sim` |
+//!
+//! A backend value stands for one open registry *in one IPC space*: port names passed to
+//! [`RegistryBackend::watch`] are names in that space (on NextBSD, the calling process; in the
+//! simulation, the task the handle was opened for).
+//!
+//! The trait speaks the kernel's structs so each implementation is a direct image of the ioctl
+//! (including the kernel's truncation of lookups); the helpers in this module add what callers
+//! need on top, such as [`lookup_all`], which retries until nothing is truncated (spec §6 #4).
+
+use thiserror::Error;
+
+use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
+
+#[cfg(target_os = "freebsd")]
+mod nextbsd;
+#[cfg(target_os = "freebsd")]
+pub use nextbsd::DevIoRegistry;
+
+#[cfg(sim_registry)]
+mod sim;
+#[cfg(sim_registry)]
+pub use sim::{SimDevice, SimRegistry, SimRegistryConfig, SimRegistryHandle, TestEventSupport};
+
+/// Error of a registry call, from the errno the kernel returned (spec §6 #11 mapping).
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// There is no `/dev/ioregistry` (a kernel without the in-kernel registry).
+    #[error("no registry device")]
+    NoDevice,
+    /// `EINVAL`: the registry rejected an argument (a port name without a send right, an empty
+    /// event mask, an event kind that is not exactly one bit, ...).
+    #[error("the registry rejected an argument (EINVAL)")]
+    InvalidArgument,
+    /// `ENOTTY` (a kernel predating the call) or `ENOSYS` (a kernel without `COMPAT_MACH`).
+    #[error("the registry does not support this call (errno {0})")]
+    Unsupported(i32),
+    /// `ENOENT`: no node with that id.
+    #[error("no such registry node")]
+    NotFound,
+    /// Any other errno.
+    #[error("registry call failed (errno {0})")]
+    Os(i32),
+}
+
+impl RegistryError {
+    /// Classifies an errno returned by a registry ioctl.
+    pub fn from_errno(errno: i32) -> RegistryError {
+        match errno {
+            libc::EINVAL => RegistryError::InvalidArgument,
+            libc::ENOTTY | libc::ENOSYS => RegistryError::Unsupported(errno),
+            libc::ENOENT => RegistryError::NotFound,
+            other => RegistryError::Os(other),
+        }
+    }
+
+    /// The errno this error stands for (`None` for [`RegistryError::NoDevice`]).
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            RegistryError::NoDevice => None,
+            RegistryError::InvalidArgument => Some(libc::EINVAL),
+            RegistryError::Unsupported(e) | RegistryError::Os(e) => Some(e),
+            RegistryError::NotFound => Some(libc::ENOENT),
+        }
+    }
+}
+
+/// One open registry in one IPC space.
+pub trait RegistryBackend: Send + Sync {
+    /// `IOREGIOCWATCH`: from now on the kernel sends one event message to `reg.notify_port` for
+    /// every event whose kind is in `reg.event_mask` on a device matching `reg.criteria`.
+    ///
+    /// The name must carry a send right in this space (else [`RegistryError::InvalidArgument`]);
+    /// the kernel keeps its own send right, so the caller may drop its send uref afterwards.
+    /// There is no unregister: the kernel retires the watch at the first emission after the
+    /// port's receive right is destroyed.
+    fn watch(&self, reg: &ioreg_watch_reg) -> Result<(), RegistryError>;
+
+    /// `IOREGIOCLOOKUP`: writes the ids of up to `matches.len()` live nodes matching `criteria`
+    /// and returns the number of nodes that matched, which exceeds `matches.len()` when the list
+    /// was truncated.
+    fn lookup(
+        &self,
+        criteria: &ioreg_criteria,
+        matches: &mut [u64],
+    ) -> Result<usize, RegistryError>;
+
+    /// `IOREGIOCNODE`: the node with this id. A detached id lingers: it succeeds with every field
+    /// empty and `state` = [`crate::wire::IOREG_STATE_DETACHED`].
+    fn node(&self, id: u64) -> Result<ioreg_node, RegistryError>;
+
+    /// `IOREGIOCTESTEVENT`: feeds a synthetic event through the kernel's match-and-send path.
+    /// `kind` 0 is the presence probe: `InvalidArgument` means the call exists.
+    fn test_event(&self, event: &ioreg_test_event) -> Result<(), RegistryError>;
+}
+
+impl<B: RegistryBackend + ?Sized> RegistryBackend for std::sync::Arc<B> {
+    fn watch(&self, reg: &ioreg_watch_reg) -> Result<(), RegistryError> {
+        (**self).watch(reg)
+    }
+    fn lookup(
+        &self,
+        criteria: &ioreg_criteria,
+        matches: &mut [u64],
+    ) -> Result<usize, RegistryError> {
+        (**self).lookup(criteria, matches)
+    }
+    fn node(&self, id: u64) -> Result<ioreg_node, RegistryError> {
+        (**self).node(id)
+    }
+    fn test_event(&self, event: &ioreg_test_event) -> Result<(), RegistryError> {
+        (**self).test_event(event)
+    }
+}
+
+/// First buffer size of [`lookup_all`]: NextBSD's `IOServiceGetMatchingServices` uses 128 and
+/// stops there.
+pub const LOOKUP_INITIAL_MAX: usize = 128;
+
+/// Every live node matching `criteria`: retries with a larger buffer while the kernel reports
+/// more matches than fit (spec §6 #4), so nothing is silently dropped.
+pub fn lookup_all<B: RegistryBackend + ?Sized>(
+    backend: &B,
+    criteria: &ioreg_criteria,
+) -> Result<Vec<u64>, RegistryError> {
+    let mut ids = vec![0u64; LOOKUP_INITIAL_MAX];
+    loop {
+        let count = backend.lookup(criteria, &mut ids)?;
+        if count <= ids.len() {
+            ids.truncate(count);
+            return Ok(ids);
+        }
+        // Edge: devices may attach between two calls; size for what was reported plus slack.
+        let grown = count.saturating_add(count / 4 + 16);
+        ids.resize(grown, 0);
+    }
+}
