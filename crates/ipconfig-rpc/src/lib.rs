@@ -4,5 +4,6 @@
 // landed yet; it is compiled in place until ipconfig-rpc can depend on mach-async.
 #[path = "../../mach-async/src/mig/mod.rs"]
 pub mod mig;
+pub mod auth;
 pub mod protocol;
 pub mod wire;
