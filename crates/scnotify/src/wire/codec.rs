@@ -3,7 +3,7 @@
 use super::keylist::CONFIG_DATA_MAX;
 use super::layout::{r, HEADER_SIZE};
 use super::{Header, WireError};
-use mach_abi::{MACH_MSG_PORT_DESCRIPTOR, MACH_MSGH_BITS_COMPLEX, NDR_record};
+use mach_abi::{NDR_record, MACH_MSGH_BITS_COMPLEX, MACH_MSG_PORT_DESCRIPTOR};
 
 /// The NDR record's bytes.
 pub(crate) const NDR_BYTES: [u8; 8] = [
@@ -35,7 +35,12 @@ pub(crate) struct MsgWriter {
 impl MsgWriter {
     pub(crate) fn new(bits: u32, id: i32) -> MsgWriter {
         let mut buf = vec![0u8; HEADER_SIZE];
-        Header { bits, id, ..Header::default() }.write(&mut buf);
+        Header {
+            bits,
+            id,
+            ..Header::default()
+        }
+        .write(&mut buf);
         MsgWriter { buf }
     }
 
@@ -60,18 +65,23 @@ impl MsgWriter {
         self.u32(1);
         self.u32(name);
         self.u32(0);
-        self.buf.extend_from_slice(&[0, 0, disposition, MACH_MSG_PORT_DESCRIPTOR]);
+        self.buf
+            .extend_from_slice(&[0, 0, disposition, MACH_MSG_PORT_DESCRIPTOR]);
         self
     }
 
     /// `Cnt`, the bytes, zero padding to 4.
     pub(crate) fn array(&mut self, data: &[u8]) -> Result<&mut Self, EncodeError> {
         if data.len() > CONFIG_DATA_MAX {
-            return Err(EncodeError { len: data.len(), max: CONFIG_DATA_MAX });
+            return Err(EncodeError {
+                len: data.len(),
+                max: CONFIG_DATA_MAX,
+            });
         }
         self.u32(data.len() as u32);
         self.buf.extend_from_slice(data);
-        self.buf.resize(self.buf.len() + r(data.len()) - data.len(), 0);
+        self.buf
+            .resize(self.buf.len() + r(data.len()) - data.len(), 0);
         Ok(self)
     }
 
@@ -97,7 +107,11 @@ impl<'a> MsgReader<'a> {
     /// with every array empty.
     pub(crate) fn new(msg: &'a [u8], header: &Header, pos: usize, fixed_min: usize) -> Self {
         let msg = &msg[..header.size as usize];
-        MsgReader { msg, pos, fixed_rest: fixed_min.saturating_sub(pos) }
+        MsgReader {
+            msg,
+            pos,
+            fixed_rest: fixed_min.saturating_sub(pos),
+        }
     }
 
     fn mismatch(&self, extra: usize) -> WireError {
@@ -134,7 +148,10 @@ impl<'a> MsgReader<'a> {
     pub(crate) fn array(&mut self) -> Result<&'a [u8], WireError> {
         let count = self.u32()?;
         if count as usize > CONFIG_DATA_MAX {
-            return Err(WireError::ArrayTooLarge { count, max: CONFIG_DATA_MAX });
+            return Err(WireError::ArrayTooLarge {
+                count,
+                max: CONFIG_DATA_MAX,
+            });
         }
         let padded = r(count as usize);
         if self.pos + padded + self.fixed_rest > self.msg.len() {

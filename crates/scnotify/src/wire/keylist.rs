@@ -52,7 +52,10 @@ pub enum KeyListError {
 
 /// Appends `[u32 len][bytes]`, failing if the total would exceed `cap`.
 fn put_record(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result<(), KeyListError> {
-    let needed = out.len().saturating_add(LEN_PREFIX).saturating_add(bytes.len());
+    let needed = out
+        .len()
+        .saturating_add(LEN_PREFIX)
+        .saturating_add(bytes.len());
     // Edge: a record longer than u32::MAX can never fit any cap a u32-sized wire allows.
     if needed > cap || u32::try_from(bytes.len()).is_err() {
         return Err(KeyListError::TooLarge { needed, cap });
@@ -67,12 +70,19 @@ fn take_record<'a>(bytes: &'a [u8], pos: &mut usize) -> Result<&'a [u8], KeyList
     let offset = *pos;
     let rest = &bytes[offset..];
     if rest.len() < LEN_PREFIX {
-        return Err(KeyListError::TruncatedLength { offset, remaining: rest.len() });
+        return Err(KeyListError::TruncatedLength {
+            offset,
+            remaining: rest.len(),
+        });
     }
     let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
     let body = &rest[LEN_PREFIX..];
     if (len as usize) > body.len() {
-        return Err(KeyListError::TruncatedRecord { offset, len, remaining: body.len() });
+        return Err(KeyListError::TruncatedRecord {
+            offset,
+            len,
+            remaining: body.len(),
+        });
     }
     *pos = offset + LEN_PREFIX + len as usize;
     Ok(&body[..len as usize])
@@ -119,7 +129,11 @@ pub struct KeyList<'a>(pub &'a [u8]);
 impl<'a> KeyList<'a> {
     /// Iterates over the records; yields one error and then stops at a truncated record.
     pub fn iter(&self) -> KeyListIter<'a> {
-        KeyListIter { bytes: self.0, pos: 0, failed: false }
+        KeyListIter {
+            bytes: self.0,
+            pos: 0,
+            failed: false,
+        }
     }
 
     /// Strict decode: every record, or the first error.
@@ -171,7 +185,11 @@ pub type KvPair<'a> = (&'a [u8], &'a [u8]);
 impl<'a> KvMap<'a> {
     /// Iterates over the pairs; yields one error and then stops at a truncated record.
     pub fn iter(&self) -> KvMapIter<'a> {
-        KvMapIter { bytes: self.0, pos: 0, failed: false }
+        KvMapIter {
+            bytes: self.0,
+            pos: 0,
+            failed: false,
+        }
     }
 
     /// Strict decode.
@@ -222,7 +240,10 @@ mod tests {
     #[test]
     fn record_format_is_le_length_then_bytes_without_padding() {
         let b = encode_key_list(["abc", "", "d"], CONFIG_DATA_MAX).unwrap();
-        assert_eq!(b, [3, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 1, 0, 0, 0, b'd']);
+        assert_eq!(
+            b,
+            [3, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 1, 0, 0, 0, b'd']
+        );
         let keys = KeyList(&b).parse().unwrap();
         assert_eq!(keys, [&b"abc"[..], b"", b"d"]);
     }
@@ -231,11 +252,17 @@ mod tests {
     fn capacity_is_offset_plus_4_plus_len() {
         // One key of 8188 bytes exactly fills 8192.
         let key = vec![b'k'; CONFIG_DATA_MAX - 4];
-        assert_eq!(encode_key_list([&key], CONFIG_DATA_MAX).unwrap().len(), CONFIG_DATA_MAX);
+        assert_eq!(
+            encode_key_list([&key], CONFIG_DATA_MAX).unwrap().len(),
+            CONFIG_DATA_MAX
+        );
         let key = vec![b'k'; CONFIG_DATA_MAX - 3];
         assert_eq!(
             encode_key_list([&key], CONFIG_DATA_MAX),
-            Err(KeyListError::TooLarge { needed: CONFIG_DATA_MAX + 1, cap: CONFIG_DATA_MAX })
+            Err(KeyListError::TooLarge {
+                needed: CONFIG_DATA_MAX + 1,
+                cap: CONFIG_DATA_MAX
+            })
         );
         // Empty records still cost 4 bytes: 2048 empty keys fit, 2049 do not.
         assert!(encode_key_list(vec![""; 2048], CONFIG_DATA_MAX).is_ok());
@@ -248,7 +275,11 @@ mod tests {
         b.extend_from_slice(&[9, 0, 0, 0, b'x']);
         assert_eq!(
             KeyList(&b).parse(),
-            Err(KeyListError::TruncatedRecord { offset: 14, len: 9, remaining: 1 })
+            Err(KeyListError::TruncatedRecord {
+                offset: 14,
+                len: 9,
+                remaining: 1
+            })
         );
         let (keys, err) = KeyList(&b).parse_lenient();
         assert_eq!(keys, [&b"one"[..], b"two"]);
@@ -257,22 +288,34 @@ mod tests {
         let b = [1, 0, 0, 0, b'a', 7, 0];
         assert_eq!(
             KeyList(&b).parse(),
-            Err(KeyListError::TruncatedLength { offset: 5, remaining: 2 })
+            Err(KeyListError::TruncatedLength {
+                offset: 5,
+                remaining: 2
+            })
         );
         // A huge length does not overflow.
         let b = [0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(KeyList(&b).parse(), Err(KeyListError::TruncatedRecord { .. })));
+        assert!(matches!(
+            KeyList(&b).parse(),
+            Err(KeyListError::TruncatedRecord { .. })
+        ));
     }
 
     #[test]
     fn kv_map_round_trip_and_truncated_value() {
         let b = encode_kv_map([("k1", "v1"), ("k2", "")], CONFIG_DATA_MAX).unwrap();
-        assert_eq!(KvMap(&b).parse().unwrap(), [(&b"k1"[..], &b"v1"[..]), (b"k2", b"")]);
+        assert_eq!(
+            KvMap(&b).parse().unwrap(),
+            [(&b"k1"[..], &b"v1"[..]), (b"k2", b"")]
+        );
         // Key present, value length missing.
         let b = encode_key_list(["k"], CONFIG_DATA_MAX).unwrap();
         assert_eq!(
             KvMap(&b).parse(),
-            Err(KeyListError::TruncatedLength { offset: 5, remaining: 0 })
+            Err(KeyListError::TruncatedLength {
+                offset: 5,
+                remaining: 0
+            })
         );
         assert_eq!(KvMap(&b).parse_lenient().0, Vec::<KvPair<'_>>::new());
     }

@@ -9,9 +9,7 @@
 
 #![allow(non_snake_case)]
 
-use mach_abi::{
-    mach_msg_body_t, mach_msg_header_t, mach_msg_port_descriptor_t, NDR_record_t,
-};
+use mach_abi::{mach_msg_body_t, mach_msg_header_t, mach_msg_port_descriptor_t, NDR_record_t};
 
 use super::keylist::CONFIG_DATA_MAX;
 
@@ -359,7 +357,10 @@ mod tests {
         assert_eq!(simple_size(&[7], 1), key_int_request_size(7));
         assert_eq!(simple_size(&[7], 0), key_request_size(7));
         assert_eq!(simple_size(&[2, 9], 1), configset_request_size(2, 9));
-        assert_eq!(simple_size(&[1, 2, 3], 0), configset_m_request_size(1, 2, 3));
+        assert_eq!(
+            simple_size(&[1, 2, 3], 0),
+            configset_m_request_size(1, 2, 3)
+        );
         // Replies: RetCode + status (+ newInstance) are scalars.
         assert_eq!(simple_size(&[10], 2), data_reply_size(10));
         assert_eq!(simple_size(&[10], 3), configget_reply_size(10));

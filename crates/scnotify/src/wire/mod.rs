@@ -190,11 +190,8 @@ impl Routine {
 }
 
 /// The largest request of the subsystem (configset_m with three full arrays).
-pub const MAX_REQUEST_SIZE: usize = layout::configset_m_request_size(
-    CONFIG_DATA_MAX,
-    CONFIG_DATA_MAX,
-    CONFIG_DATA_MAX,
-);
+pub const MAX_REQUEST_SIZE: usize =
+    layout::configset_m_request_size(CONFIG_DATA_MAX, CONFIG_DATA_MAX, CONFIG_DATA_MAX);
 /// The largest reply of the subsystem (configget with a full value).
 pub const MAX_REPLY_SIZE: usize = layout::configget_reply_size(CONFIG_DATA_MAX);
 
@@ -321,7 +318,10 @@ impl Header {
         };
         let size = h.size as usize;
         if size < layout::HEADER_SIZE || size % 4 != 0 || size > msg.len() {
-            return Err(WireError::BadMsghSize { msgh_size: h.size, len: msg.len() });
+            return Err(WireError::BadMsghSize {
+                msgh_size: h.size,
+                len: msg.len(),
+            });
         }
         Ok(h)
     }
@@ -333,7 +333,14 @@ impl Header {
 
     /// Writes the header into the first 24 bytes of `msg`.
     pub fn write(&self, msg: &mut [u8]) {
-        let words = [self.bits, self.size, self.remote, self.local, self.voucher, self.id as u32];
+        let words = [
+            self.bits,
+            self.size,
+            self.remote,
+            self.local,
+            self.voucher,
+            self.id as u32,
+        ];
         for (i, w) in words.iter().enumerate() {
             msg[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
         }
@@ -368,8 +375,9 @@ mod tests {
         assert_eq!(Routine::NotifySet.id(), 20_025);
         assert_eq!(Routine::Snapshot.id(), 20_029);
         assert_eq!(Routine::NotifyChanges.reply_id(), 20_120);
-        for skipped in [20_001, 20_002, 20_003, 20_004, 20_007, 20_013, 20_022, 20_023, 20_027, 20_028]
-        {
+        for skipped in [
+            20_001, 20_002, 20_003, 20_004, 20_007, 20_013, 20_022, 20_023, 20_027, 20_028,
+        ] {
             assert_eq!(Routine::from_id(skipped), None, "{skipped}");
         }
         assert_eq!(Routine::from_id(19_999), None);
@@ -385,19 +393,31 @@ mod tests {
         let m = encode_notify_message(77);
         assert_eq!(
             m,
-            [0x13, 0, 0, 0, 24, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x54, 0x46, 0x4e, 0x43]
+            [
+                0x13, 0, 0, 0, 24, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x54, 0x46, 0x4e,
+                0x43
+            ]
         );
         assert_eq!(&m[20..24], &NOTIFY_MSG_ID.to_le_bytes());
     }
 
     #[test]
     fn header_parse_rejects_bad_sizes() {
-        assert_eq!(Header::parse(&[0; 10]), Err(WireError::ShortBuffer { len: 10 }));
+        assert_eq!(
+            Header::parse(&[0; 10]),
+            Err(WireError::ShortBuffer { len: 10 })
+        );
         let mut m = encode_notify_message(1);
         m[4] = 28;
-        assert!(matches!(Header::parse(&m), Err(WireError::BadMsghSize { .. })));
+        assert!(matches!(
+            Header::parse(&m),
+            Err(WireError::BadMsghSize { .. })
+        ));
         m[4] = 22;
-        assert!(matches!(Header::parse(&m), Err(WireError::BadMsghSize { .. })));
+        assert!(matches!(
+            Header::parse(&m),
+            Err(WireError::BadMsghSize { .. })
+        ));
         m[4] = 24;
         assert_eq!(Header::parse(&m).unwrap().id, NOTIFY_MSG_ID);
     }

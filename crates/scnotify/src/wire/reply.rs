@@ -162,22 +162,35 @@ impl<'a> Reply<'a> {
     /// Never for a reply that [`fits`](Reply::fits) the routine; a mismatched reply is a
     /// programming error and panics in debug builds (release builds encode the given form).
     pub fn encode(&self, routine: Routine) -> Result<Vec<u8>, EncodeError> {
-        debug_assert!(self.fits(routine), "{self:?} is not a reply to {}", routine.name());
+        debug_assert!(
+            self.fits(routine),
+            "{self:?} is not a reply to {}",
+            routine.name()
+        );
         let mut w = MsgWriter::new(REPLY_BITS, routine.reply_id());
         match *self {
             Reply::Session { session, status } => {
-                w.port_descriptor(session, MACH_MSG_TYPE_MOVE_SEND as u8).ndr().i32(status.0);
+                w.port_descriptor(session, MACH_MSG_TYPE_MOVE_SEND as u8)
+                    .ndr()
+                    .i32(status.0);
             }
             Reply::Status { status } => {
                 w.ndr().i32(0).i32(status.0);
             }
-            Reply::Instance { new_instance, status } => {
+            Reply::Instance {
+                new_instance,
+                status,
+            } => {
                 w.ndr().i32(0).i32(new_instance).i32(status.0);
             }
             Reply::Data { data, status } => {
                 w.ndr().i32(0).array(data)?.i32(status.0);
             }
-            Reply::Get { data, new_instance, status } => {
+            Reply::Get {
+                data,
+                new_instance,
+                status,
+            } => {
                 w.ndr().i32(0).array(data)?.i32(new_instance).i32(status.0);
             }
         }
@@ -195,7 +208,10 @@ impl<'a> Reply<'a> {
             if h.id == MACH_NOTIFY_SEND_ONCE {
                 return Err(ReplyError::ServerDied);
             }
-            return Err(ReplyError::Mismatch { request: routine.id(), found: h.id });
+            return Err(ReplyError::Mismatch {
+                request: routine.id(),
+                found: h.id,
+            });
         }
         let size = h.size as usize;
         let ret_code = |m: &[u8]| i32::from_le_bytes([m[32], m[33], m[34], m[35]]);
@@ -207,7 +223,11 @@ impl<'a> Reply<'a> {
             if !error_form {
                 let count_ok = size >= 28 && msg[24..28] == 1u32.to_le_bytes();
                 if !h.is_complex() || !count_ok || size != SIZE {
-                    return Err(WireError::SizeMismatch { msgh_size: h.size, expected: SIZE }.into());
+                    return Err(WireError::SizeMismatch {
+                        msgh_size: h.size,
+                        expected: SIZE,
+                    }
+                    .into());
                 }
             }
             if h.remote != 0 {
@@ -229,10 +249,18 @@ impl<'a> Reply<'a> {
         let max = routine.max_reply_size();
         if !error_form && (h.is_complex() || size < min || size > max) {
             if h.is_complex() {
-                return Err(WireError::ComplexBit { found: true, expected: false }.into());
+                return Err(WireError::ComplexBit {
+                    found: true,
+                    expected: false,
+                }
+                .into());
             }
             let expected = if size < min { min } else { max };
-            return Err(WireError::SizeMismatch { msgh_size: h.size, expected }.into());
+            return Err(WireError::SizeMismatch {
+                msgh_size: h.size,
+                expected,
+            }
+            .into());
         }
         if h.remote != 0 {
             return Err(WireError::UnexpectedReplyPort { port: h.remote }.into());
@@ -243,11 +271,17 @@ impl<'a> Reply<'a> {
         }
         let mut rd = MsgReader::new(msg, &h, REPLY_FIELDS_OFFSET, min);
         let reply = match s {
-            Shape::Status => Reply::Status { status: Status(rd.i32()?) },
-            Shape::Instance => {
-                Reply::Instance { new_instance: rd.i32()?, status: Status(rd.i32()?) }
-            }
-            Shape::Data => Reply::Data { data: rd.array()?, status: Status(rd.i32()?) },
+            Shape::Status => Reply::Status {
+                status: Status(rd.i32()?),
+            },
+            Shape::Instance => Reply::Instance {
+                new_instance: rd.i32()?,
+                status: Status(rd.i32()?),
+            },
+            Shape::Data => Reply::Data {
+                data: rd.array()?,
+                status: Status(rd.i32()?),
+            },
             _ => Reply::Get {
                 data: rd.array()?,
                 new_instance: rd.i32()?,
@@ -278,9 +312,12 @@ mod tests {
 
     #[test]
     fn notifychanges_reply_layout() {
-        let m = Reply::Data { data: b"\x01\0\0\0a", status: Status::OK }
-            .encode(Routine::NotifyChanges)
-            .unwrap();
+        let m = Reply::Data {
+            data: b"\x01\0\0\0a",
+            status: Status::OK,
+        }
+        .encode(Routine::NotifyChanges)
+        .unwrap();
         assert_eq!(m.len(), 44 + 8);
         assert_eq!(u32_at(&m, 0), 0x12);
         assert_eq!(u32_at(&m, 20), 20_120);
@@ -288,14 +325,23 @@ mod tests {
         assert_eq!(u32_at(&m, 36), 5); // listCnt
         assert_eq!(u32_at(&m, 48), 0); // status after padded list
         let r = Reply::decode(Routine::NotifyChanges, &m).unwrap();
-        assert_eq!(r, Reply::Data { data: b"\x01\0\0\0a", status: Status::OK });
+        assert_eq!(
+            r,
+            Reply::Data {
+                data: b"\x01\0\0\0a",
+                status: Status::OK
+            }
+        );
     }
 
     #[test]
     fn configopen_reply_layout() {
-        let m = Reply::Session { session: 0x21, status: Status::OK }
-            .encode(Routine::ConfigOpen)
-            .unwrap();
+        let m = Reply::Session {
+            session: 0x21,
+            status: Status::OK,
+        }
+        .encode(Routine::ConfigOpen)
+        .unwrap();
         assert_eq!(m.len(), 52);
         assert_eq!(u32_at(&m, 0), 0x8000_0012);
         assert_eq!(u32_at(&m, 24), 1);
@@ -305,27 +351,45 @@ mod tests {
         assert_eq!(u32_at(&m, 48), 0);
         assert_eq!(
             Reply::decode(Routine::ConfigOpen, &m).unwrap(),
-            Reply::Session { session: 0x21, status: Status::OK }
+            Reply::Session {
+                session: 0x21,
+                status: Status::OK
+            }
         );
     }
 
     #[test]
     fn status_and_instance_and_get_replies() {
-        let m = Reply::Status { status: Status::NO_STORE_SESSION }.encode(Routine::NotifySet).unwrap();
+        let m = Reply::Status {
+            status: Status::NO_STORE_SESSION,
+        }
+        .encode(Routine::NotifySet)
+        .unwrap();
         assert_eq!(m.len(), 40);
         assert_eq!(u32_at(&m, 36), 2001);
-        let m = Reply::Instance { new_instance: 0, status: Status::KEY_EXISTS }
-            .encode(Routine::ConfigAdd)
-            .unwrap();
+        let m = Reply::Instance {
+            new_instance: 0,
+            status: Status::KEY_EXISTS,
+        }
+        .encode(Routine::ConfigAdd)
+        .unwrap();
         assert_eq!(m.len(), 44);
         assert_eq!(u32_at(&m, 40), 1005);
-        let m = Reply::Get { data: b"xyz", new_instance: 0, status: Status::OK }
-            .encode(Routine::ConfigGet)
-            .unwrap();
+        let m = Reply::Get {
+            data: b"xyz",
+            new_instance: 0,
+            status: Status::OK,
+        }
+        .encode(Routine::ConfigGet)
+        .unwrap();
         assert_eq!(m.len(), 48 + 4);
         assert_eq!(
             Reply::decode(Routine::ConfigGet, &m).unwrap(),
-            Reply::Get { data: b"xyz", new_instance: 0, status: Status::OK }
+            Reply::Get {
+                data: b"xyz",
+                new_instance: 0,
+                status: Status::OK
+            }
         );
     }
 
@@ -346,57 +410,132 @@ mod tests {
         );
         // A 36-byte reply with RetCode 0 is not the error form → type error.
         let e = encode_error_reply(Routine::NotifySet.id(), 0);
-        assert_eq!(Reply::decode(Routine::NotifySet, &e).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::NotifySet, &e)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
 
         // Send-once notification → server died.
         let mut m = vec![0u8; 24];
-        Header { bits: 0x1200, size: 24, id: 71, ..Header::default() }.write(&mut m);
-        assert_eq!(Reply::decode(Routine::NotifySet, &m).unwrap_err().kern_return(), MIG_SERVER_DIED);
+        Header {
+            bits: 0x1200,
+            size: 24,
+            id: 71,
+            ..Header::default()
+        }
+        .write(&mut m);
+        assert_eq!(
+            Reply::decode(Routine::NotifySet, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_SERVER_DIED
+        );
 
         // Wrong id.
-        let m = Reply::Status { status: Status::OK }.encode(Routine::NotifyCancel).unwrap();
+        let m = Reply::Status { status: Status::OK }
+            .encode(Routine::NotifyCancel)
+            .unwrap();
         let err = Reply::decode(Routine::NotifySet, &m).unwrap_err();
         assert_eq!(err.kern_return(), MIG_REPLY_MISMATCH);
 
         // Server supplied a reply port.
-        let mut m = Reply::Status { status: Status::OK }.encode(Routine::NotifySet).unwrap();
+        let mut m = Reply::Status { status: Status::OK }
+            .encode(Routine::NotifySet)
+            .unwrap();
         m[8] = 9;
-        assert_eq!(Reply::decode(Routine::NotifySet, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::NotifySet, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
 
         // Array count over the bound, count/size disagreement, complex bit.
-        let good = Reply::Data { data: b"abcd", status: Status::OK }.encode(Routine::ConfigList).unwrap();
+        let good = Reply::Data {
+            data: b"abcd",
+            status: Status::OK,
+        }
+        .encode(Routine::ConfigList)
+        .unwrap();
         let mut m = good.clone();
         m[36..40].copy_from_slice(&9000u32.to_le_bytes());
-        assert_eq!(Reply::decode(Routine::ConfigList, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::ConfigList, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
         let mut m = good.clone();
         m[36] = 8;
-        assert_eq!(Reply::decode(Routine::ConfigList, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::ConfigList, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
         let mut m = good.clone();
         m[3] |= 0x80;
-        assert_eq!(Reply::decode(Routine::ConfigList, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::ConfigList, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
 
         // configopen reply with a send-once descriptor, or not complex.
-        let good = Reply::Session { session: 3, status: Status::OK }.encode(Routine::ConfigOpen).unwrap();
+        let good = Reply::Session {
+            session: 3,
+            status: Status::OK,
+        }
+        .encode(Routine::ConfigOpen)
+        .unwrap();
         let mut m = good.clone();
         m[38] = 18;
-        assert_eq!(Reply::decode(Routine::ConfigOpen, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::ConfigOpen, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
         let mut m = good;
         m[3] &= 0x7f;
-        assert_eq!(Reply::decode(Routine::ConfigOpen, &m).unwrap_err().kern_return(), MIG_TYPE_ERROR);
+        assert_eq!(
+            Reply::decode(Routine::ConfigOpen, &m)
+                .unwrap_err()
+                .kern_return(),
+            MIG_TYPE_ERROR
+        );
     }
 
     fn arb_reply() -> impl Strategy<Value = (usize, Vec<u8>, i32, i32)> {
-        (0usize..18, proptest::collection::vec(any::<u8>(), 0..64), any::<i32>(), any::<i32>())
+        (
+            0usize..18,
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<i32>(),
+            any::<i32>(),
+        )
     }
 
     fn build(routine: Routine, data: &[u8], a: i32, b: i32) -> Reply<'_> {
         let status = Status(b);
         match shape(routine) {
-            Shape::Session => Reply::Session { session: a as u32, status },
+            Shape::Session => Reply::Session {
+                session: a as u32,
+                status,
+            },
             Shape::Status => Reply::Status { status },
-            Shape::Instance => Reply::Instance { new_instance: a, status },
+            Shape::Instance => Reply::Instance {
+                new_instance: a,
+                status,
+            },
             Shape::Data => Reply::Data { data, status },
-            Shape::Get => Reply::Get { data, new_instance: a, status },
+            Shape::Get => Reply::Get {
+                data,
+                new_instance: a,
+                status,
+            },
         }
     }
 

@@ -213,7 +213,10 @@ impl<'a> Request<'a> {
         match *self {
             Request::NotifyChanges | Request::NotifyCancel | Request::Snapshot => {}
             Request::NotifyViaPort { port: p, msgid: i }
-            | Request::NotifyViaFd { fileport: p, identifier: i } => {
+            | Request::NotifyViaFd {
+                fileport: p,
+                identifier: i,
+            } => {
                 w.port_descriptor(p, port_disposition).ndr().i32(i);
             }
             Request::ConfigGet { key }
@@ -226,17 +229,34 @@ impl<'a> Request<'a> {
             | Request::NotifyRemove { key, is_regex: i } => {
                 w.ndr().array(key)?.i32(i);
             }
-            Request::ConfigOpen { name: a, options: b }
+            Request::ConfigOpen {
+                name: a,
+                options: b,
+            }
             | Request::ConfigAdd { key: a, data: b }
             | Request::ConfigAddS { key: a, data: b }
-            | Request::ConfigGetM { keys: a, patterns: b }
-            | Request::NotifySet { keys: a, patterns: b } => {
+            | Request::ConfigGetM {
+                keys: a,
+                patterns: b,
+            }
+            | Request::NotifySet {
+                keys: a,
+                patterns: b,
+            } => {
                 w.ndr().array(a)?.array(b)?;
             }
-            Request::ConfigSet { key, data, instance } => {
+            Request::ConfigSet {
+                key,
+                data,
+                instance,
+            } => {
                 w.ndr().array(key)?.array(data)?.i32(instance);
             }
-            Request::ConfigSetM { data, remove, notify } => {
+            Request::ConfigSetM {
+                data,
+                remove,
+                notify,
+            } => {
                 w.ndr().array(data)?.array(remove)?.array(notify)?;
             }
         }
@@ -253,11 +273,18 @@ impl<'a> Request<'a> {
         match shape(routine) {
             Shape::Empty => {
                 if h.is_complex() {
-                    return Err(WireError::ComplexBit { found: true, expected: false }.into());
+                    return Err(WireError::ComplexBit {
+                        found: true,
+                        expected: false,
+                    }
+                    .into());
                 }
                 if size != HEADER_SIZE {
-                    return Err(WireError::SizeMismatch { msgh_size: h.size, expected: HEADER_SIZE }
-                        .into());
+                    return Err(WireError::SizeMismatch {
+                        msgh_size: h.size,
+                        expected: HEADER_SIZE,
+                    }
+                    .into());
                 }
                 Ok(match routine {
                     Routine::NotifyChanges => Request::NotifyChanges,
@@ -268,15 +295,27 @@ impl<'a> Request<'a> {
             Shape::PortInt => {
                 const SIZE: usize = core::mem::size_of::<layout::NotifyViaPortRequest>();
                 if !h.is_complex() {
-                    return Err(WireError::ComplexBit { found: false, expected: true }.into());
+                    return Err(WireError::ComplexBit {
+                        found: false,
+                        expected: true,
+                    }
+                    .into());
                 }
                 let mut rd = MsgReader::new(msg, &h, HEADER_SIZE, SIZE);
                 let count = rd.u32()?;
                 if count != 1 {
-                    return Err(WireError::DescriptorCount { found: count, expected: 1 }.into());
+                    return Err(WireError::DescriptorCount {
+                        found: count,
+                        expected: 1,
+                    }
+                    .into());
                 }
                 if size != SIZE {
-                    return Err(WireError::SizeMismatch { msgh_size: h.size, expected: SIZE }.into());
+                    return Err(WireError::SizeMismatch {
+                        msgh_size: h.size,
+                        expected: SIZE,
+                    }
+                    .into());
                 }
                 let port = rd.port_descriptor(MACH_MSG_TYPE_PORT_SEND as u8)?;
                 rd.skip(8)?; // NDR: not checked (mig.md §4).
@@ -284,18 +323,29 @@ impl<'a> Request<'a> {
                 rd.end()?;
                 Ok(match routine {
                     Routine::NotifyViaPort => Request::NotifyViaPort { port, msgid: value },
-                    _ => Request::NotifyViaFd { fileport: port, identifier: value },
+                    _ => Request::NotifyViaFd {
+                        fileport: port,
+                        identifier: value,
+                    },
                 })
             }
             Shape::Simple { arrays, ints } => {
                 if h.is_complex() {
-                    return Err(WireError::ComplexBit { found: true, expected: false }.into());
+                    return Err(WireError::ComplexBit {
+                        found: true,
+                        expected: false,
+                    }
+                    .into());
                 }
                 let min = fixed_min(arrays, ints);
                 let max = routine.max_request_size();
                 if size < min || size > max {
                     let expected = if size < min { min } else { max };
-                    return Err(WireError::SizeMismatch { msgh_size: h.size, expected }.into());
+                    return Err(WireError::SizeMismatch {
+                        msgh_size: h.size,
+                        expected,
+                    }
+                    .into());
                 }
                 let mut rd = MsgReader::new(msg, &h, REQUEST_FIELDS_OFFSET, min);
                 let mut a: [&'a [u8]; 3] = [&[]; 3];
@@ -305,23 +355,51 @@ impl<'a> Request<'a> {
                 let int = if ints == 1 { rd.i32()? } else { 0 };
                 rd.end()?;
                 Ok(match routine {
-                    Routine::ConfigOpen => Request::ConfigOpen { name: a[0], options: a[1] },
-                    Routine::ConfigList => Request::ConfigList { key: a[0], is_regex: int },
-                    Routine::ConfigAdd => Request::ConfigAdd { key: a[0], data: a[1] },
+                    Routine::ConfigOpen => Request::ConfigOpen {
+                        name: a[0],
+                        options: a[1],
+                    },
+                    Routine::ConfigList => Request::ConfigList {
+                        key: a[0],
+                        is_regex: int,
+                    },
+                    Routine::ConfigAdd => Request::ConfigAdd {
+                        key: a[0],
+                        data: a[1],
+                    },
                     Routine::ConfigGet => Request::ConfigGet { key: a[0] },
-                    Routine::ConfigSet => {
-                        Request::ConfigSet { key: a[0], data: a[1], instance: int }
-                    }
+                    Routine::ConfigSet => Request::ConfigSet {
+                        key: a[0],
+                        data: a[1],
+                        instance: int,
+                    },
                     Routine::ConfigRemove => Request::ConfigRemove { key: a[0] },
-                    Routine::ConfigAddS => Request::ConfigAddS { key: a[0], data: a[1] },
+                    Routine::ConfigAddS => Request::ConfigAddS {
+                        key: a[0],
+                        data: a[1],
+                    },
                     Routine::ConfigNotify => Request::ConfigNotify { key: a[0] },
-                    Routine::ConfigGetM => Request::ConfigGetM { keys: a[0], patterns: a[1] },
-                    Routine::ConfigSetM => {
-                        Request::ConfigSetM { data: a[0], remove: a[1], notify: a[2] }
-                    }
-                    Routine::NotifyAdd => Request::NotifyAdd { key: a[0], is_regex: int },
-                    Routine::NotifyRemove => Request::NotifyRemove { key: a[0], is_regex: int },
-                    _ => Request::NotifySet { keys: a[0], patterns: a[1] },
+                    Routine::ConfigGetM => Request::ConfigGetM {
+                        keys: a[0],
+                        patterns: a[1],
+                    },
+                    Routine::ConfigSetM => Request::ConfigSetM {
+                        data: a[0],
+                        remove: a[1],
+                        notify: a[2],
+                    },
+                    Routine::NotifyAdd => Request::NotifyAdd {
+                        key: a[0],
+                        is_regex: int,
+                    },
+                    Routine::NotifyRemove => Request::NotifyRemove {
+                        key: a[0],
+                        is_regex: int,
+                    },
+                    _ => Request::NotifySet {
+                        keys: a[0],
+                        patterns: a[1],
+                    },
                 })
             }
         }
@@ -341,7 +419,12 @@ mod tests {
 
     #[test]
     fn notifyset_layout_matches_spec() {
-        let m = Request::NotifySet { keys: b"abcde", patterns: b"xy" }.encode().unwrap();
+        let m = Request::NotifySet {
+            keys: b"abcde",
+            patterns: b"xy",
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), two_array_request_size(5, 2));
         assert_eq!(m.len(), 40 + 8 + 4);
         assert_eq!(u32_at(&m, 0), 0x1513);
@@ -357,7 +440,12 @@ mod tests {
 
     #[test]
     fn notifyviaport_layout_matches_spec() {
-        let m = Request::NotifyViaPort { port: 0x33, msgid: 0 }.encode().unwrap();
+        let m = Request::NotifyViaPort {
+            port: 0x33,
+            msgid: 0,
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), 52);
         assert_eq!(u32_at(&m, 0), 0x8000_1513);
         assert_eq!(u32_at(&m, 24), 1);
@@ -370,21 +458,47 @@ mod tests {
 
     #[test]
     fn header_only_and_fixed_sizes() {
-        for r in [Request::NotifyChanges, Request::NotifyCancel, Request::Snapshot] {
+        for r in [
+            Request::NotifyChanges,
+            Request::NotifyCancel,
+            Request::Snapshot,
+        ] {
             let m = r.encode().unwrap();
             assert_eq!(m.len(), 24);
             assert_eq!(Request::decode(&m).unwrap(), r);
         }
-        let m = Request::ConfigSet { key: b"k", data: b"vv", instance: 7 }.encode().unwrap();
+        let m = Request::ConfigSet {
+            key: b"k",
+            data: b"vv",
+            instance: 7,
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), configset_request_size(1, 2));
         assert_eq!(u32_at(&m, m.len() - 4), 7);
-        let m = Request::ConfigSetM { data: b"a", remove: b"", notify: b"abcd" }.encode().unwrap();
+        let m = Request::ConfigSetM {
+            data: b"a",
+            remove: b"",
+            notify: b"abcd",
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), configset_m_request_size(1, 0, 4));
-        let m = Request::ConfigOpen { name: b"n", options: b"" }.encode().unwrap();
+        let m = Request::ConfigOpen {
+            name: b"n",
+            options: b"",
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), configopen_request_size(1, 0));
         let m = Request::ConfigGet { key: b"key" }.encode().unwrap();
         assert_eq!(m.len(), key_request_size(3));
-        let m = Request::NotifyAdd { key: b"key", is_regex: 1 }.encode().unwrap();
+        let m = Request::NotifyAdd {
+            key: b"key",
+            is_regex: 1,
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), key_int_request_size(3));
     }
 
@@ -393,12 +507,26 @@ mod tests {
         let big = vec![0u8; 8193];
         assert_eq!(
             Request::ConfigGet { key: &big }.encode(),
-            Err(EncodeError { len: 8193, max: 8192 })
+            Err(EncodeError {
+                len: 8193,
+                max: 8192
+            })
         );
         let full = vec![b'a'; 8192];
-        let m = Request::NotifySet { keys: &full, patterns: &full }.encode().unwrap();
+        let m = Request::NotifySet {
+            keys: &full,
+            patterns: &full,
+        }
+        .encode()
+        .unwrap();
         assert_eq!(m.len(), 16_424);
-        assert_eq!(Request::decode(&m).unwrap(), Request::NotifySet { keys: &full, patterns: &full });
+        assert_eq!(
+            Request::decode(&m).unwrap(),
+            Request::NotifySet {
+                keys: &full,
+                patterns: &full
+            }
+        );
     }
 
     #[test]
@@ -415,47 +543,81 @@ mod tests {
         // COMPLEX on a simple routine.
         let mut m = Request::NotifyCancel.encode().unwrap();
         m[3] |= 0x80;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
 
         // Header-only routine with a body.
         let mut m = Request::NotifyChanges.encode().unwrap();
         m.extend_from_slice(&[0; 4]);
         m[4] = 28;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
 
         // Count above the bound.
         let mut m = Request::ConfigGet { key: b"abcd" }.encode().unwrap();
         m[32..36].copy_from_slice(&8193u32.to_le_bytes());
         assert_eq!(
             Request::decode(&m).unwrap_err(),
-            RequestError::Malformed(WireError::ArrayTooLarge { count: 8193, max: 8192 })
+            RequestError::Malformed(WireError::ArrayTooLarge {
+                count: 8193,
+                max: 8192
+            })
         );
 
         // Count disagreeing with msgh_size, both ways.
         let mut m = Request::ConfigGet { key: b"abcd" }.encode().unwrap();
         m[32] = 8;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
         m[32] = 0;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
 
         // Below the minimum size.
-        let mut m = Request::NotifySet { keys: b"", patterns: b"" }.encode().unwrap();
+        let mut m = Request::NotifySet {
+            keys: b"",
+            patterns: b"",
+        }
+        .encode()
+        .unwrap();
         m.truncate(36);
         m[4] = 36;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
     }
 
     #[test]
     fn notifyviaport_descriptor_checks() {
-        let good = Request::NotifyViaPort { port: 5, msgid: 9 }.encode().unwrap();
-        assert_eq!(Request::decode(&good).unwrap(), Request::NotifyViaPort { port: 5, msgid: 9 });
+        let good = Request::NotifyViaPort { port: 5, msgid: 9 }
+            .encode()
+            .unwrap();
+        assert_eq!(
+            Request::decode(&good).unwrap(),
+            Request::NotifyViaPort { port: 5, msgid: 9 }
+        );
 
         let mut m = good.clone();
         m[3] &= 0x7f; // not complex
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
         let mut m = good.clone();
         m[24] = 2; // two descriptors
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
         let mut m = good.clone();
         m[39] = 1; // OOL type
         assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_TYPE_ERROR);
@@ -465,14 +627,20 @@ mod tests {
         let mut m = good.clone();
         m.extend_from_slice(&[0; 4]);
         m[4] = 56;
-        assert_eq!(Request::decode(&m).unwrap_err().mig_code(), MIG_BAD_ARGUMENTS);
+        assert_eq!(
+            Request::decode(&m).unwrap_err().mig_code(),
+            MIG_BAD_ARGUMENTS
+        );
     }
 
     #[test]
     fn trailer_after_msgh_size_is_ignored() {
         let mut m = Request::ConfigNotify { key: b"k" }.encode().unwrap();
         m.extend_from_slice(&[0, 0, 0, 0, 8, 0, 0, 0]);
-        assert_eq!(Request::decode(&m).unwrap(), Request::ConfigNotify { key: b"k" });
+        assert_eq!(
+            Request::decode(&m).unwrap(),
+            Request::ConfigNotify { key: b"k" }
+        );
     }
 
     fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -483,31 +651,57 @@ mod tests {
         (0u8..18, arb_bytes(), arb_bytes(), arb_bytes(), any::<i32>())
     }
 
-    fn build<'a>(
-        sel: u8,
-        a: &'a [u8],
-        b: &'a [u8],
-        c: &'a [u8],
-        i: i32,
-    ) -> Request<'a> {
+    fn build<'a>(sel: u8, a: &'a [u8], b: &'a [u8], c: &'a [u8], i: i32) -> Request<'a> {
         match sel {
-            0 => Request::ConfigOpen { name: a, options: b },
-            1 => Request::ConfigList { key: a, is_regex: i },
+            0 => Request::ConfigOpen {
+                name: a,
+                options: b,
+            },
+            1 => Request::ConfigList {
+                key: a,
+                is_regex: i,
+            },
             2 => Request::ConfigAdd { key: a, data: b },
             3 => Request::ConfigGet { key: a },
-            4 => Request::ConfigSet { key: a, data: b, instance: i },
+            4 => Request::ConfigSet {
+                key: a,
+                data: b,
+                instance: i,
+            },
             5 => Request::ConfigRemove { key: a },
             6 => Request::ConfigAddS { key: a, data: b },
             7 => Request::ConfigNotify { key: a },
-            8 => Request::ConfigGetM { keys: a, patterns: b },
-            9 => Request::ConfigSetM { data: a, remove: b, notify: c },
-            10 => Request::NotifyAdd { key: a, is_regex: i },
-            11 => Request::NotifyRemove { key: a, is_regex: i },
+            8 => Request::ConfigGetM {
+                keys: a,
+                patterns: b,
+            },
+            9 => Request::ConfigSetM {
+                data: a,
+                remove: b,
+                notify: c,
+            },
+            10 => Request::NotifyAdd {
+                key: a,
+                is_regex: i,
+            },
+            11 => Request::NotifyRemove {
+                key: a,
+                is_regex: i,
+            },
             12 => Request::NotifyChanges,
-            13 => Request::NotifyViaPort { port: i as u32, msgid: i },
+            13 => Request::NotifyViaPort {
+                port: i as u32,
+                msgid: i,
+            },
             14 => Request::NotifyCancel,
-            15 => Request::NotifySet { keys: a, patterns: b },
-            16 => Request::NotifyViaFd { fileport: i as u32, identifier: i },
+            15 => Request::NotifySet {
+                keys: a,
+                patterns: b,
+            },
+            16 => Request::NotifyViaFd {
+                fileport: i as u32,
+                identifier: i,
+            },
             _ => Request::Snapshot,
         }
     }
