@@ -12,15 +12,15 @@
 //! use scnotify::store::{Store, SessionId};
 //! use scnotify::wire::{KeyList, Status};
 //!
-//! let mut store: Store<&'static str> = Store::new();
+//! let mut store: Store<u32> = Store::new();
 //! let watcher = store.open_session();
 //! assert_eq!(store.notify_add(watcher, b"State:/Network/en0", false), Status::OK);
-//! assert_eq!(store.notify_via_port(watcher, Some("port"), 0), Status::OK);
+//! assert_eq!(store.notify_via_port(watcher, Some(0x1234), 0), Status::OK);
 //!
 //! let mut sent = Vec::new();
-//! let mut sink = |s: SessionId, p: &&str| { sent.push((s, *p)); true };
+//! let mut sink = |s: SessionId, p: &u32| { sent.push((s, *p)); true };
 //! assert_eq!(store.set(b"State:/Network/en0", b"up", &mut sink), Status::OK);
-//! assert_eq!(sent, [(watcher, "port")]);
+//! assert_eq!(sent, [(watcher, 0x1234)]);
 //!
 //! let changes = store.notify_changes(watcher).unwrap();
 //! assert_eq!(KeyList(&changes).parse().unwrap(), [&b"State:/Network/en0"[..]]);
