@@ -2,7 +2,10 @@
 //!
 //! `<mach_sim.h>` is generated from this file (and `struct kevent` / the `EV_*` flags from
 //! `mach-abi`'s `kevent.rs`) by cbindgen; `crates/c-abi-tests` fails when the checked-in header is
-//! stale (`UPDATE_HEADERS=1 cargo test -p c-abi-tests --test headers` rewrites it).
+//! stale (`UPDATE_HEADERS=1 cargo test -p c-abi-tests --test headers` rewrites it). The filter
+//! numbers (`EVFILT_MACHPORT` = -16, `EVFILT_READ` = -1) are written in `cbindgen.toml`, because
+//! cbindgen would not parenthesise a negative `#define`; the C ABI tests check them against
+//! `mach-abi`.
 //!
 //! Every call acts on the kernel of the calling thread's current task: the process-wide global
 //! kernel unless Rust code entered a task of a kernel of its own.
@@ -16,25 +19,19 @@ use std::ffi::{c_char, c_int, CStr};
 use std::io;
 use std::time::Duration;
 
-/// `EVFILT_MACHPORT` of NextBSD (-16): the Mach port-set filter. Port sets only; notify mode
-/// (`fflags` 0, `data` = the member with a message); never `MACH_RCV_MSG` in `fflags`.
-pub const EVFILT_MACHPORT: i16 = -16;
-
 /// The value of `bootstrap_port`: a pseudo name, never a port name and never counted as a right.
-pub const MACH_SIM_BOOTSTRAP_PORT: mach_port_name_t = 0x6000_0000;
+pub const MACH_SIM_BOOTSTRAP_PORT: mach_port_name_t = 0x6000_0000_u32;
 
 /// `mach_task_self()` returns `MACH_SIM_TASK_SELF_BASE | (task id & ~MACH_SIM_PSEUDO_NAME_MASK)`:
 /// a pseudo name, stable and non-zero per task, never a port name and never counted as a right.
-pub const MACH_SIM_TASK_SELF_BASE: mach_port_name_t = 0x7000_0000;
+pub const MACH_SIM_TASK_SELF_BASE: mach_port_name_t = 0x7000_0000_u32;
 
 /// Mask of the tag bits of the pseudo names.
-pub const MACH_SIM_PSEUDO_NAME_MASK: mach_port_name_t = 0xF000_0000;
+pub const MACH_SIM_PSEUDO_NAME_MASK: mach_port_name_t = 0xF000_0000_u32;
 
 /// Largest number of events one `mach_sim_kevent` call returns (larger `nevents` are clamped, as
 /// a kernel may return fewer events than there is room for).
 pub const MACH_SIM_KEVENT_MAX_EVENTS: c_int = 4096;
-
-const _: () = assert!(EVFILT_MACHPORT == mach_abi::EVFILT_MACHPORT_NEXTBSD);
 
 /// Creates a simulated task (IPC space) whose audit token carries `pid`, `euid` and `egid`
 /// (`name` is for diagnostics and may be NULL). Returns its id, or 0 on failure. The task lives
