@@ -1,0 +1,293 @@
+//! Backend on macOS: libSystem's Mach calls and `kevent` with `EVFILT_MACHPORT` (−8).
+//!
+//! The Mach entry points are declared in our own `extern "C"` block (the `mach2` crate lacks
+//! the set-membership calls and is not used). `mach_task_self()` is a macro over the global
+//! `mach_task_self_`. Receive rights and sets are destroyed with
+//! `mach_port_mod_refs(.., RECEIVE | PORT_SET, −1)` (mach-abi.md §10). Plain `struct kevent`
+//! (32 bytes, no `ext`) is enough: the stream uses notify mode only.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use mach_abi::{
+    kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
+    mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_delta_t,
+    mach_port_mscount_t, mach_port_name_t, mach_port_right_t, EV_ADD, EV_CLEAR, EV_DELETE,
+    KERN_SUCCESS, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
+    MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
+};
+
+use super::{Event, Name};
+use crate::Error;
+
+pub(super) const BACKEND: &str = "macos";
+
+/// XNU's `EVFILT_MACHPORT` (−8).
+pub const FILTER: i16 = libc::EVFILT_MACHPORT;
+
+#[allow(non_upper_case_globals)]
+extern "C" {
+    static mach_task_self_: mach_port_name_t;
+    fn mach_port_allocate(task: u32, right: mach_port_right_t, name: *mut mach_port_name_t) -> kern_return_t;
+    fn mach_port_deallocate(task: u32, name: mach_port_name_t) -> kern_return_t;
+    fn mach_port_mod_refs(
+        task: u32,
+        name: mach_port_name_t,
+        right: mach_port_right_t,
+        delta: mach_port_delta_t,
+    ) -> kern_return_t;
+    fn mach_port_insert_right(
+        task: u32,
+        name: mach_port_name_t,
+        poly: mach_port_name_t,
+        poly_poly: mach_msg_type_name_t,
+    ) -> kern_return_t;
+    fn mach_port_move_member(task: u32, member: mach_port_name_t, after: mach_port_name_t) -> kern_return_t;
+    fn mach_port_request_notification(
+        task: u32,
+        name: mach_port_name_t,
+        msgid: mach_msg_id_t,
+        sync: mach_port_mscount_t,
+        notify: mach_port_name_t,
+        notify_poly: mach_msg_type_name_t,
+        previous: *mut mach_port_name_t,
+    ) -> kern_return_t;
+    fn mach_msg(
+        msg: *mut mach_msg_header_t,
+        option: mach_msg_option_t,
+        send_size: mach_msg_size_t,
+        rcv_size: mach_msg_size_t,
+        rcv_name: mach_port_name_t,
+        timeout: mach_msg_timeout_t,
+        notify: mach_port_name_t,
+    ) -> mach_msg_return_t;
+    fn vm_deallocate(task: u32, address: usize, size: usize) -> kern_return_t;
+}
+
+fn task() -> u32 {
+    // SAFETY: libSystem initialises `mach_task_self_` before main; it is never written after.
+    unsafe { mach_task_self_ }
+}
+
+/// Mach is always present on macOS.
+pub fn mach_available() -> Result<(), Error> {
+    Ok(())
+}
+
+/// The process's IPC space.
+#[derive(Clone, Default)]
+pub struct Space {
+    _private: (),
+}
+
+impl fmt::Debug for Space {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Space(macos task)")
+    }
+}
+
+fn check(op: &'static str, kr: kern_return_t) -> Result<(), Error> {
+    if kr == KERN_SUCCESS {
+        Ok(())
+    } else {
+        Err(Error::kern(op, kr))
+    }
+}
+
+impl Space {
+    /// The process's space.
+    pub fn current() -> Space {
+        Space { _private: () }
+    }
+
+    /// A diagnostic identity (the pid).
+    pub fn id(&self) -> u64 {
+        // SAFETY: getpid has no preconditions.
+        u64::from(unsafe { libc::getpid() } as u32)
+    }
+
+    pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
+        let mut name = 0;
+        // SAFETY: `name` is valid for a write.
+        check("mach_port_allocate", unsafe { mach_port_allocate(task(), right, &mut name) })?;
+        Ok(name)
+    }
+
+    pub(crate) fn insert_right(
+        &self,
+        name: Name,
+        poly: Name,
+        poly_poly: mach_msg_type_name_t,
+    ) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_insert_right", unsafe { mach_port_insert_right(task(), name, poly, poly_poly) })
+    }
+
+    pub(crate) fn add_send_uref(&self, name: Name) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_mod_refs", unsafe { mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_SEND, 1) })
+    }
+
+    pub(crate) fn deallocate(&self, name: Name) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_deallocate", unsafe { mach_port_deallocate(task(), name) })
+    }
+
+    pub(crate) fn destroy_receive(&self, name: Name) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_mod_refs(RECEIVE)", unsafe {
+            mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_RECEIVE, -1)
+        })
+    }
+
+    pub(crate) fn destroy_set(&self, name: Name) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_mod_refs(PORT_SET)", unsafe {
+            mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_PORT_SET, -1)
+        })
+    }
+
+    pub(crate) fn move_member(&self, member: Name, after: Name) -> Result<(), Error> {
+        // SAFETY: scalar arguments.
+        check("mach_port_move_member", unsafe { mach_port_move_member(task(), member, after) })
+    }
+
+    pub(crate) fn request_notification(
+        &self,
+        name: Name,
+        msgid: mach_msg_id_t,
+        sync: mach_port_mscount_t,
+        notify: Name,
+        notify_poly: mach_msg_type_name_t,
+    ) -> Result<Name, Error> {
+        let mut previous = 0;
+        // SAFETY: `previous` is valid for a write.
+        check("mach_port_request_notification", unsafe {
+            mach_port_request_notification(task(), name, msgid, sync, notify, notify_poly, &mut previous)
+        })?;
+        Ok(previous)
+    }
+
+    /// libSystem's `mach_msg` (which already retries interrupts unless `*_INTERRUPT` is set;
+    /// the loop is kept for uniformity).
+    ///
+    /// # Safety
+    /// `msg` valid for reads of `send_size` and writes of `rcv_size` bytes, 4-byte aligned and
+    /// not aliased during the call; OOL addresses valid for their sizes.
+    pub(crate) unsafe fn mach_msg(
+        &self,
+        msg: *mut mach_msg_header_t,
+        option: mach_msg_option_t,
+        send_size: mach_msg_size_t,
+        rcv_size: mach_msg_size_t,
+        rcv_name: Name,
+        timeout: mach_msg_timeout_t,
+    ) -> Result<mach_msg_return_t, Error> {
+        loop {
+            // SAFETY: forwarded from this function's contract.
+            let mr = unsafe { mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0) };
+            if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
+                return Ok(mr);
+            }
+        }
+    }
+
+    /// `vm_deallocate` of received OOL memory.
+    ///
+    /// # Safety
+    /// `address` must be OOL memory the kernel mapped into this task, unused afterwards.
+    pub(crate) unsafe fn free_ool(&self, address: u64, size: usize) {
+        if address != 0 && size != 0 {
+            // SAFETY: per the contract.
+            let _ = unsafe { vm_deallocate(task(), address as usize, size) };
+        }
+    }
+
+    pub(crate) fn kqueue(&self) -> io::Result<Kqueue> {
+        // SAFETY: kqueue has no preconditions.
+        let fd = unsafe { libc::kqueue() };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor we own.
+        Ok(Kqueue { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+    }
+}
+
+/// A kqueue descriptor.
+#[derive(Debug)]
+pub struct Kqueue {
+    fd: OwnedFd,
+}
+
+fn change(set: Name, flags: u16) -> libc::kevent {
+    libc::kevent {
+        ident: set as libc::uintptr_t,
+        filter: FILTER,
+        flags,
+        fflags: 0,
+        data: 0,
+        udata: std::ptr::null_mut(),
+    }
+}
+
+fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
+    timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    })
+}
+
+impl Kqueue {
+    fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
+        let ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: one valid change, no event list.
+        let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn add_machport(&self, set: Name) -> io::Result<()> {
+        self.changes_only(change(set, EV_ADD | EV_CLEAR))
+    }
+
+    pub(crate) fn delete_machport(&self, set: Name) -> io::Result<()> {
+        self.changes_only(change(set, EV_DELETE))
+    }
+
+    pub(crate) fn collect(&self, events: &mut [Event], timeout: Option<Duration>) -> io::Result<usize> {
+        let mut raw = [change(0, 0); 16];
+        let want = events.len().min(raw.len());
+        let ts = timespec(timeout);
+        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `raw` has room for `want` events; no changes.
+        let rc = unsafe {
+            libc::kevent(self.fd.as_raw_fd(), std::ptr::null(), 0, raw.as_mut_ptr(), want as libc::c_int, tsp)
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = rc as usize;
+        for (out, ev) in events.iter_mut().zip(&raw[..n]) {
+            *out = Event {
+                ident: ev.ident,
+                filter: ev.filter,
+                flags: ev.flags,
+                fflags: ev.fflags,
+                data: ev.data as i64,
+            };
+        }
+        Ok(n)
+    }
+}
+
+impl AsRawFd for Kqueue {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

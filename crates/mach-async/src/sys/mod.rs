@@ -1,0 +1,115 @@
+//! The backend contract: everything `mach-async` needs from the platform, and nothing more.
+//!
+//! Modelled on mio's `src/sys`: this file documents what every platform provides and selects
+//! exactly one implementation by `cfg`:
+//!
+//! | cfg | file | Mach layer |
+//! |---|---|---|
+//! | `target_os = "freebsd"` (without feature `sim`) | `nextbsd.rs` | NextBSD traps through `syscall(2)`, numbers from `sysctl mach.syscall.<name>`; `kevent` filter −16 |
+//! | `target_os = "macos"` (without feature `sim`) | `macos.rs` | libSystem's Mach calls; `kevent` filter −8 (`libc::EVFILT_MACHPORT`) |
+//! | everything else, or feature `sim` | `sim.rs` | the simulated NextBSD kernel, `mach-sim` |
+//!
+//! Nothing above this module knows which platform it runs on, and no platform file knows about
+//! streams, messages or futures.
+//!
+//! # What every platform file provides
+//!
+//! * `struct Space` (`Clone + Send + Sync + Debug`): the IPC space in which names live. One per
+//!   process natively; a `mach_sim::Task` in the simulation. Every object captures the space it
+//!   was created in, so it keeps working when polled from any thread.
+//!   * `Space::current() -> Space`
+//!   * `allocate(right) -> Result<Name, Error>`: `mach_port_allocate` (receive right or port set).
+//!   * `insert_right(name, poly, poly_poly) -> Result<(), Error>`: `mach_port_insert_right`.
+//!   * `add_send_uref(name) -> Result<(), Error>`: one more user reference on a send right
+//!     (`mod_refs(SEND, +1)` where it works; NextBSD: `insert_right(name, name, COPY_SEND)`,
+//!     because libmach's `mod_refs` is a no-op and the trap is not wired).
+//!   * `deallocate(name) -> Result<(), Error>`: drop one user reference of a send, send-once or
+//!     dead-name right (NextBSD: the trap always reports success).
+//!   * `destroy_receive(name)`, `destroy_set(name) -> Result<(), Error>`: destroy a receive right
+//!     (the port dies) / a port set. NextBSD `close(name)`; Apple `mod_refs(.., −1)`; sim
+//!     `port_close` (NextBSD semantics).
+//!   * `move_member(member, after) -> Result<(), Error>`: `after == 0` removes from the set.
+//!   * `request_notification(name, msgid, sync, notify, notify_poly) -> Result<Name, Error>`:
+//!     returns the previous send-once right (or 0).
+//!   * `unsafe mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout) -> Result<mach_msg_return_t, Error>`:
+//!     `Err` only when the Mach layer is missing; interrupted sends/receives are retried
+//!     (`MACH_SEND_INTERRUPTED` / `MACH_RCV_INTERRUPTED`, mach-abi.md §3.3).
+//!   * `unsafe free_ool(address, size)`: release out-of-line memory the kernel placed in this
+//!     space (sim: `libc::free`; Apple: `vm_deallocate`; NextBSD: nothing, see `nextbsd.rs`).
+//!   * `kqueue() -> io::Result<Kqueue>`: a new private kqueue owned by this space.
+//!   * `id() -> u64`: a process-unique identity of the space (for diagnostics and equality).
+//! * `struct Kqueue` (`AsRawFd + Send + Sync`): a pollable kqueue fd.
+//!   * `add_machport(set) -> io::Result<()>`: changelist-only `EV_ADD|EV_CLEAR`, `fflags = 0`
+//!     (notify mode, never `MACH_RCV_MSG`), `data = udata = ext = 0` (native-filter.md §5 rule 3).
+//!     Errors come back as the errno (`EINVAL`/`ENXIO`: filter unavailable).
+//!   * `delete_machport(set) -> io::Result<()>`: `EV_DELETE` (callers ignore `ENOENT`).
+//!   * `collect(events, timeout) -> io::Result<usize>`: dequeue up to `events.len()` events;
+//!     `Some(Duration::ZERO)` never blocks.
+//!   * dropping it closes the fd (and with it every knote on it).
+//! * `FILTER: i16`: the `EVFILT_MACHPORT` value of the platform (−16 / −8; −16 in the sim).
+//! * `pub fn mach_available() -> Result<(), Error>`: a cheap probe of the Mach layer.
+//!
+//! [`Event`] is the platform-neutral form of one collected kevent.
+
+use std::fmt;
+
+pub use mach_abi::mach_port_name_t as Name;
+
+/// One collected kqueue event, in platform-neutral form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The knote's ident (a port-set name).
+    pub ident: usize,
+    /// The filter number.
+    pub filter: i16,
+    /// `EV_*` flags as the kernel returned them (`EV_EOF`, `EV_ERROR`, ...). These are the
+    /// platform's bit values; compare only with [`EV_EOF`] and [`EV_ERROR`], whose bits agree.
+    pub flags: u16,
+    /// Filter flags.
+    pub fflags: u32,
+    /// Filter data: a member name with a message (a hint), or the errno with `EV_ERROR`.
+    pub data: i64,
+}
+
+/// `EV_EOF` (same bit on FreeBSD and Apple).
+pub const EV_EOF: u16 = 0x8000;
+/// `EV_ERROR` (same bit on FreeBSD and Apple).
+pub const EV_ERROR: u16 = 0x4000;
+
+impl Event {
+    /// The knote reported end of file (its port set was destroyed).
+    pub fn is_eof(&self) -> bool {
+        self.flags & EV_EOF != 0
+    }
+    /// The event is an error receipt (`data` is the errno).
+    pub fn is_error(&self) -> bool {
+        self.flags & EV_ERROR != 0
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "kevent{{ident: {}, filter: {}, flags: {:#x}, data: {}}}",
+            self.ident, self.filter, self.flags, self.data
+        )
+    }
+}
+
+#[cfg(all(target_os = "freebsd", not(feature = "sim")))]
+#[path = "nextbsd.rs"]
+mod imp;
+
+#[cfg(all(target_os = "macos", not(feature = "sim")))]
+#[path = "macos.rs"]
+mod imp;
+
+#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#[path = "sim.rs"]
+mod imp;
+
+pub use imp::{mach_available, Kqueue, Space, FILTER};
+
+/// Name of the backend compiled in (`"nextbsd"`, `"macos"` or `"sim"`).
+pub const BACKEND: &str = imp::BACKEND;
