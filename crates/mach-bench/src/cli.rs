@@ -1,0 +1,275 @@
+//! Command-line parsing (no external parser: five options do not need one).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Which kernel the measurements run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The embedded simulated NextBSD kernel (`mach-sim`), the default on every host.
+    Sim,
+    /// The real kernel: NextBSD's Mach IPC and `EVFILT_MACHPORT` (only in a NextBSD build).
+    Native,
+}
+
+impl BackendChoice {
+    /// The name used on the command line and in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::Sim => "sim",
+            BackendChoice::Native => "native",
+        }
+    }
+}
+
+/// Options of a measurement run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `--json PATH`: write every figure as JSON.
+    pub json: Option<PathBuf>,
+    /// `--plot PATH`: write the latency CDF as SVG.
+    pub plot: Option<PathBuf>,
+    /// `--quick`: the reduced set (all keys still present).
+    pub quick: bool,
+    /// `--backend sim|native`.
+    pub backend: BackendChoice,
+    /// `--no-demo`: skip the end-to-end trace of the three consumers.
+    pub no_demo: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            json: None,
+            plot: None,
+            quick: false,
+            backend: BackendChoice::Sim,
+            no_demo: false,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the demo and the measurements.
+    Run(Options),
+    /// Print the usage text.
+    Help,
+}
+
+/// A command line that cannot be understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// An option this command does not have.
+    UnknownOption(String),
+    /// An option that needs a value was last, or given an empty one.
+    MissingValue(&'static str),
+    /// `--backend` with something other than `sim` or `native`.
+    BadBackend(String),
+    /// The same option twice.
+    Repeated(&'static str),
+    /// A positional argument (the command takes none).
+    Unexpected(String),
+    /// An argument that is not valid UTF-8 where text is needed.
+    NotUnicode(OsString),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::UnknownOption(o) => write!(f, "unknown option `{o}`"),
+            CliError::MissingValue(o) => write!(f, "option `{o}` needs a value"),
+            CliError::BadBackend(b) => {
+                write!(f, "unknown backend `{b}` (expected `sim` or `native`)")
+            }
+            CliError::Repeated(o) => write!(f, "option `{o}` given more than once"),
+            CliError::Unexpected(a) => write!(f, "unexpected argument `{a}`"),
+            CliError::NotUnicode(a) => write!(f, "argument {a:?} is not valid UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// The `--help` text.
+pub const USAGE: &str = "\
+mach-bench: the three NextBSD Mach consumers (SCNotify, IOKitNotify, ipconfigd's MIG service)
+end to end, then the old one-thread-per-port polling loop measured against MachRecvStream.
+
+USAGE:
+    mach-bench [OPTIONS]
+
+OPTIONS:
+    --quick              reduced sample counts and windows (under 15 s; every figure still reported)
+    --json PATH          write every figure as JSON to PATH
+    --plot PATH          write the latency CDF (old loop, stream, floor) as SVG to PATH
+    --backend sim|native simulated NextBSD kernel (default) or the real kernel (NextBSD builds)
+    --no-demo            skip the end-to-end trace of the three consumers
+    -h, --help           print this text
+";
+
+/// Parses the arguments that follow the program name.
+pub fn parse<I>(args: I) -> Result<Command, CliError>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    let mut opts = Options::default();
+    let mut seen_backend = false;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let text = arg
+            .to_str()
+            .ok_or_else(|| CliError::NotUnicode(arg.clone()))?;
+        // `--opt=value` and `--opt value` are both accepted.
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (text, None),
+        };
+        let mut value = |name: &'static str| -> Result<OsString, CliError> {
+            let v = match &inline {
+                Some(v) => OsString::from(v),
+                None => args.next().ok_or(CliError::MissingValue(name))?,
+            };
+            if v.is_empty() {
+                return Err(CliError::MissingValue(name));
+            }
+            Ok(v)
+        };
+        match flag {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--quick" | "--no-demo" if inline.is_some() => {
+                return Err(CliError::UnknownOption(text.to_string()))
+            }
+            "--quick" => opts.quick = true,
+            "--no-demo" => opts.no_demo = true,
+            "--json" => {
+                let v = value("--json")?;
+                if opts.json.replace(PathBuf::from(v)).is_some() {
+                    return Err(CliError::Repeated("--json"));
+                }
+            }
+            "--plot" => {
+                let v = value("--plot")?;
+                if opts.plot.replace(PathBuf::from(v)).is_some() {
+                    return Err(CliError::Repeated("--plot"));
+                }
+            }
+            "--backend" => {
+                let v = value("--backend")?;
+                if std::mem::replace(&mut seen_backend, true) {
+                    return Err(CliError::Repeated("--backend"));
+                }
+                opts.backend = match v.to_str() {
+                    Some("sim") => BackendChoice::Sim,
+                    Some("native") => BackendChoice::Native,
+                    _ => return Err(CliError::BadBackend(v.to_string_lossy().into_owned())),
+                };
+            }
+            f if f.starts_with('-') => return Err(CliError::UnknownOption(text.to_string())),
+            _ => return Err(CliError::Unexpected(text.to_string())),
+        }
+    }
+    Ok(Command::Run(opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, CliError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn no_arguments_is_the_default_run() {
+        assert_eq!(p(&[]), Ok(Command::Run(Options::default())));
+    }
+
+    #[test]
+    fn every_option_parses_in_both_spellings() {
+        let expected = Options {
+            json: Some("out.json".into()),
+            plot: Some("cdf.svg".into()),
+            quick: true,
+            backend: BackendChoice::Native,
+            no_demo: true,
+        };
+        assert_eq!(
+            p(&[
+                "--json",
+                "out.json",
+                "--quick",
+                "--plot",
+                "cdf.svg",
+                "--backend",
+                "native",
+                "--no-demo"
+            ]),
+            Ok(Command::Run(expected.clone()))
+        );
+        assert_eq!(
+            p(&[
+                "--json=out.json",
+                "--plot=cdf.svg",
+                "--backend=native",
+                "--quick",
+                "--no-demo"
+            ]),
+            Ok(Command::Run(expected))
+        );
+        assert_eq!(p(&["--quick", "--help"]), Ok(Command::Help));
+        assert_eq!(p(&["-h"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn bad_command_lines_are_typed_errors() {
+        assert_eq!(p(&["--json"]), Err(CliError::MissingValue("--json")));
+        assert_eq!(p(&["--plot="]), Err(CliError::MissingValue("--plot")));
+        assert_eq!(
+            p(&["--backend", "xnu"]),
+            Err(CliError::BadBackend("xnu".into()))
+        );
+        assert_eq!(
+            p(&["--fast"]),
+            Err(CliError::UnknownOption("--fast".into()))
+        );
+        assert_eq!(
+            p(&["--quick=yes"]),
+            Err(CliError::UnknownOption("--quick=yes".into()))
+        );
+        assert_eq!(
+            p(&["results.json"]),
+            Err(CliError::Unexpected("results.json".into()))
+        );
+        assert_eq!(
+            p(&["--json", "a", "--json", "b"]),
+            Err(CliError::Repeated("--json"))
+        );
+        assert_eq!(
+            p(&["--backend", "sim", "--backend", "sim"]),
+            Err(CliError::Repeated("--backend"))
+        );
+        // Messages name the offending argument.
+        assert!(CliError::BadBackend("xnu".into())
+            .to_string()
+            .contains("xnu"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_paths_are_kept_and_non_utf8_flags_rejected() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = OsString::from_vec(vec![b'f', 0xff]);
+        let cmd = parse(vec![OsString::from("--json"), raw.clone()]).unwrap();
+        assert_eq!(
+            cmd,
+            Command::Run(Options {
+                json: Some(raw.clone().into()),
+                ..Options::default()
+            })
+        );
+        assert_eq!(parse(vec![raw.clone()]), Err(CliError::NotUnicode(raw)));
+    }
+}

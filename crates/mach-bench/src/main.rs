@@ -1,0 +1,95 @@
+//! `mach-bench`: see the library documentation ([`mach_bench`]) and `mach-bench --help`.
+
+use mach_bench::cli::{self, Command};
+use mach_bench::plan::Plan;
+use mach_bench::progress::Progress;
+use mach_bench::stats::Samples;
+use mach_bench::svg::{self, Series};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Run(opts)) => opts,
+        Err(e) => {
+            eprintln!("mach-bench: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let plan = if opts.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    let mut progress = Progress::new(mach_bench::step_count(&plan, !opts.no_demo));
+    let report = match mach_bench::run(&opts, plan, &mut progress) {
+        Ok(r) => r,
+        Err(e) => {
+            progress.finish();
+            eprintln!("mach-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    progress.finish();
+    println!();
+    print!("{}", report.render_text());
+
+    let mut status = ExitCode::SUCCESS;
+    if let Some(path) = &opts.json {
+        if let Err(e) = std::fs::write(path, report.to_json().to_pretty_string()) {
+            eprintln!("mach-bench: cannot write {}: {e}", path.display());
+            status = ExitCode::FAILURE;
+        } else {
+            println!("\nJSON written to {}", path.display());
+        }
+    }
+    if let Some(path) = &opts.plot {
+        let empty = Samples::default();
+        let l = &report.latency;
+        let title = format!(
+            "Delivery latency, {} backend, {}",
+            report.run.backend, report.run.date
+        );
+        let svg = svg::latency_cdf(
+            &title,
+            &[
+                Series {
+                    label: "old loop (thread per port, 500 ms timeout)",
+                    color: "#d62728",
+                    dashed: false,
+                    samples: l.old.as_ref().unwrap_or(&empty),
+                },
+                Series {
+                    label: "MachRecvStream",
+                    color: "#1f77b4",
+                    dashed: false,
+                    samples: l.stream.as_ref().unwrap_or(&empty),
+                },
+                Series {
+                    label: "floor (thread blocked in mach_msg)",
+                    color: "#555555",
+                    dashed: true,
+                    samples: l.floor.as_ref().unwrap_or(&empty),
+                },
+            ],
+        );
+        if let Err(e) = std::fs::write(path, svg) {
+            eprintln!("mach-bench: cannot write {}: {e}", path.display());
+            status = ExitCode::FAILURE;
+        } else {
+            println!("latency CDF written to {}", path.display());
+        }
+    }
+    if report
+        .missing
+        .iter()
+        .any(|m| !m.contains("not built into this binary"))
+    {
+        // A measurement failed (not merely unavailable): say so in the exit status.
+        status = ExitCode::FAILURE;
+    }
+    status
+}

@@ -1,0 +1,912 @@
+//! The results of one run: the model, the goals, the table and the JSON.
+//!
+//! Every figure is optional: a part that could not run (a consumer crate missing, a backend
+//! that cannot count threads) is reported as missing — `null` in JSON, `n/a` in the table —
+//! never invented. The JSON always has every key.
+
+use crate::json::Json;
+use crate::measure::IdleFigures;
+use crate::plan::Plan;
+use crate::stats::{ratio, Samples};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Where and when the run happened.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// `sim` or `native`.
+    pub backend: String,
+    /// `--quick`.
+    pub quick: bool,
+    /// `uname`.
+    pub machine: String,
+    /// CPUs available.
+    pub cores: usize,
+    /// UTC start time.
+    pub date: String,
+    /// Load average when the run started.
+    pub load_before: Option<[f64; 3]>,
+    /// Load average when the run ended.
+    pub load_after: Option<[f64; 3]>,
+    /// Sizes used.
+    pub plan: Plan,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+/// Send → consumer latency samples per design.
+#[derive(Clone, Debug, Default)]
+pub struct LatencyFigures {
+    /// The old loop.
+    pub old: Option<Samples>,
+    /// `MachRecvStream`.
+    pub stream: Option<Samples>,
+    /// A thread already blocked in `mach_msg`.
+    pub floor: Option<Samples>,
+}
+
+/// One figure for each design.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pair {
+    /// The old design.
+    pub old: Option<f64>,
+    /// The stream / async design.
+    pub stream: Option<f64>,
+}
+
+/// Idle cost at one port count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdleRow {
+    /// Port count.
+    pub ports: usize,
+    /// The old loop.
+    pub old: Option<IdleFigures>,
+    /// Streams.
+    pub stream: Option<IdleFigures>,
+}
+
+/// One RPC configuration: requests per second of the old single-thread server and the async
+/// server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcRow {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Whether the handler awaits [`Plan::rpc_slow_handler`] (else it answers at once).
+    pub slow: bool,
+    /// Requests per second.
+    pub rate: Pair,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Where and when.
+    pub run: RunInfo,
+    /// Delivery latency.
+    pub latency: LatencyFigures,
+    /// Burst throughput, messages per second.
+    pub throughput: Pair,
+    /// Idle cost per port count, ascending.
+    pub idle: Vec<IdleRow>,
+    /// RPC requests per second.
+    pub rpc: Vec<RpcRow>,
+    /// Parts that could not be measured, and why.
+    pub missing: Vec<String>,
+}
+
+/// A goal from the issue and whether this run met it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Goal {
+    /// What is promised.
+    pub name: &'static str,
+    /// The measured figure, formatted.
+    pub measured: String,
+    /// `None` when the figures needed were not measured.
+    pub met: Option<bool>,
+}
+
+impl Report {
+    fn lat(&self, pick: fn(&LatencyFigures) -> &Option<Samples>, p: f64) -> Option<f64> {
+        let s = pick(&self.latency).as_ref()?;
+        let ns = if p >= 100.0 {
+            s.max_ns()?
+        } else {
+            s.percentile_ns(p)?
+        };
+        Some(ns as f64 / 1e3)
+    }
+
+    /// The row of the largest port count.
+    pub fn largest_idle(&self) -> Option<&IdleRow> {
+        self.idle.last()
+    }
+
+    fn idle_pair(&self, row: Option<&IdleRow>, f: fn(&IdleFigures) -> Option<f64>) -> Pair {
+        Pair {
+            old: row.and_then(|r| r.old.as_ref()).and_then(f),
+            stream: row.and_then(|r| r.stream.as_ref()).and_then(f),
+        }
+    }
+
+    /// The RPC figures for `clients` clients (`slow` handler or not).
+    pub fn rpc_pair(&self, clients: usize, slow: bool) -> Pair {
+        self.rpc
+            .iter()
+            .find(|r| r.clients == clients && r.slow == slow)
+            .map_or(Pair::default(), |r| r.rate)
+    }
+
+    /// The issue's goals, evaluated on this run.
+    pub fn goals(&self) -> Vec<Goal> {
+        let mut goals = Vec::new();
+        let le = |v: Option<f64>, limit: f64| v.map(|v| v <= limit);
+        let ge = |v: Option<f64>, limit: f64| v.map(|v| v >= limit);
+
+        let stream_floor = ratio(self.lat(|l| &l.stream, 50.0), self.lat(|l| &l.floor, 50.0));
+        goals.push(Goal {
+            name: "stream p50 latency ≤ 2× floor",
+            measured: fmt_ratio(stream_floor),
+            met: le(stream_floor, 2.0),
+        });
+
+        let tput = ratio(self.throughput.stream, self.throughput.old);
+        goals.push(Goal {
+            name: "stream throughput ≥ old",
+            measured: fmt_ratio(tput),
+            met: ge(tput, 1.0),
+        });
+
+        let streams: Vec<&IdleFigures> =
+            self.idle.iter().filter_map(|r| r.stream.as_ref()).collect();
+        let all = |ok: &dyn Fn(&IdleFigures) -> Option<bool>| -> Option<bool> {
+            if streams.is_empty() || streams.len() < self.idle.len() {
+                return None;
+            }
+            streams
+                .iter()
+                .map(|f| ok(f))
+                .collect::<Option<Vec<bool>>>()
+                .map(|v| v.iter().all(|&b| b))
+        };
+        let max_wake = streams
+            .iter()
+            .filter_map(|f| f.wakeups_per_port_per_s())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        goals.push(Goal {
+            name: "stream idle wake-ups = 0 (every port count)",
+            measured: max_wake.map_or("n/a".into(), |v| format!("{v:.3}/port/s at worst")),
+            met: all(&|f| Some(f.wakeups == 0)),
+        });
+        let max_threads = streams.iter().filter_map(|f| f.threads_added).max();
+        goals.push(Goal {
+            name: "stream threads per port = 0 (every port count)",
+            measured: max_threads.map_or("n/a".into(), |t| format!("{t} threads added at worst")),
+            met: all(&|f| f.threads_added.map(|t| t <= 0)),
+        });
+
+        let largest = self.largest_idle();
+        let shut = self.idle_pair(largest, |f| Some(f.shutdown.as_secs_f64()));
+        let shut_ratio = ratio(shut.old, shut.stream);
+        goals.push(Goal {
+            name: "stream shutdown ≥ 100× faster than old",
+            measured: fmt_ratio(shut_ratio),
+            met: ge(shut_ratio, 100.0),
+        });
+
+        let clients = self.run.plan.rpc_clients;
+        let r64 = self.rpc_pair(clients, false);
+        let r64_ratio = ratio(r64.stream, r64.old);
+        goals.push(Goal {
+            name: "async server ≥ old at 64 clients",
+            measured: fmt_ratio(r64_ratio),
+            met: ge(r64_ratio, 1.0),
+        });
+        let slow = self.rpc_pair(clients, true);
+        let slow_ratio = ratio(slow.stream, slow.old);
+        goals.push(Goal {
+            name: "async server ≥ 20× old with 1 ms handlers",
+            measured: fmt_ratio(slow_ratio),
+            met: ge(slow_ratio, 20.0),
+        });
+        goals
+    }
+
+    /// Every figure under the issue's keys (plus per-port-count detail, ratios, goals and the
+    /// run's description).
+    pub fn to_json(&self) -> Json {
+        let lat = |pick: fn(&LatencyFigures) -> &Option<Samples>, p| Json::opt(self.lat(pick, p));
+        let latency = Json::obj([
+            ("old_p50", lat(|l| &l.old, 50.0)),
+            ("old_p99", lat(|l| &l.old, 99.0)),
+            ("old_max", lat(|l| &l.old, 100.0)),
+            ("stream_p50", lat(|l| &l.stream, 50.0)),
+            ("stream_p99", lat(|l| &l.stream, 99.0)),
+            ("stream_max", lat(|l| &l.stream, 100.0)),
+            ("floor_p50", lat(|l| &l.floor, 50.0)),
+            ("floor_p99", lat(|l| &l.floor, 99.0)),
+            ("floor_max", lat(|l| &l.floor, 100.0)),
+        ]);
+        let throughput = Json::obj([
+            ("old", Json::opt(self.throughput.old)),
+            ("stream", Json::opt(self.throughput.stream)),
+        ]);
+
+        let largest = self.largest_idle();
+        // Headline keys (the largest port count) first, then one pair per port count.
+        let per_count =
+            |headline: Pair, headline_keys: [&str; 2], f: fn(&IdleFigures) -> Option<f64>| {
+                let mut pairs = vec![
+                    (headline_keys[0].to_string(), Json::opt(headline.old)),
+                    (headline_keys[1].to_string(), Json::opt(headline.stream)),
+                ];
+                for row in &self.idle {
+                    for (side, fig) in [("old", &row.old), ("stream", &row.stream)] {
+                        let key = format!("{side}_{}", row.ports);
+                        if !pairs.iter().any(|(k, _)| *k == key) {
+                            pairs.push((key, Json::opt(fig.as_ref().and_then(f))));
+                        }
+                    }
+                }
+                Json::Obj(pairs)
+            };
+        let wake_f: fn(&IdleFigures) -> Option<f64> = |f| f.wakeups_per_port_per_s();
+        let threads_f: fn(&IdleFigures) -> Option<f64> = |f| f.threads_added.map(|t| t as f64);
+        let rss_f: fn(&IdleFigures) -> Option<f64> = |f| f.rss_per_port();
+        let shut_f: fn(&IdleFigures) -> Option<f64> = |f| Some(f.shutdown.as_secs_f64() * 1e6);
+        let wakeups = per_count(self.idle_pair(largest, wake_f), ["old", "stream"], wake_f);
+        let threads = per_count(
+            self.idle_pair(largest, threads_f),
+            ["old_10000", "stream_10000"],
+            threads_f,
+        );
+        let rss = Json::obj([
+            ("old", Json::opt(self.idle_pair(largest, rss_f).old)),
+            ("stream", Json::opt(self.idle_pair(largest, rss_f).stream)),
+            ("ports", Json::opt(largest.map(|r| r.ports as f64))),
+        ]);
+        let shutdown = per_count(self.idle_pair(largest, shut_f), ["old", "stream"], shut_f);
+
+        let clients = self.run.plan.rpc_clients;
+        let mut rpc_pairs = Vec::new();
+        for (suffix, n, slow) in [
+            ("1", 1, false),
+            ("64", clients, false),
+            ("64_slow", clients, true),
+            ("1_slow", 1, true),
+        ] {
+            let p = self.rpc_pair(n, slow);
+            rpc_pairs.push((format!("old_{suffix}"), Json::opt(p.old)));
+            rpc_pairs.push((format!("stream_{suffix}"), Json::opt(p.stream)));
+        }
+        // The issue's key order: old_1, stream_1, old_64, stream_64, old_64_slow, stream_64_slow.
+        let rpc = Json::Obj(rpc_pairs);
+
+        let shut_pair = self.idle_pair(largest, shut_f);
+        let ratios = Json::obj([
+            (
+                "latency_p50_old_over_stream",
+                Json::opt(ratio(
+                    self.lat(|l| &l.old, 50.0),
+                    self.lat(|l| &l.stream, 50.0),
+                )),
+            ),
+            (
+                "latency_p50_stream_over_floor",
+                Json::opt(ratio(
+                    self.lat(|l| &l.stream, 50.0),
+                    self.lat(|l| &l.floor, 50.0),
+                )),
+            ),
+            (
+                "latency_p99_old_over_stream",
+                Json::opt(ratio(
+                    self.lat(|l| &l.old, 99.0),
+                    self.lat(|l| &l.stream, 99.0),
+                )),
+            ),
+            (
+                "throughput_stream_over_old",
+                Json::opt(ratio(self.throughput.stream, self.throughput.old)),
+            ),
+            (
+                "rss_per_port_old_over_stream",
+                Json::opt(ratio(
+                    self.idle_pair(largest, rss_f).old,
+                    self.idle_pair(largest, rss_f).stream,
+                )),
+            ),
+            (
+                "shutdown_old_over_stream",
+                Json::opt(ratio(shut_pair.old, shut_pair.stream)),
+            ),
+            (
+                "rpc_1_stream_over_old",
+                Json::opt(ratio(
+                    self.rpc_pair(1, false).stream,
+                    self.rpc_pair(1, false).old,
+                )),
+            ),
+            (
+                "rpc_64_stream_over_old",
+                Json::opt(ratio(
+                    self.rpc_pair(clients, false).stream,
+                    self.rpc_pair(clients, false).old,
+                )),
+            ),
+            (
+                "rpc_64_slow_stream_over_old",
+                Json::opt(ratio(
+                    self.rpc_pair(clients, true).stream,
+                    self.rpc_pair(clients, true).old,
+                )),
+            ),
+        ]);
+        let goals = Json::Arr(
+            self.goals()
+                .into_iter()
+                .map(|g| {
+                    Json::obj([
+                        ("goal", Json::Str(g.name.into())),
+                        ("measured", Json::Str(g.measured)),
+                        ("met", g.met.map_or(Json::Null, Json::Bool)),
+                    ])
+                })
+                .collect(),
+        );
+        let plan = &self.run.plan;
+        let load = |l: Option<[f64; 3]>| {
+            l.map_or(Json::Null, |l| {
+                Json::Arr(l.iter().map(|&v| Json::Num(v)).collect())
+            })
+        };
+        let run = Json::obj([
+            ("backend", Json::Str(self.run.backend.clone())),
+            ("quick", Json::Bool(self.run.quick)),
+            ("machine", Json::Str(self.run.machine.clone())),
+            ("cores", Json::Num(self.run.cores as f64)),
+            ("date", Json::Str(self.run.date.clone())),
+            ("load_before", load(self.run.load_before)),
+            ("load_after", load(self.run.load_after)),
+            ("elapsed_s", Json::Num(self.run.elapsed.as_secs_f64())),
+            ("latency_samples", Json::Num(plan.latency_samples as f64)),
+            ("burst_messages", Json::Num(plan.burst_messages as f64)),
+            (
+                "port_counts",
+                Json::Arr(
+                    plan.port_counts
+                        .iter()
+                        .map(|&n| Json::Num(n as f64))
+                        .collect(),
+                ),
+            ),
+            (
+                "idle_window_old_s",
+                Json::Num(plan.idle_window_old.as_secs_f64()),
+            ),
+            (
+                "idle_window_stream_s",
+                Json::Num(plan.idle_window_stream.as_secs_f64()),
+            ),
+            (
+                "old_thread_stack_bytes",
+                Json::Num(plan.old_stack_bytes as f64),
+            ),
+            ("rpc_clients", Json::Num(plan.rpc_clients as f64)),
+            ("rpc_window_s", Json::Num(plan.rpc_window.as_secs_f64())),
+            (
+                "rpc_slow_handler_us",
+                Json::Num(plan.rpc_slow_handler.as_secs_f64() * 1e6),
+            ),
+            (
+                "reductions",
+                Json::Arr(
+                    plan.reductions
+                        .iter()
+                        .map(|r| Json::Str(r.clone()))
+                        .collect(),
+                ),
+            ),
+            (
+                "missing",
+                Json::Arr(self.missing.iter().map(|r| Json::Str(r.clone())).collect()),
+            ),
+        ]);
+        Json::obj([
+            ("latency_us", latency),
+            ("throughput_msgs_per_s", throughput),
+            ("idle_wakeups_per_port_per_s", wakeups),
+            ("threads", threads),
+            ("rss_bytes_per_port", rss),
+            ("shutdown_us", shutdown),
+            ("rpc_per_s", rpc),
+            ("ratios", ratios),
+            ("goals", goals),
+            ("run", run),
+        ])
+    }
+
+    /// The comparison as table rows: label, old, stream, floor, ratio.
+    pub fn rows(&self) -> Vec<[String; 5]> {
+        let mut rows = Vec::new();
+        let lat = |w: &str, p: f64| -> [String; 5] {
+            let (o, s, f) = (
+                self.lat(|l| &l.old, p),
+                self.lat(|l| &l.stream, p),
+                self.lat(|l| &l.floor, p),
+            );
+            let mut r = format!("old/stream {}", fmt_ratio(ratio(o, s)));
+            if p < 100.0 {
+                let _ = write!(r, ", stream/floor {}", fmt_ratio(ratio(s, f)));
+            }
+            [
+                format!("delivery latency {w}"),
+                fmt_us(o),
+                fmt_us(s),
+                fmt_us(f),
+                r,
+            ]
+        };
+        rows.push(lat("p50", 50.0));
+        rows.push(lat("p99", 99.0));
+        rows.push(lat("max", 100.0));
+        rows.push([
+            "burst throughput, 1 port".into(),
+            fmt_rate(self.throughput.old, "msg/s"),
+            fmt_rate(self.throughput.stream, "msg/s"),
+            String::new(),
+            format!(
+                "stream/old {}",
+                fmt_ratio(ratio(self.throughput.stream, self.throughput.old))
+            ),
+        ]);
+        for row in &self.idle {
+            let w = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.wakeups_per_port_per_s());
+            rows.push([
+                format!("idle wake-ups per port per s, {} ports", row.ports),
+                fmt_num(w(&row.old), 2),
+                fmt_num(w(&row.stream), 2),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        for row in &self.idle {
+            let t = |f: &Option<IdleFigures>| match f.as_ref() {
+                Some(f) => match (f.threads_per_port(), f.threads_added) {
+                    (Some(pp), Some(n)) => format!("{pp:.2} ({n})"),
+                    _ => "n/a".into(),
+                },
+                None => "n/a".into(),
+            };
+            rows.push([
+                format!("threads per port (added), {} ports", row.ports),
+                t(&row.old),
+                t(&row.stream),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        if let Some(row) = self.largest_idle() {
+            let r = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.rss_per_port());
+            let (o, s) = (r(&row.old), r(&row.stream));
+            rows.push([
+                format!("memory per idle port, {} ports", row.ports),
+                fmt_bytes(o),
+                fmt_bytes(s),
+                String::new(),
+                format!("old/stream {}", fmt_ratio(ratio(o, s))),
+            ]);
+        }
+        for row in &self.idle {
+            let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64() * 1e6);
+            let (o, s) = (d(&row.old), d(&row.stream));
+            rows.push([
+                format!("shutdown, {} ports", row.ports),
+                fmt_us(o),
+                fmt_us(s),
+                String::new(),
+                format!("old/stream {}", fmt_ratio(ratio(o, s))),
+            ]);
+        }
+        for r in &self.rpc {
+            let label = format!(
+                "RPC requests/s, {} client{}, {}",
+                r.clients,
+                if r.clients == 1 { "" } else { "s" },
+                if r.slow {
+                    format!(
+                        "{} ms handler",
+                        self.run.plan.rpc_slow_handler.as_secs_f64() * 1e3
+                    )
+                } else {
+                    "instant handler".into()
+                }
+            );
+            rows.push([
+                label,
+                fmt_rate(r.rate.old, "/s"),
+                fmt_rate(r.rate.stream, "/s"),
+                String::new(),
+                format!("stream/old {}", fmt_ratio(ratio(r.rate.stream, r.rate.old))),
+            ]);
+        }
+        rows
+    }
+
+    fn header_line(&self) -> String {
+        let load = |l: Option<[f64; 3]>| l.map_or("n/a".into(), |l| format!("{:.2}", l[0]));
+        format!(
+            "backend {} · {} cores · {} · {} · load {} → {}{}",
+            self.run.backend,
+            self.run.cores,
+            self.run.machine,
+            self.run.date,
+            load(self.run.load_before),
+            load(self.run.load_after),
+            if self.run.quick { " · --quick" } else { "" }
+        )
+    }
+
+    /// The comparison as a plain-text table, followed by the goals.
+    pub fn render_text(&self) -> String {
+        let header = ["", "old loop", "stream", "floor", "ratio"];
+        let rows = self.rows();
+        let mut widths = header.map(str::len);
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.header_line());
+        let line = |out: &mut String, cells: [&str; 5]| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                if i == 0 || i == 4 {
+                    let _ = write!(s, "{c}{}", " ".repeat(pad));
+                } else {
+                    let _ = write!(s, "{}{c}", " ".repeat(pad));
+                }
+                s.push_str("  ");
+            }
+            let _ = writeln!(out, "{}", s.trim_end());
+        };
+        line(&mut out, header);
+        for r in &rows {
+            line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        }
+        out.push('\n');
+        out.push_str(&self.render_goals());
+        if !self.run.plan.reductions.is_empty() {
+            out.push_str("\nreduced run:\n");
+            for r in &self.run.plan.reductions {
+                let _ = writeln!(out, "  - {r}");
+            }
+        }
+        if !self.missing.is_empty() {
+            out.push_str("\nnot measured:\n");
+            for m in &self.missing {
+                let _ = writeln!(out, "  - {m}");
+            }
+        }
+        out
+    }
+
+    /// The goals, one per line.
+    pub fn render_goals(&self) -> String {
+        let mut out = String::from("goals:\n");
+        for g in self.goals() {
+            let mark = match g.met {
+                Some(true) => "met   ",
+                Some(false) => "MISSED",
+                None => "n/a   ",
+            };
+            let _ = writeln!(out, "  [{mark}] {} — {}", g.name, g.measured);
+        }
+        out
+    }
+
+    /// The comparison as a Markdown table (for the README), preceded by the run's description.
+    pub fn render_markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}\n", self.header_line());
+        out.push_str("| | old loop | stream | floor | ratio |\n|---|---:|---:|---:|---|\n");
+        for r in self.rows() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                r[0], r[1], r[2], r[3], r[4]
+            );
+        }
+        out.push('\n');
+        for g in self.goals() {
+            let mark = match g.met {
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "not measured",
+            };
+            let _ = writeln!(out, "- {}: {} ({mark})", g.name, g.measured);
+        }
+        out
+    }
+}
+
+/// A ratio as `1.23×`; `n/a` when it has no meaning.
+pub fn fmt_ratio(r: Option<f64>) -> String {
+    match r {
+        None => "n/a".into(),
+        Some(r) if r < 10.0 => format!("{r:.2}×"),
+        Some(r) if r < 100.0 => format!("{r:.1}×"),
+        Some(r) => format!("{r:.0}×"),
+    }
+}
+
+/// A duration given in microseconds, in the unit that keeps it readable.
+pub fn fmt_us(us: Option<f64>) -> String {
+    match us {
+        None => "n/a".into(),
+        Some(us) if us < 100.0 => format!("{us:.1} µs"),
+        Some(us) if us < 1_000.0 => format!("{us:.0} µs"),
+        Some(us) if us < 100_000.0 => format!("{:.1} ms", us / 1e3),
+        Some(us) if us < 1_000_000.0 => format!("{:.0} ms", us / 1e3),
+        Some(us) => format!("{:.2} s", us / 1e6),
+    }
+}
+
+/// A rate with a k/M suffix.
+pub fn fmt_rate(r: Option<f64>, unit: &str) -> String {
+    match r {
+        None => "n/a".into(),
+        Some(r) if r >= 1e6 => format!("{:.2} M{unit}", r / 1e6),
+        Some(r) if r >= 1e4 => format!("{:.0} k{unit}", r / 1e3),
+        Some(r) if r >= 1e3 => format!("{:.1} k{unit}", r / 1e3),
+        Some(r) => format!("{r:.0} {unit}"),
+    }
+}
+
+/// Bytes in B / KiB / MiB.
+pub fn fmt_bytes(b: Option<f64>) -> String {
+    match b {
+        None => "n/a".into(),
+        Some(b) if b.abs() < 1024.0 => format!("{b:.0} B"),
+        Some(b) if b.abs() < 1024.0 * 1024.0 => format!("{:.1} KiB", b / 1024.0),
+        Some(b) => format!("{:.1} MiB", b / 1024.0 / 1024.0),
+    }
+}
+
+/// A plain number with `decimals` places.
+pub fn fmt_num(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.decimals$}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle(ports: usize, wakeups: u64, threads: i64, rss: i64, shutdown_ms: u64) -> IdleFigures {
+        IdleFigures {
+            ports,
+            wakeups,
+            window: Duration::from_secs(2),
+            threads_added: Some(threads),
+            rss_added_bytes: Some(rss),
+            shutdown: Duration::from_millis(shutdown_ms),
+        }
+    }
+
+    pub(crate) fn sample_report() -> Report {
+        let plan = Plan::full();
+        let us = |v: &[u64]| Some(Samples::from_unsorted(v.iter().map(|x| x * 1000).collect()));
+        Report {
+            run: RunInfo {
+                backend: "sim".into(),
+                quick: false,
+                machine: "Linux 6.1 x86_64".into(),
+                cores: 2,
+                date: "2026-11-01 04:00 UTC".into(),
+                load_before: Some([0.5, 0.4, 0.3]),
+                load_after: None,
+                plan,
+                elapsed: Duration::from_secs(40),
+            },
+            latency: LatencyFigures {
+                old: us(&[10, 20, 30, 400]),
+                stream: us(&[12, 14, 16, 50]),
+                floor: us(&[8, 9, 10, 11]),
+            },
+            throughput: Pair {
+                old: Some(100_000.0),
+                stream: Some(250_000.0),
+            },
+            idle: vec![
+                IdleRow {
+                    ports: 1,
+                    old: Some(idle(1, 4, 1, 8192, 400)),
+                    stream: Some(idle(1, 0, 0, 0, 1)),
+                },
+                IdleRow {
+                    ports: 100,
+                    old: Some(idle(100, 400, 100, 819_200, 500)),
+                    stream: Some(idle(100, 0, 0, 40_960, 2)),
+                },
+                IdleRow {
+                    ports: 10_000,
+                    old: Some(idle(10_000, 40_000, 10_000, 163_840_000, 510)),
+                    stream: Some(idle(10_000, 0, 0, 20_480_000, 40)),
+                },
+            ],
+            rpc: vec![
+                RpcRow {
+                    clients: 1,
+                    slow: false,
+                    rate: Pair {
+                        old: Some(50_000.0),
+                        stream: Some(40_000.0),
+                    },
+                },
+                RpcRow {
+                    clients: 64,
+                    slow: false,
+                    rate: Pair {
+                        old: Some(60_000.0),
+                        stream: Some(90_000.0),
+                    },
+                },
+                RpcRow {
+                    clients: 64,
+                    slow: true,
+                    rate: Pair {
+                        old: Some(900.0),
+                        stream: Some(30_000.0),
+                    },
+                },
+            ],
+            missing: vec!["demo: scnotify not built".into()],
+        }
+    }
+
+    #[test]
+    fn json_has_every_key_of_the_issue_with_the_right_figures() {
+        let r = sample_report();
+        let text = r.to_json().to_pretty_string();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let required: &[(&str, &[&str])] = &[
+            (
+                "latency_us",
+                &[
+                    "old_p50",
+                    "old_p99",
+                    "stream_p50",
+                    "stream_p99",
+                    "floor_p50",
+                ],
+            ),
+            ("throughput_msgs_per_s", &["old", "stream"]),
+            ("idle_wakeups_per_port_per_s", &["old", "stream"]),
+            ("threads", &["old_10000", "stream_10000"]),
+            ("rss_bytes_per_port", &["old", "stream"]),
+            ("shutdown_us", &["old", "stream"]),
+            (
+                "rpc_per_s",
+                &[
+                    "old_1",
+                    "stream_1",
+                    "old_64",
+                    "stream_64",
+                    "old_64_slow",
+                    "stream_64_slow",
+                ],
+            ),
+        ];
+        for (group, keys) in required {
+            for k in *keys {
+                assert!(v[group][k].is_number(), "{group}.{k} = {}", v[group][k]);
+            }
+        }
+        assert_eq!(v["latency_us"]["old_p50"], 20.0);
+        assert_eq!(v["latency_us"]["old_p99"], 400.0);
+        assert_eq!(v["latency_us"]["floor_p50"], 9.0);
+        assert_eq!(v["throughput_msgs_per_s"]["stream"], 250_000.0);
+        // 40,000 timeouts over 2 s and 10,000 ports: 2 per port per second.
+        assert_eq!(v["idle_wakeups_per_port_per_s"]["old"], 2.0);
+        assert_eq!(v["idle_wakeups_per_port_per_s"]["old_1"], 2.0);
+        assert_eq!(v["idle_wakeups_per_port_per_s"]["stream"], 0.0);
+        assert_eq!(v["threads"]["old_10000"], 10_000.0);
+        assert_eq!(v["threads"]["stream_10000"], 0.0);
+        assert_eq!(v["threads"]["old_100"], 100.0);
+        assert_eq!(v["rss_bytes_per_port"]["old"], 16_384.0);
+        assert_eq!(v["rss_bytes_per_port"]["stream"], 2_048.0);
+        assert_eq!(v["shutdown_us"]["old"], 510_000.0);
+        assert_eq!(v["shutdown_us"]["stream_1"], 1_000.0);
+        assert_eq!(v["rpc_per_s"]["stream_64_slow"], 30_000.0);
+        // Not measured → null, key still present.
+        assert!(v["rpc_per_s"]["old_1_slow"].is_null());
+        assert_eq!(v["ratios"]["shutdown_old_over_stream"], 12.75);
+        assert_eq!(v["run"]["port_counts"][2], 10_000.0);
+        assert_eq!(v["run"]["missing"][0], "demo: scnotify not built");
+    }
+
+    #[test]
+    fn missing_figures_are_null_not_invented() {
+        let mut r = sample_report();
+        r.latency.stream = None;
+        r.throughput.stream = None;
+        r.idle.iter_mut().for_each(|row| row.stream = None);
+        r.rpc.clear();
+        let v: serde_json::Value = serde_json::from_str(&r.to_json().to_pretty_string()).unwrap();
+        assert!(v["latency_us"]["stream_p50"].is_null());
+        assert!(v["threads"]["stream_10000"].is_null());
+        assert!(v["rpc_per_s"]["old_64"].is_null());
+        assert!(v["ratios"]["throughput_stream_over_old"].is_null());
+        assert!(r.goals().iter().all(|g| g.met.is_none()), "{:?}", r.goals());
+        assert!(r.render_text().contains("n/a"));
+    }
+
+    #[test]
+    fn goals_follow_the_figures() {
+        let r = sample_report();
+        let goals = r.goals();
+        let met = |name: &str| goals.iter().find(|g| g.name.starts_with(name)).unwrap().met;
+        // stream p50 14 µs vs floor 9 µs: 1.56× ≤ 2.
+        assert_eq!(met("stream p50"), Some(true));
+        assert_eq!(met("stream throughput"), Some(true));
+        assert_eq!(met("stream idle"), Some(true));
+        assert_eq!(met("stream threads"), Some(true));
+        // 510 ms / 40 ms = 12.75×: short of 100×.
+        assert_eq!(met("stream shutdown"), Some(false));
+        assert_eq!(met("async server ≥ old"), Some(true));
+        // 30,000 / 900 = 33×.
+        assert_eq!(met("async server ≥ 20×"), Some(true));
+
+        let mut worse = sample_report();
+        worse.idle[1].stream.as_mut().unwrap().wakeups = 3;
+        worse.idle[2].stream.as_mut().unwrap().threads_added = Some(2);
+        worse.latency.stream = Some(Samples::from_unsorted(vec![30_000; 4]));
+        let goals = worse.goals();
+        let met = |name: &str| goals.iter().find(|g| g.name.starts_with(name)).unwrap().met;
+        assert_eq!(met("stream idle"), Some(false));
+        assert_eq!(met("stream threads"), Some(false));
+        assert_eq!(met("stream p50"), Some(false));
+    }
+
+    #[test]
+    fn table_shows_figures_and_ratios() {
+        let r = sample_report();
+        let text = r.render_text();
+        assert!(
+            text.contains("old/stream 1.43×, stream/floor 1.56×"),
+            "{text}"
+        );
+        assert!(text.contains("stream/old 2.50×"));
+        assert!(text.contains("510 ms"));
+        assert!(text.contains("MISSED"));
+        assert!(text.contains("not measured:\n  - demo: scnotify not built"));
+        let md = r.render_markdown();
+        assert!(md.contains("|---|---:|---:|---:|---|"));
+        assert_eq!(md.matches("\n| ").count(), r.rows().len() + 1);
+        // Every row has the same number of cells.
+        for line in md.lines().filter(|l| l.starts_with('|')) {
+            assert_eq!(line.matches('|').count(), 6, "{line}");
+        }
+    }
+
+    #[test]
+    fn units_format_readably() {
+        assert_eq!(fmt_us(Some(12.34)), "12.3 µs");
+        assert_eq!(fmt_us(Some(512.0)), "512 µs");
+        assert_eq!(fmt_us(Some(12_345.0)), "12.3 ms");
+        assert_eq!(fmt_us(Some(498_000.0)), "498 ms");
+        assert_eq!(fmt_us(Some(2_500_000.0)), "2.50 s");
+        assert_eq!(fmt_us(None), "n/a");
+        assert_eq!(fmt_rate(Some(1_234_567.0), "/s"), "1.23 M/s");
+        assert_eq!(fmt_rate(Some(45_600.0), "/s"), "46 k/s");
+        assert_eq!(fmt_rate(Some(1_500.0), "/s"), "1.5 k/s");
+        assert_eq!(fmt_rate(Some(950.0), "/s"), "950 /s");
+        assert_eq!(fmt_bytes(Some(512.0)), "512 B");
+        assert_eq!(fmt_bytes(Some(16_384.0)), "16.0 KiB");
+        assert_eq!(fmt_bytes(Some(3.0 * 1024.0 * 1024.0)), "3.0 MiB");
+        assert_eq!(fmt_ratio(Some(1.234)), "1.23×");
+        assert_eq!(fmt_ratio(Some(12.75)), "12.8×");
+        assert_eq!(fmt_ratio(Some(4321.0)), "4321×");
+    }
+}

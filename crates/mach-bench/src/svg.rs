@@ -1,0 +1,334 @@
+//! The latency CDF as a self-contained SVG (no fonts or scripts beyond the viewer's defaults).
+//!
+//! x: latency on a log scale (decades from the fastest to the slowest sample); y: fraction of
+//! messages delivered within that latency. One line per design.
+
+use crate::stats::Samples;
+use std::fmt::Write as _;
+
+/// One line of the plot.
+pub struct Series<'a> {
+    /// Legend text.
+    pub label: &'a str,
+    /// CSS colour.
+    pub color: &'a str,
+    /// Drawn dashed (the floor, a reference rather than a design).
+    pub dashed: bool,
+    /// The samples (nanoseconds).
+    pub samples: &'a Samples,
+}
+
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 440.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 44.0;
+const BOTTOM: f64 = 56.0;
+const MAX_POINTS: usize = 400;
+
+/// Renders the CDF of every non-empty series.
+pub fn latency_cdf(title: &str, series: &[Series<'_>]) -> String {
+    let drawn: Vec<&Series<'_>> = series.iter().filter(|s| !s.samples.is_empty()).collect();
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    svg.push('\n');
+    let _ = writeln!(
+        svg,
+        r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+
+    if drawn.is_empty() {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">no latency samples</text>"#,
+            WIDTH / 2.0,
+            HEIGHT / 2.0
+        );
+        svg.push_str("</svg>\n");
+        return svg;
+    }
+
+    // Axis range: whole decades around all samples (µs, at least 0.01 µs so log10 is defined).
+    let min_us = drawn
+        .iter()
+        .filter_map(|s| s.samples.sorted_ns().first())
+        .min()
+        .copied()
+        .unwrap_or(1) as f64
+        / 1e3;
+    let max_us = drawn
+        .iter()
+        .filter_map(|s| s.samples.max_ns())
+        .max()
+        .unwrap_or(1) as f64
+        / 1e3;
+    let lo_dec = min_us.max(0.01).log10().floor();
+    let mut hi_dec = max_us.max(0.01).log10().ceil();
+    if hi_dec <= lo_dec {
+        hi_dec = lo_dec + 1.0;
+    }
+    let x_of = |us: f64| LEFT + (us.max(0.01).log10() - lo_dec) / (hi_dec - lo_dec) * plot_w;
+    let y_of = |frac: f64| TOP + (1.0 - frac) * plot_h;
+
+    // Grid and axes.
+    let _ = writeln!(svg, r##"<g stroke="#ddd" stroke-width="1">"##);
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let x = x_of(10f64.powf(dec));
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}"/>"#,
+            TOP + plot_h
+        );
+        dec += 1.0;
+    }
+    for i in 0..=4 {
+        let y = y_of(i as f64 / 4.0);
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/>"#,
+            LEFT + plot_w
+        );
+    }
+    svg.push_str("</g>\n");
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>"#
+    );
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let x = x_of(10f64.powf(dec));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            TOP + plot_h + 18.0,
+            decade_label(dec as i32)
+        );
+        dec += 1.0;
+    }
+    for i in 0..=4 {
+        let y = y_of(i as f64 / 4.0);
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}%</text>"#,
+            LEFT - 6.0,
+            y + 4.0,
+            i * 25
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">latency from send to consumer (log scale)</text>"#,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 14.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">messages delivered within</text>"#,
+        TOP + plot_h / 2.0,
+        TOP + plot_h / 2.0
+    );
+
+    // One polyline per series, as a step function (the CDF is flat between samples).
+    for s in &drawn {
+        let mut pts = String::new();
+        let mut prev_y = y_of(0.0);
+        for (ns, frac) in s.samples.cdf(MAX_POINTS) {
+            let x = x_of(ns as f64 / 1e3);
+            let y = y_of(frac);
+            let _ = write!(pts, "{x:.1},{prev_y:.1} {x:.1},{y:.1} ");
+            prev_y = y;
+        }
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            svg,
+            r#"<polyline fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
+            escape(s.color),
+            pts.trim_end()
+        );
+    }
+
+    // Legend, bottom right inside the plot (CDFs rise to the top left).
+    let legend_x = LEFT + plot_w - 250.0;
+    let mut legend_y = TOP + plot_h - 18.0 * drawn.len() as f64;
+    for s in &drawn {
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let p50 = s.samples.percentile_ns(50.0).unwrap_or(0) as f64 / 1e3;
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{legend_x:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="{}" stroke-width="2"{dash}/>"#,
+            legend_x + 24.0,
+            escape(s.color)
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}">{} (p50 {p50:.1} µs, n = {})</text>"#,
+            legend_x + 30.0,
+            legend_y + 4.0,
+            escape(s.label),
+            s.samples.len()
+        );
+        legend_y += 18.0;
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn decade_label(dec: i32) -> String {
+    let us = 10f64.powi(dec);
+    if us >= 1e6 {
+        format!("{} s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{} ms", us / 1e3)
+    } else {
+        format!("{us} µs")
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers_in(points: &str) -> Vec<(f64, f64)> {
+        points
+            .split_whitespace()
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_series_three_lines_inside_the_plot() {
+        let old = Samples::from_unsorted((1..=500).map(|i| 20_000 + i * 100).collect());
+        let stream = Samples::from_unsorted((1..=500).map(|i| 8_000 + i * 10).collect());
+        let floor = Samples::from_unsorted((1..=500).map(|i| 5_000 + i * 5).collect());
+        let svg = latency_cdf(
+            "CDF <sim> & co",
+            &[
+                Series {
+                    label: "old loop",
+                    color: "#d62728",
+                    dashed: false,
+                    samples: &old,
+                },
+                Series {
+                    label: "stream",
+                    color: "#1f77b4",
+                    dashed: false,
+                    samples: &stream,
+                },
+                Series {
+                    label: "floor",
+                    color: "#777",
+                    dashed: true,
+                    samples: &floor,
+                },
+            ],
+        );
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("CDF &lt;sim&gt; &amp; co"));
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            2,
+            "floor line and its legend"
+        );
+        // Decade ticks from 1 µs to 100 µs.
+        for tick in [">1 µs<", ">10 µs<", ">100 µs<"] {
+            assert!(svg.contains(tick), "missing {tick}");
+        }
+        for line in svg.lines().filter(|l| l.starts_with("<polyline")) {
+            let pts = line
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches("\"/>");
+            let pts = numbers_in(pts);
+            assert!(!pts.is_empty());
+            for w in pts.windows(2) {
+                assert!(w[1].0 >= w[0].0 - 1e-9, "x goes backwards: {w:?}");
+                assert!(w[1].1 <= w[0].1 + 1e-9, "CDF goes down: {w:?}");
+            }
+            for (x, y) in pts {
+                assert!((LEFT..=WIDTH - RIGHT).contains(&x), "x {x}");
+                assert!((TOP..=HEIGHT - BOTTOM).contains(&y), "y {y}");
+            }
+        }
+        // The CDF reaches 100% at the top edge.
+        assert!(svg.contains(&format!(",{TOP:.1}\"/>")));
+        // The legend gives each median.
+        assert!(svg.contains("stream (p50 10.5 µs, n = 500)"));
+    }
+
+    #[test]
+    fn empty_series_are_skipped_and_all_empty_says_so() {
+        let empty = Samples::default();
+        let one = Samples::from_unsorted(vec![1_000]);
+        let svg = latency_cdf(
+            "t",
+            &[
+                Series {
+                    label: "a",
+                    color: "red",
+                    dashed: false,
+                    samples: &empty,
+                },
+                Series {
+                    label: "b",
+                    color: "blue",
+                    dashed: false,
+                    samples: &one,
+                },
+            ],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        let none = latency_cdf(
+            "t",
+            &[Series {
+                label: "a",
+                color: "red",
+                dashed: false,
+                samples: &empty,
+            }],
+        );
+        assert!(none.contains("no latency samples"));
+        assert!(!none.contains("<polyline"));
+    }
+
+    #[test]
+    fn decade_labels_switch_units() {
+        assert_eq!(decade_label(-1), "0.1 µs");
+        assert_eq!(decade_label(2), "100 µs");
+        assert_eq!(decade_label(3), "1 ms");
+        assert_eq!(decade_label(6), "1 s");
+    }
+}
