@@ -4,14 +4,27 @@
 //! - [`wire`]: byte-level headers, the NDR record, reply headers and the 36-byte error reply;
 //! - [`check`]: the request checks a generated server runs (`mig.md` §8) and the reply checks a
 //!   generated client runs (§9), over received bytes;
-//! - [`error`]: [`MigError`], one variant per `MIG_*` code plus transport failures.
+//! - [`error`]: [`MigError`], one variant per `MIG_*` code plus transport failures;
+//! - [`view`]: the received-buffer view of a [`crate::Message`] the checks run on;
+//! - [`server`]: [`MigServer`], a routine table served over a [`crate::MachRecvStream`] with the
+//!   reply and destroy rules of `mig.md` §10;
+//! - [`client`]: [`MigClient`], routine calls with pooled reply ports recovered or destroyed as
+//!   `mig.md` §9 requires.
 
 pub mod check;
+pub mod client;
 pub mod error;
+pub mod server;
+pub mod view;
 pub mod wire;
 
 pub use check::{
     audit_token_from_trailer, check_reply, check_request, Body, CheckedRequest, DescriptorSpec,
     ReplyShape, RequestShape, SizeRule,
 };
+pub use client::{MigClient, MigReply};
 pub use error::MigError;
+pub use server::{
+    MigRequest, MigServer, RequestCheck, RoutineFn, RoutineFuture, RoutineOutcome, RoutineTable,
+    ServeEnd, Served, ServerStats,
+};
