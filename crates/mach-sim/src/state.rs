@@ -1,0 +1,371 @@
+//! The kernel's single lock-protected state, object identifiers, waiting and accounting.
+//!
+//! Everything a simulated kernel knows lives in one [`State`] behind one mutex; blocked threads
+//! wait on one condition variable. Objects (ports, sets, kqueues, knotes, waiters) are keyed by
+//! ids that are never reused, so a stale id simply stops resolving (a dead port).
+
+use crate::kqueue::{Knote, KqState};
+use crate::msg::KMsg;
+use crate::port::{Port, PortSet, Receiver};
+use crate::space::{Entry, Obj, TaskState};
+use crate::{KernelConfig, KernelStats, Name, SetCloseSemantics};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
+
+/// Task ids start at 1 (0 means "no task" in the C ABI).
+pub(crate) type TaskId = u32;
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub(crate) struct $name(pub(crate) u64);
+    };
+}
+
+id_type!(
+    /// A port object (never reused: a missing id means the port is dead).
+    PortId
+);
+id_type!(
+    /// A port-set object.
+    SetId
+);
+id_type!(
+    /// A kqueue.
+    KqId
+);
+id_type!(
+    /// A knote.
+    KnoteId
+);
+id_type!(
+    /// A blocked thread (receiver or sender).
+    WaiterId
+);
+
+/// Where a blocked receiver waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RcvTarget {
+    Port(PortId),
+    Set(SetId),
+}
+
+/// What woke a blocked receiver.
+pub(crate) enum RcvOutcome {
+    /// A message handed over directly by its sender (no knote activity, `native-filter.md` §3.5).
+    Msg { msg: KMsg, local: Name, seqno: u32 },
+    /// The next message does not fit and the receiver used `MACH_RCV_LARGE`: it stays queued.
+    TooLarge { size: u32, local: Name },
+    /// The next message does not fit, no `MACH_RCV_LARGE`: it was dequeued and must be destroyed.
+    TooLargeDestroy { msg: KMsg, local: Name },
+    /// The port or set was destroyed (`MACH_RCV_PORT_DIED`).
+    Died,
+    /// The receive right left the task (`MACH_RCV_PORT_CHANGED`).
+    Changed,
+}
+
+/// A thread blocked in a receive.
+pub(crate) struct RcvWaiter {
+    pub rcv_size: u32,
+    pub option: u32,
+    pub outcome: Option<RcvOutcome>,
+}
+
+/// A thread blocked in a send on a full queue.
+pub(crate) struct SendWaiter {
+    pub port: PortId,
+    /// Set by a receive that dropped the queue below its limit: this sender may enqueue now.
+    pub granted: bool,
+}
+
+/// The shared part of a [`crate::Kernel`] handle.
+pub(crate) struct Shared {
+    pub config: KernelConfig,
+    state: Mutex<State>,
+    cv: Condvar,
+    pub default_task: OnceLock<TaskId>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: KernelConfig) -> Shared {
+        let state = State::new(config.default_qlimit, config.set_close);
+        Shared {
+            config,
+            state: Mutex::new(state),
+            cv: Condvar::new(),
+            default_task: OnceLock::new(),
+        }
+    }
+
+    /// Locks the state. Every unlock wakes the blocked threads (they re-check their condition),
+    /// so callers never have to remember to signal.
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Locked {
+            guard: Some(guard),
+            cv: &self.cv,
+        }
+    }
+}
+
+/// A locked [`State`]; wakes blocked threads when dropped if any are blocked.
+pub(crate) struct Locked<'a> {
+    guard: Option<MutexGuard<'a, State>>,
+    cv: &'a Condvar,
+}
+
+impl Locked<'_> {
+    /// Blocks until some other thread unlocks the state after a change, or until `deadline`.
+    /// Returns true when the deadline has passed. Waiting does not itself wake anyone (so blocked
+    /// threads re-checking their conditions never ping-pong).
+    pub(crate) fn wait(&mut self, deadline: Option<Instant>) -> bool {
+        let mut guard = self.guard.take().expect("state guard present");
+        guard.blocked += 1;
+        let mut guard = match deadline {
+            None => self.cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
+            Some(d) => {
+                let now = Instant::now();
+                if now < d {
+                    self.cv
+                        .wait_timeout(guard, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                } else {
+                    guard
+                }
+            }
+        };
+        guard.blocked -= 1;
+        self.guard = Some(guard);
+        deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+impl Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.guard.as_ref().expect("state guard present")
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.guard.as_mut().expect("state guard present")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Some(guard) = &self.guard {
+            if guard.blocked > 0 {
+                self.cv.notify_all();
+            }
+        }
+    }
+}
+
+/// Everything one simulated kernel knows.
+pub(crate) struct State {
+    next_id: u64,
+    pub next_task: TaskId,
+    pub qlimit: u32,
+    pub set_close: SetCloseSemantics,
+    pub tasks: BTreeMap<TaskId, TaskState>,
+    pub ports: HashMap<PortId, Port>,
+    pub sets: HashMap<SetId, PortSet>,
+    pub kqueues: HashMap<KqId, KqState>,
+    pub knotes: HashMap<KnoteId, Knote>,
+    pub rcv_waiters: HashMap<WaiterId, RcvWaiter>,
+    pub send_waiters: HashMap<WaiterId, SendWaiter>,
+    /// Kernel-held send rights ([`crate::KernelSendRight`]) per port.
+    pub kernel_rights: HashMap<PortId, u64>,
+    /// Bootstrap registrations: service name → port (a kernel reference, not a right).
+    pub bootstrap: BTreeMap<String, PortId>,
+    /// Threads currently blocked on the condition variable.
+    pub blocked: usize,
+}
+
+impl State {
+    fn new(qlimit: u32, set_close: SetCloseSemantics) -> State {
+        State {
+            next_id: 1,
+            next_task: 1,
+            qlimit,
+            set_close,
+            tasks: BTreeMap::new(),
+            ports: HashMap::new(),
+            sets: HashMap::new(),
+            kqueues: HashMap::new(),
+            knotes: HashMap::new(),
+            rcv_waiters: HashMap::new(),
+            send_waiters: HashMap::new(),
+            kernel_rights: HashMap::new(),
+            bootstrap: BTreeMap::new(),
+            blocked: 0,
+        }
+    }
+
+    /// A fresh object id (shared counter for every kind of object).
+    pub(crate) fn fresh(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Counts of live objects.
+    pub(crate) fn stats(&self) -> KernelStats {
+        let mut s = KernelStats::default();
+        for t in self.tasks.values().filter(|t| t.active) {
+            s.tasks += 1;
+            s.rights += t
+                .entries
+                .values()
+                .map(|e| u64::from(e.right_count()))
+                .sum::<u64>();
+        }
+        s.ports = self.ports.len() as u64;
+        s.port_sets = self.sets.len() as u64;
+        s.queued_messages = self
+            .ports
+            .values()
+            .map(|p| p.queue.len() as u64)
+            .sum::<u64>()
+            + self
+                .rcv_waiters
+                .values()
+                .filter(|w| {
+                    matches!(
+                        w.outcome,
+                        Some(RcvOutcome::Msg { .. } | RcvOutcome::TooLargeDestroy { .. })
+                    )
+                })
+                .count() as u64;
+        s.kernel_rights = self.kernel_rights.values().sum();
+        s.kqueues = self.kqueues.len() as u64;
+        s.knotes = self.knotes.len() as u64;
+        s
+    }
+
+    /// A human-readable listing of every live object (for leak reports).
+    pub(crate) fn listing(&self) -> String {
+        let mut out = String::new();
+        for (tid, t) in &self.tasks {
+            if !t.active && t.entries.is_empty() {
+                continue;
+            }
+            for (name, e) in &t.entries {
+                let _ = writeln!(
+                    out,
+                    "  task {tid} {:?}{}: name {name}: {}",
+                    t.name,
+                    if t.active { "" } else { " (terminated)" },
+                    self.describe_entry(e)
+                );
+            }
+        }
+        let mut ports: Vec<_> = self.ports.iter().collect();
+        ports.sort_by_key(|(id, _)| **id);
+        for (id, p) in ports {
+            let holder = match p.receiver {
+                Receiver::Task(t, n) => format!("receive right in task {t} name {n}"),
+                Receiver::Transit(d) => format!("receive right in transit to port #{}", d.0),
+            };
+            let _ = writeln!(
+                out,
+                "  port #{}: {holder}, {} queued, {} send rights, mscount {}",
+                id.0,
+                p.queue.len(),
+                p.srights,
+                p.mscount
+            );
+            for m in &p.queue {
+                let _ = writeln!(out, "    queued message id {} size {}", m.id(), m.size());
+            }
+        }
+        let mut sets: Vec<_> = self.sets.iter().collect();
+        sets.sort_by_key(|(id, _)| **id);
+        for (id, s) in sets {
+            let _ = writeln!(
+                out,
+                "  port set #{} (task {} name {}): {} members, {} knotes",
+                id.0,
+                s.task,
+                s.name,
+                s.members.len(),
+                s.knotes.len()
+            );
+        }
+        let mut krights: Vec<_> = self.kernel_rights.iter().filter(|(_, n)| **n > 0).collect();
+        krights.sort();
+        for (p, n) in krights {
+            let _ = writeln!(out, "  {n} kernel send right(s) to port #{}", p.0);
+        }
+        let mut kqs: Vec<_> = self.kqueues.iter().collect();
+        kqs.sort_by_key(|(id, _)| **id);
+        for (id, kq) in kqs {
+            let _ = writeln!(
+                out,
+                "  kqueue #{} (task {}): {} knotes, {} queued events",
+                id.0,
+                kq.task,
+                kq.knotes.len(),
+                kq.queue.len()
+            );
+        }
+        let mut knotes: Vec<_> = self.knotes.iter().collect();
+        knotes.sort_by_key(|(id, _)| **id);
+        for (id, k) in knotes {
+            let _ = writeln!(
+                out,
+                "  knote #{} on kqueue #{}: ident {} flags {:#x}{}",
+                id.0,
+                k.kq.0,
+                k.kev.ident,
+                k.kev.flags,
+                if k.set.is_none() { " (set gone)" } else { "" }
+            );
+        }
+        out
+    }
+
+    fn describe_entry(&self, e: &Entry) -> String {
+        let mut parts = Vec::new();
+        match e.obj {
+            Obj::Set(s) => parts.push(format!("port set #{}", s.0)),
+            Obj::Dead => parts.push(format!("dead name ({} urefs)", e.dead)),
+            Obj::Port(p) => {
+                let alive = self.ports.contains_key(&p);
+                if e.receive {
+                    let q = self.ports.get(&p).map_or(0, |p| p.queue.len());
+                    parts.push(format!("receive (port #{}, {q} queued)", p.0));
+                }
+                if e.send > 0 {
+                    parts.push(format!(
+                        "send x{} (port #{}{})",
+                        e.send,
+                        p.0,
+                        if alive { "" } else { ", dead" }
+                    ));
+                }
+                if e.send_once {
+                    parts.push(format!(
+                        "send-once (port #{}{})",
+                        p.0,
+                        if alive { "" } else { ", dead" }
+                    ));
+                }
+            }
+        }
+        if e.dnrequest {
+            parts.push("dead-name request".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// Queue of waiter ids (FIFO).
+pub(crate) type WaitQueue = VecDeque<WaiterId>;
