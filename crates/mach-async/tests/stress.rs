@@ -1,0 +1,19 @@
+//! The EVFILT_MACHPORT concurrency stress on the simulated kernel, reduced rounds.
+#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+
+mod common;
+
+use mach_async::stress::{evfilt_machport_concurrent, Config};
+
+#[test]
+fn evfilt_machport_concurrent_on_the_simulated_kernel() {
+    let fx = common::fixture();
+    let report = evfilt_machport_concurrent(Config { rounds: 40, space: Some(fx.server.clone()), ..Config::default() })
+        .expect("EVFILT-MACHPORT-CONCURRENT-OK");
+    assert_eq!(report.received, report.sends_ok);
+    assert!(report.sends_ok > 0);
+    assert_eq!(report.attaches, 6 * 40);
+    assert_eq!(report.private_sets_destroyed, 6 * 20);
+    assert_eq!(report.fds_before, report.fds_after);
+    fx.kernel.assert_no_leaks();
+}
