@@ -3,6 +3,10 @@
  *
  * `bp` is ignored: every call talks to the simulated kernel's name service on behalf of the
  * calling thread's current task. Names are NUL-terminated strings shorter than 128 bytes.
+ *
+ * The name parameters are declared `const char *` where Apple writes `const name_t` / `name_t`:
+ * the same ABI (an array parameter is a pointer), but GCC >= 11 would otherwise warn
+ * (-Wstringop-overread) on every call with a string literal shorter than 128 bytes.
  */
 #ifndef _SERVERS_BOOTSTRAP_H_
 #define _SERVERS_BOOTSTRAP_H_
@@ -34,13 +38,14 @@ extern mach_port_t bootstrap_port;
 
 /* Creates the service's port; *sp gets its receive right. BOOTSTRAP_SERVICE_ACTIVE if a live
  * task already checked in. */
-extern kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name,
+extern kern_return_t bootstrap_check_in(mach_port_t bp, const char *service_name,
                                         mach_port_t *sp);
 /* *sp gets a send right to the service; BOOTSTRAP_UNKNOWN_SERVICE if none is registered. */
-extern kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
+extern kern_return_t bootstrap_look_up(mach_port_t bp, const char *service_name,
                                        mach_port_t *sp);
 /* Registers the port `sp` names (deprecated on Apple); BOOTSTRAP_NAME_IN_USE if taken. */
-extern kern_return_t bootstrap_register(mach_port_t bp, name_t service_name, mach_port_t sp);
+extern kern_return_t bootstrap_register(mach_port_t bp, const char *service_name,
+                                        mach_port_t sp);
 
 #ifdef __cplusplus
 }

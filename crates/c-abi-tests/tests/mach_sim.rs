@@ -1,0 +1,14 @@
+//! The libmach C ABI of the simulated kernel, from C: `tests/c/mach_sim/request_reply.c`
+//! compiled with `cc -std=c11 -Wall -Wextra -Werror` against `crates/mach-sim/include` and linked
+//! with the `mach-sim` static library.
+
+use c_abi_tests::{assert_passed, build_staticlib, compile_and_run, include_dir, workspace_root};
+
+#[test]
+fn request_reply_queue_limit_server_death_kqueue() {
+    let lib = build_staticlib("mach-sim");
+    let source = workspace_root().join("tests/c/mach_sim/request_reply.c");
+    let include = include_dir("mach-sim");
+    let output = compile_and_run(&[source.as_path()], &[include.as_path()], &lib);
+    assert_passed(&output, "mach-sim C ABI");
+}
