@@ -34,9 +34,16 @@
 
 pub mod criteria;
 pub mod event;
+mod filter;
+pub mod port;
 pub mod registry;
 pub mod wire;
 
 pub use criteria::{Criteria, CriteriaError};
 pub use event::{DeviceEvent, EventKind, EventKinds};
+pub use filter::UnknownDepartures;
+pub use port::{
+    NotificationPort, NotificationPortBuilder, PortError, PortStats, Snapshot, WatchError,
+    WatchStream,
+};
 pub use registry::{lookup_all, RegistryBackend, RegistryError};

@@ -1,0 +1,637 @@
+//! The Rust API: a notification port whose watches are streams of device events.
+//!
+//! # Design
+//!
+//! **Per-watch attribution.** Every watch gets its own Mach receive right, registered with the
+//! kernel (`IOREGIOCWATCH`) under its own name, and all of a port's watch rights are members of
+//! one port set, received by one [`MachRecvStream`] (one kqueue, one knote). The kernel sends one
+//! message per matching watch, and a message received through the set names the member it
+//! arrived on (`msgh_local_port`), so each message is attributed to exactly the watch it was
+//! sent for. Nothing is re-matched on the client: N overlapping watches get one event each
+//! (spec §6 #1, #6), and every criterion the kernel knows (driver, PCI ids) is honoured (#2).
+//!
+//! **Per-watch cancel.** Dropping a [`WatchStream`] removes its right from the set and destroys
+//! it; the kernel retires the watch at its next emission (#5). No other watch is affected.
+//!
+//! **Exactly once.** The kernel watch is registered first and the snapshot (`LOOKUP`, retried
+//! until untruncated, #4) is taken second, so no device can fall between them; the overlap is
+//! removed by a per-watch filter (see the `filter` module and [`UnknownDepartures`]) before any
+//! event is delivered (#3). A departure-only watch starts with an empty snapshot (#8).
+//!
+//! **One task per port.** A driver task owns the stream and the watch table; watches are added
+//! and removed through a command channel, so [`NotificationPort::watch`] never blocks and may be
+//! called from anywhere, including from inside an event callback.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+use mach_async::{MachRecvStream, Message, Name, ReceiveRight, Space, TrailerRequest};
+use thiserror::Error;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+
+use crate::criteria::{Criteria, CriteriaError};
+use crate::event::{DeviceEvent, EventKinds};
+use crate::filter::{ExactlyOnce, UnknownDepartures};
+use crate::registry::{lookup_all, RegistryBackend, RegistryError};
+use crate::wire::{ioreg_watch_reg, parse_event_message, EventParseError};
+
+/// Why a watch could not be added.
+#[derive(Debug, Error)]
+pub enum WatchError {
+    /// The criteria cannot be expressed exactly (they would widen the match).
+    #[error("invalid criteria: {0}")]
+    Criteria(#[from] CriteriaError),
+    /// The watch asked for no event kind.
+    #[error("a watch needs at least one event kind")]
+    NoKinds,
+    /// The registry refused the watch or the snapshot.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    /// Allocating the watch's port failed.
+    #[error("mach: {0}")]
+    Mach(#[from] mach_async::Error),
+    /// The notification port was shut down.
+    #[error("the notification port is shut down")]
+    Closed,
+}
+
+/// Why a notification port could not be created.
+#[derive(Debug, Error)]
+pub enum PortError {
+    /// No tokio runtime (with I/O) to run the port on.
+    #[error("no tokio runtime: call within a runtime or pass one with `runtime`")]
+    NoRuntime,
+    /// Creating the port set, kqueue or stream failed.
+    #[error("mach: {0}")]
+    Mach(#[from] mach_async::Error),
+}
+
+/// The devices that matched a watch when it was added, by registry id, in registry order.
+///
+/// Empty for a departure-only watch (a "terminated" notification has nothing to report yet).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    ids: Vec<u64>,
+}
+
+impl Snapshot {
+    /// The ids.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+    /// The ids, owned.
+    pub fn into_ids(self) -> Vec<u64> {
+        self.ids
+    }
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// Whether no device matched.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl IntoIterator for Snapshot {
+    type Item = u64;
+    type IntoIter = std::vec::IntoIter<u64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.ids.into_iter()
+    }
+}
+
+/// Counters of one notification port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Events handed to a watch.
+    pub delivered: u64,
+    /// ARRIVE / MATCHED messages for devices already in the watch's snapshot.
+    pub duplicates_suppressed: u64,
+    /// DEPART messages for devices the watch never reported (see [`UnknownDepartures`]).
+    pub unknown_departures_dropped: u64,
+    /// Messages that were not valid events (spec §5); dropped, rights destroyed.
+    pub malformed: u64,
+    /// Valid events that arrived on a port whose watch was already cancelled.
+    pub unattributed: u64,
+    /// Receive errors reported by the stream (the drain carries on).
+    pub receive_errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    delivered: AtomicU64,
+    duplicates_suppressed: AtomicU64,
+    unknown_departures_dropped: AtomicU64,
+    malformed: AtomicU64,
+    unattributed: AtomicU64,
+    receive_errors: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+    fn get(&self) -> PortStats {
+        PortStats {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            duplicates_suppressed: self.duplicates_suppressed.load(Ordering::Relaxed),
+            unknown_departures_dropped: self.unknown_departures_dropped.load(Ordering::Relaxed),
+            malformed: self.malformed.load(Ordering::Relaxed),
+            unattributed: self.unattributed.load(Ordering::Relaxed),
+            receive_errors: self.receive_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Where a watch's events go.
+pub(crate) enum Sink {
+    /// A [`WatchStream`].
+    Channel(mpsc::UnboundedSender<DeviceEvent>),
+    /// A function called on the port's task, in the middle of the drain (the C ABI's callbacks).
+    Callback(Box<dyn FnMut(DeviceEvent) + Send>),
+}
+
+/// Identity of a watch within its port (port names can be reused; these never are).
+pub(crate) type WatchId = u64;
+
+struct WatchState {
+    id: WatchId,
+    kinds: EventKinds,
+    filter: ExactlyOnce,
+    sink: Sink,
+}
+
+enum Command {
+    Add {
+        port: ReceiveRight,
+        watch: WatchState,
+    },
+    Remove(WatchId),
+    Shutdown,
+}
+
+struct Shared {
+    backend: Arc<dyn RegistryBackend>,
+    space: Space,
+    set_name: Name,
+    commands: mpsc::UnboundedSender<Command>,
+    counters: Arc<Counters>,
+    unknown_departures: UnknownDepartures,
+    next_watch: AtomicU64,
+    finished: watch::Receiver<bool>,
+}
+
+/// Configures a [`NotificationPort`].
+pub struct NotificationPortBuilder {
+    backend: Arc<dyn RegistryBackend>,
+    space: Option<Space>,
+    runtime: Option<Handle>,
+    unknown_departures: UnknownDepartures,
+}
+
+impl fmt::Debug for NotificationPortBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotificationPortBuilder")
+            .field("space", &self.space)
+            .field("unknown_departures", &self.unknown_departures)
+            .finish()
+    }
+}
+
+impl NotificationPortBuilder {
+    /// The IPC space the registry handle's port names live in (default: [`Space::current`]).
+    pub fn space(mut self, space: Space) -> Self {
+        self.space = Some(space);
+        self
+    }
+
+    /// The runtime that runs the port (default: the current one).
+    pub fn runtime(mut self, runtime: Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// What to do with departures of devices a watch never reported (default: ignore).
+    pub fn unknown_departures(mut self, policy: UnknownDepartures) -> Self {
+        self.unknown_departures = policy;
+        self
+    }
+
+    /// Creates the port: its set, its kqueue and the task that drains them.
+    pub fn build(self) -> Result<NotificationPort, PortError> {
+        let runtime = match self.runtime {
+            Some(h) => h,
+            None => Handle::try_current().map_err(|_| PortError::NoRuntime)?,
+        };
+        let _entered = runtime.enter();
+        let space = self.space.unwrap_or_else(Space::current);
+        // No trailer options (spec §5 rule 1): the event needs none, and the kernel's would be
+        // misplaced anyway.
+        let stream = MachRecvStream::builder()
+            .space(space.clone())
+            .trailer(TrailerRequest::Minimal)
+            .buffer_size(256)
+            .build()?;
+        let set_name = stream.set_name();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (finished_tx, finished) = watch::channel(false);
+        let counters = Arc::new(Counters::default());
+        let driver = Driver {
+            stream,
+            commands: command_rx,
+            watches: HashMap::new(),
+            retired: Vec::new(),
+            counters: Arc::clone(&counters),
+        };
+        runtime.spawn(async move {
+            driver.run().await;
+            let _ = finished_tx.send(true);
+        });
+        Ok(NotificationPort {
+            shared: Arc::new(Shared {
+                backend: self.backend,
+                space,
+                set_name,
+                commands,
+                counters,
+                unknown_departures: self.unknown_departures,
+                next_watch: AtomicU64::new(1),
+                finished,
+            }),
+        })
+    }
+}
+
+/// A notification port: the set of one process's watches on the device registry.
+///
+/// Created with [`NotificationPort::builder`] inside a tokio runtime (or with an explicit one).
+/// [`NotificationPort::watch`] adds a watch and returns its [`Snapshot`] and its
+/// [`WatchStream`].
+///
+/// Dropping the port does not cancel its watches: each lives until its stream is dropped.
+/// [`NotificationPort::close`] ends all of them.
+///
+/// ```
+/// # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+/// # fn main() {
+/// use futures::StreamExt;
+/// use iokit_notify::registry::{SimDevice, SimRegistry};
+/// use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort};
+///
+/// let kernel = mach_sim::Kernel::new();
+/// let task = kernel.task_create("da", 50, 0, 0);
+/// let registry = SimRegistry::new(&kernel);
+/// let present = registry.probe_and_attach(SimDevice::new("em"));
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// rt.block_on(async {
+///     let port = NotificationPort::on_sim(&registry, &task).unwrap();
+///     let (snapshot, mut arrivals) = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE).unwrap();
+///     assert_eq!(snapshot.ids(), [present]);
+///     let added = registry.probe_and_attach(SimDevice::new("em"));
+///     let event = arrivals.next().await.unwrap();
+///     assert_eq!((event.kind, event.id, event.name.as_str()), (EventKind::Arrive, added, "em"));
+///     drop(arrivals);
+///     port.close().await;
+/// });
+/// drop(registry);
+/// kernel.assert_no_leaks();
+/// # }
+/// # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+/// # fn main() {}
+/// ```
+#[derive(Clone)]
+pub struct NotificationPort {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for NotificationPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotificationPort")
+            .field("set", &self.shared.set_name)
+            .field("space", &self.shared.space)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl NotificationPort {
+    /// A builder over a registry backend.
+    pub fn builder(backend: impl RegistryBackend + 'static) -> NotificationPortBuilder {
+        NotificationPort::builder_arc(Arc::new(backend))
+    }
+
+    /// A builder over a shared registry backend.
+    pub fn builder_arc(backend: Arc<dyn RegistryBackend>) -> NotificationPortBuilder {
+        NotificationPortBuilder {
+            backend,
+            space: None,
+            runtime: None,
+            unknown_departures: UnknownDepartures::default(),
+        }
+    }
+
+    /// A port in simulated `task` on `registry`, on the current runtime.
+    #[cfg(sim_registry)]
+    pub fn on_sim(
+        registry: &crate::registry::SimRegistry,
+        task: &mach_sim::Task,
+    ) -> Result<NotificationPort, PortError> {
+        NotificationPort::builder(registry.open(task))
+            .space(Space::from_task(task.clone()))
+            .build()
+    }
+
+    /// The port set all watch ports are members of. It is only a receive-side name, for
+    /// diagnostics: never receive on it (that would steal events).
+    pub fn set_name(&self) -> Name {
+        self.shared.set_name
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> PortStats {
+        self.shared.counters.get()
+    }
+
+    /// Adds a watch for devices matching `criteria`, reporting `kinds`.
+    ///
+    /// Returns the devices that match now and a stream of what happens next; together they
+    /// report every device exactly once (see the module docs). Dropping the stream cancels this
+    /// watch alone.
+    pub fn watch(
+        &self,
+        criteria: &Criteria,
+        kinds: EventKinds,
+    ) -> Result<(Snapshot, WatchStream), WatchError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (snapshot, id, port) = self.add(criteria, kinds, Sink::Channel(tx))?;
+        Ok((
+            snapshot,
+            WatchStream {
+                rx,
+                id,
+                port,
+                shared: Arc::clone(&self.shared),
+            },
+        ))
+    }
+
+    /// Adds a watch whose events go to `sink`; returns the snapshot, the watch's id and the name
+    /// of its port.
+    pub(crate) fn add(
+        &self,
+        criteria: &Criteria,
+        kinds: EventKinds,
+        sink: Sink,
+    ) -> Result<(Snapshot, WatchId, Name), WatchError> {
+        let raw = criteria.to_raw()?;
+        if kinds.is_empty() {
+            return Err(WatchError::NoKinds);
+        }
+        let port = ReceiveRight::new_in(&self.shared.space)?;
+        let name = port.name();
+        let send = port.make_send()?;
+        let reg = ioreg_watch_reg {
+            criteria: raw,
+            // ARRIVE and DEPART always: the exactly-once filter needs to see both.
+            event_mask: (kinds | EventKinds::ARRIVE_DEPART).bits(),
+            notify_port: name,
+        };
+        let registered = self.shared.backend.watch(&reg);
+        // The kernel holds its own send right; ours goes before the receive right can.
+        drop(send);
+        registered?;
+        // From here on, dropping `port` is the rollback: the kernel prunes the watch at its next
+        // emission (spec §6 #11).
+        let ids = lookup_all(&*self.shared.backend, &raw)?;
+        let filter = ExactlyOnce::new(&ids, self.shared.unknown_departures);
+        let id = self.shared.next_watch.fetch_add(1, Ordering::Relaxed);
+        let watch = WatchState {
+            id,
+            kinds,
+            filter,
+            sink,
+        };
+        self.shared
+            .commands
+            .send(Command::Add { port, watch })
+            .map_err(|_| WatchError::Closed)?;
+        let reports_present =
+            kinds.contains(crate::EventKind::Arrive) || kinds.contains(crate::EventKind::Matched);
+        let snapshot = Snapshot {
+            ids: if reports_present { ids } else { Vec::new() },
+        };
+        Ok((snapshot, id, name))
+    }
+
+    /// Cancels a watch added with [`NotificationPort::add`].
+    pub(crate) fn remove(&self, id: WatchId) {
+        // Edge: after shutdown there is nothing left to remove.
+        let _ = self.shared.commands.send(Command::Remove(id));
+    }
+
+    /// Ends every watch now, without waiting: their streams end, their ports and the set are
+    /// destroyed by the port's task.
+    pub fn shutdown(&self) {
+        let _ = self.shared.commands.send(Command::Shutdown);
+    }
+
+    /// Ends every watch and waits until the port's task has released every right.
+    pub async fn close(self) {
+        self.shutdown();
+        let mut finished = self.shared.finished.clone();
+        drop(self);
+        // Edge: the task already ended (a closed channel means the same).
+        let _ = finished.wait_for(|done| *done).await;
+    }
+}
+
+/// The events of one watch. Dropping it cancels the watch.
+///
+/// The stream ends when the port is shut down.
+pub struct WatchStream {
+    rx: mpsc::UnboundedReceiver<DeviceEvent>,
+    id: WatchId,
+    port: Name,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WatchStream")
+            .field("id", &self.id)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl WatchStream {
+    /// The name of this watch's receive right in the port's space (diagnostics and tests).
+    pub fn port_name(&self) -> Name {
+        self.port
+    }
+}
+
+impl Stream for WatchStream {
+    type Item = DeviceEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<DeviceEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        let _ = self.shared.commands.send(Command::Remove(self.id));
+    }
+}
+
+/// The task that owns a port's stream and watches.
+struct Driver {
+    stream: MachRecvStream,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Live watches by the name of their port.
+    watches: HashMap<Name, WatchState>,
+    /// Ports of cancelled watches, kept (so their names are not reused) until the stream holds
+    /// no more drained messages that could be misattributed to a new port under the same name.
+    retired: Vec<ReceiveRight>,
+    counters: Arc<Counters>,
+}
+
+enum Step {
+    Command(Option<Command>),
+    Message(Option<Result<Message, mach_async::Error>>),
+}
+
+impl Driver {
+    async fn run(mut self) {
+        loop {
+            let step = poll_fn(|cx| {
+                // Commands first: a cancel must win over events still queued for that watch.
+                if let Poll::Ready(cmd) = self.commands.poll_recv(cx) {
+                    return Poll::Ready(Step::Command(cmd));
+                }
+                self.stream.poll_next_unpin(cx).map(Step::Message)
+            })
+            .await;
+            match step {
+                Step::Command(None) | Step::Command(Some(Command::Shutdown)) => break,
+                Step::Command(Some(Command::Add { port, watch })) => {
+                    let name = port.name();
+                    // Edge: on failure the port is dropped (destroyed), which cancels the kernel
+                    // watch; dropping the sink ends the watch's stream.
+                    if self.stream.insert_port(port).is_ok() {
+                        self.watches.insert(name, watch);
+                    }
+                }
+                Step::Command(Some(Command::Remove(id))) => self.cancel(id),
+                Step::Message(Some(Ok(msg))) => self.dispatch(msg),
+                Step::Message(Some(Err(e))) => {
+                    Counters::bump(&self.counters.receive_errors);
+                    tracing::warn!(error = %e, "iokit-notify: receive error; draining on");
+                }
+                // The set is gone (its task died): nothing more can arrive.
+                Step::Message(None) => break,
+            }
+            if !self.retired.is_empty() && self.stream.queued() == 0 {
+                self.retired.clear();
+            }
+        }
+        // Teardown: the stream drops its knote, kqueue, set, member ports and undelivered
+        // messages; then the retired ports; then the sinks (ending the watch streams).
+        drop(self.stream);
+        self.retired.clear();
+        self.watches.clear();
+    }
+
+    fn cancel(&mut self, id: WatchId) {
+        let Some(name) = self
+            .watches
+            .iter()
+            .find(|(_, w)| w.id == id)
+            .map(|(n, _)| *n)
+        else {
+            return;
+        };
+        self.watches.remove(&name);
+        if let Some(port) = self.stream.remove_port(name) {
+            self.retired.push(port);
+        }
+    }
+
+    fn dispatch(&mut self, msg: Message) {
+        if msg.is_complex() {
+            // The registry never sends descriptors (spec §5 rule 2).
+            Counters::bump(&self.counters.malformed);
+            log_malformed(&EventParseError::Complex, msg.local_port());
+            return; // dropping `msg` destroys the rights it carried
+        }
+        let bytes = message_bytes(&msg);
+        let parsed = match parse_event_message(&bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                Counters::bump(&self.counters.malformed);
+                log_malformed(&e, msg.local_port());
+                // Dropping `msg` destroys any right it carried.
+                return;
+            }
+        };
+        let name = msg.local_port();
+        let Some(watch) = self.watches.get_mut(&name) else {
+            Counters::bump(&self.counters.unattributed);
+            return;
+        };
+        let event = parsed.event;
+        if !watch.filter.admit(&event) {
+            let counter = match event.kind {
+                crate::EventKind::Depart => &self.counters.unknown_departures_dropped,
+                _ => &self.counters.duplicates_suppressed,
+            };
+            Counters::bump(counter);
+            return;
+        }
+        if !watch.kinds.contains(event.kind) {
+            return; // a kind registered only for the filter's sake
+        }
+        Counters::bump(&self.counters.delivered);
+        match &mut watch.sink {
+            Sink::Channel(tx) => {
+                if tx.send(event).is_err() {
+                    // The stream is gone; its Remove command is on the way.
+                    let id = watch.id;
+                    self.cancel(id);
+                }
+            }
+            Sink::Callback(f) => f(event),
+        }
+    }
+}
+
+fn log_malformed(e: &EventParseError, port: Name) {
+    tracing::debug!(port, error = %e, "iokit-notify: dropped a message that is not a registry event");
+}
+
+/// The received message as the kernel copied it out: header, then inline data.
+fn message_bytes(msg: &Message) -> Vec<u8> {
+    let body = msg.body();
+    let mut bytes = Vec::with_capacity(24 + body.len());
+    for word in [
+        msg.bits(),
+        msg.size(),
+        0,
+        msg.local_port(),
+        0,
+        msg.id() as u32,
+    ] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    bytes.extend_from_slice(body);
+    bytes
+}
