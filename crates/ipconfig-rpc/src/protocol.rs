@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use mach_abi::{mach_msg_header_t, mach_msg_id_t, NDR_record, MACH_MSGH_BITS_IS_COMPLEX};
 
 use crate::mig::wire::{read_header, simple_reply};
-use crate::mig::{check_reply, check_request, MigError, ReplyShape, RequestShape};
+use crate::mig::{check_reply, check_request, CheckedRequest, MigError, ReplyShape, RequestShape};
 use crate::wire::{
     IfAddrReply, IfAddrRequest, IfCountReply, InterfaceName, IpAddress, IpconfigStatus,
     WireMessage, APPLE_IPCONFIG_GET_OPTION_ID, APPLE_IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_ADDR_ID,
@@ -76,14 +76,24 @@ pub fn decode_request(bytes: &[u8], numbering: Numbering) -> Result<Call, MigErr
         (Numbering::NextBsd, IPCONFIG_IF_ADDR_ID)
         | (Numbering::AppleCompat, APPLE_IPCONFIG_IF_ADDR_ID) => if_addr(bytes),
         (Numbering::AppleCompat, APPLE_IPCONFIG_GET_OPTION_ID) => {
-            let simple = !MACH_MSGH_BITS_IS_COMPLEX(header.msgh_bits);
-            match header.msgh_size {
-                48 if simple => if_addr(bytes),
-                APPLE_GET_OPTION_REQUEST_SIZE if simple => Err(MigError::BadId),
-                _ => Err(MigError::BadArguments),
-            }
+            check_apple_20001(bytes)?;
+            if_addr(bytes)
         }
         _ => Err(MigError::BadId),
+    }
+}
+
+/// The check of id 20001 under [`Numbering::AppleCompat`] (`ipconfig-rpc.md` §4.3): a simple
+/// 48-byte request is a legacy NextBSD `if_addr` (and passes); a simple 52-byte one is Apple's
+/// `get_option`, which is not implemented (`MIG_BAD_ID`); any other shape is
+/// `MIG_BAD_ARGUMENTS`.
+pub fn check_apple_20001(bytes: &[u8]) -> Result<CheckedRequest, MigError> {
+    let header = read_header(bytes).ok_or(MigError::BadArguments)?;
+    let simple = !MACH_MSGH_BITS_IS_COMPLEX(header.msgh_bits);
+    match header.msgh_size {
+        48 if simple => check_request(bytes, &IF_ADDR_REQUEST),
+        APPLE_GET_OPTION_REQUEST_SIZE if simple => Err(MigError::BadId),
+        _ => Err(MigError::BadArguments),
     }
 }
 

@@ -14,9 +14,10 @@
  * the service task is terminated (what process exit does: launchd gets the receive right back)
  * and the kernel must hold nothing.
  *
- * Prints "IPCONFIG-C-OK <mode>" and exits 0 on success; any failed check prints
- * "IPCONFIG-C-FAIL: ..." and exits 1.
+ * Prints "ipconfig-<mode>: N passed, 0 failed" and exits 0 on success; the first failed check
+ * prints "IPCONFIG-C-FAIL: ..." and exits 1.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,10 +91,13 @@ kern_return_t _ipconfig_if_addr(mach_port_t server, InterfaceName name, ip_addre
         exit(1);                                                                           \
     } while (0)
 
+static int passed = 0;
+
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
         if (!(cond))                                                                       \
             FAIL(__VA_ARGS__);                                                             \
+        passed++;                                                                          \
     } while (0)
 
 /* --- the NextBSD wire layout (mig.md §13, ipconfig-rpc.md §3) ----------------------------- */
@@ -418,6 +422,6 @@ int main(int argc, char **argv)
     CHECK(mach_sim_task_terminate(client_task) == KERN_SUCCESS, "terminate client task");
     CHECK(mach_sim_check_leaks() == 0, "leaks");
 
-    printf("IPCONFIG-C-OK %s\n", mode);
+    printf("ipconfig-%s: %d passed, 0 failed\n", mode, passed);
     return 0;
 }

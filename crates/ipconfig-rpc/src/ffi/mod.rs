@@ -1,0 +1,3 @@
+//! The C ABI of `mach_service.c`.
+
+pub mod signal;
