@@ -215,6 +215,11 @@ impl Kernel {
             panic!("mach-sim: kernel objects leaked: {stats:?}\n{listing}");
         }
     }
+    /// Threads currently blocked in this kernel (in `mach_msg` or a waiting `kevent`); lets a
+    /// test wait until a receiver is parked before it sends.
+    pub fn blocked_threads(&self) -> usize {
+        self.inner.lock().blocked
+    }
     /// The listing [`Kernel::assert_no_leaks`] prints: every live right, port, set, queued
     /// message, kernel right, kqueue and knote.
     pub fn describe(&self) -> String {
