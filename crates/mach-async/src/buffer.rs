@@ -12,7 +12,9 @@ pub(crate) struct MsgBuf {
 impl MsgBuf {
     /// A buffer of at least `bytes` bytes (rounded up to 8, at least the 24-byte header).
     pub(crate) fn new(bytes: usize) -> MsgBuf {
-        MsgBuf { words: vec![0; bytes.max(24).div_ceil(8)] }
+        MsgBuf {
+            words: vec![0; bytes.max(24).div_ceil(8)],
+        }
     }
 
     /// A buffer holding a copy of `src` (zero padded to 8).

@@ -61,7 +61,10 @@ pub use message::{AuditToken, Descriptor, Message, MessageBuilder, PortSlot, Tra
 pub use ops::{Notification, Notified};
 pub use rights::{PortRight, PortSet, ReceiveRight, SendOnceRight, SendRight};
 pub use send::SendError;
-pub use stream::{MachNotifyStream, MachRecvStream, MachRecvStreamBuilder, StatsHandle, StreamStats, TrailerRequest};
+pub use stream::{
+    MachNotifyStream, MachRecvStream, MachRecvStreamBuilder, StatsHandle, StreamStats,
+    TrailerRequest,
+};
 pub use sys::{Name, Space};
 
 /// Re-export of the simulated kernel, when the simulated backend is compiled in.

@@ -263,7 +263,11 @@ impl Message {
     /// Takes the reply right out of a received message (e.g. to answer with
     /// [`crate::SendOnceRight::send`]), so that dropping the message does not destroy it.
     pub fn take_reply(&mut self) -> Option<PortRight> {
-        let slot = if self.size != 0 { self.remote.take() } else { self.local.take() };
+        let slot = if self.size != 0 {
+            self.remote.take()
+        } else {
+            self.local.take()
+        };
         slot.and_then(PortSlot::into_right)
     }
 
@@ -327,7 +331,10 @@ impl Message {
     /// The wire form for sending to `self.remote`, plus the OOL port-name arrays it points into
     /// (which must stay alive until the send completes).
     pub(crate) fn to_raw_parts(&self) -> (RawMessage, Vec<Vec<Name>>) {
-        let slot = |s: &Option<PortSlot>| s.as_ref().map_or((0, MACH_MSG_TYPE_NONE), |s| (s.name(), s.disposition()));
+        let slot = |s: &Option<PortSlot>| {
+            s.as_ref()
+                .map_or((0, MACH_MSG_TYPE_NONE), |s| (s.name(), s.disposition()))
+        };
         let (remote, rdisp) = slot(&self.remote);
         let (local, ldisp) = slot(&self.local);
         let mut arrays = Vec::new();
@@ -337,7 +344,10 @@ impl Message {
             .map(|d| match d {
                 Descriptor::Port(p) => {
                     let (name, disp) = slot(p);
-                    RawDescriptor::Port { name, disposition: disp as u8 }
+                    RawDescriptor::Port {
+                        name,
+                        disposition: disp as u8,
+                    }
                 }
                 Descriptor::Ool(b) => RawDescriptor::Ool {
                     address: b.as_ptr() as usize as u64,
@@ -361,7 +371,11 @@ impl Message {
                 }
             })
             .collect::<Vec<_>>();
-        let other = if descriptors.is_empty() { 0 } else { MACH_MSGH_BITS_COMPLEX };
+        let other = if descriptors.is_empty() {
+            0
+        } else {
+            MACH_MSGH_BITS_COMPLEX
+        };
         let raw = RawMessage {
             bits: MACH_MSGH_BITS_SET(rdisp, ldisp, 0, other),
             remote,
@@ -401,44 +415,87 @@ impl Message {
     /// # Safety
     /// `returned` must be the send buffer after the failed `mach_msg` in `space`; OOL addresses
     /// in it that differ from the ones sent must be kernel-provided memory of this space.
-    pub(crate) unsafe fn reconcile_failed_send(&mut self, space: &Space, sent: &RawMessage, returned: &[u8]) {
-        let Ok(ret) = wire::parse(returned, false) else { return };
-        reconcile_slot(space, &mut self.remote, MACH_MSGH_BITS_REMOTE(sent.bits), sent.remote, MACH_MSGH_BITS_REMOTE(ret.bits), ret.remote);
-        reconcile_slot(space, &mut self.local, MACH_MSGH_BITS_LOCAL(sent.bits), sent.local, MACH_MSGH_BITS_LOCAL(ret.bits), ret.local);
+    pub(crate) unsafe fn reconcile_failed_send(
+        &mut self,
+        space: &Space,
+        sent: &RawMessage,
+        returned: &[u8],
+    ) {
+        let Ok(ret) = wire::parse(returned, false) else {
+            return;
+        };
+        reconcile_slot(
+            space,
+            &mut self.remote,
+            MACH_MSGH_BITS_REMOTE(sent.bits),
+            sent.remote,
+            MACH_MSGH_BITS_REMOTE(ret.bits),
+            ret.remote,
+        );
+        reconcile_slot(
+            space,
+            &mut self.local,
+            MACH_MSGH_BITS_LOCAL(sent.bits),
+            sent.local,
+            MACH_MSGH_BITS_LOCAL(ret.bits),
+            ret.local,
+        );
         if MACH_MSGH_BITS_VOUCHER(ret.bits) != 0 && MACH_PORT_VALID(ret.voucher) {
             self.voucher = PortRight::adopt(space, ret.voucher, MACH_MSGH_BITS_VOUCHER(ret.bits));
         }
         if ret.descriptors.len() != sent.descriptors.len() {
             return;
         }
-        for ((d, s), r) in self.descriptors.iter_mut().zip(&sent.descriptors).zip(&ret.descriptors) {
+        for ((d, s), r) in self
+            .descriptors
+            .iter_mut()
+            .zip(&sent.descriptors)
+            .zip(&ret.descriptors)
+        {
             match (d, s, r) {
                 (
                     Descriptor::Port(slot),
-                    RawDescriptor::Port { name: sn, disposition: sd },
-                    RawDescriptor::Port { name: rn, disposition: rd },
+                    RawDescriptor::Port {
+                        name: sn,
+                        disposition: sd,
+                    },
+                    RawDescriptor::Port {
+                        name: rn,
+                        disposition: rd,
+                    },
                 ) => reconcile_slot(space, slot, u32::from(*sd), *sn, u32::from(*rd), *rn),
-                (Descriptor::Ool(_), RawDescriptor::Ool { address: sa, .. }, RawDescriptor::Ool { address: ra, size, .. }) => {
-                    if ra != sa && *ra != 0 {
-                        // SAFETY: per this function's contract the new address is kernel memory.
-                        unsafe { space.free_ool(*ra, *size as usize) };
-                    }
+                (
+                    Descriptor::Ool(_),
+                    RawDescriptor::Ool { address: sa, .. },
+                    RawDescriptor::Ool {
+                        address: ra, size, ..
+                    },
+                ) if ra != sa && *ra != 0 => {
+                    // SAFETY: per this function's contract the new address is kernel memory.
+                    unsafe { space.free_ool(*ra, *size as usize) };
                 }
                 (
                     Descriptor::OolPorts(v),
                     RawDescriptor::OolPorts { address: sa, .. },
-                    RawDescriptor::OolPorts { address: ra, count, disposition, .. },
-                ) => {
-                    if ra != sa && *ra != 0 {
-                        // SAFETY: per this function's contract, kernel memory holding `count` names.
-                        let names = unsafe { read_names(*ra, *count) };
-                        for old in v.drain(..) {
-                            old.forget();
-                        }
-                        v.extend(names.iter().filter_map(|&n| PortRight::adopt(space, n, u32::from(*disposition))));
-                        // SAFETY: as above; not used afterwards.
-                        unsafe { space.free_ool(*ra, *count as usize * 4) };
+                    RawDescriptor::OolPorts {
+                        address: ra,
+                        count,
+                        disposition,
+                        ..
+                    },
+                ) if ra != sa && *ra != 0 => {
+                    // SAFETY: per this function's contract, kernel memory holding `count` names.
+                    let names = unsafe { read_names(*ra, *count) };
+                    for old in v.drain(..) {
+                        old.forget();
                     }
+                    v.extend(
+                        names
+                            .iter()
+                            .filter_map(|&n| PortRight::adopt(space, n, u32::from(*disposition))),
+                    );
+                    // SAFETY: as above; not used afterwards.
+                    unsafe { space.free_ool(*ra, *count as usize * 4) };
                 }
                 _ => {}
             }
@@ -459,22 +516,28 @@ impl Message {
                 return Err(e);
             }
         };
-        let size = buf.len().min(u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize) as u32;
-        let remote = PortRight::adopt(space, raw.remote, MACH_MSGH_BITS_REMOTE(raw.bits)).map(PortSlot::Right);
+        let size = buf
+            .len()
+            .min(u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize)
+            as u32;
+        let remote = PortRight::adopt(space, raw.remote, MACH_MSGH_BITS_REMOTE(raw.bits))
+            .map(PortSlot::Right);
         let voucher = PortRight::adopt(space, raw.voucher, MACH_MSGH_BITS_VOUCHER(raw.bits));
         let descriptors = raw
             .descriptors
             .iter()
             .map(|d| match *d {
-                RawDescriptor::Port { name, disposition } => {
-                    Descriptor::Port(PortRight::adopt(space, name, u32::from(disposition)).map(PortSlot::Right))
-                }
+                RawDescriptor::Port { name, disposition } => Descriptor::Port(
+                    PortRight::adopt(space, name, u32::from(disposition)).map(PortSlot::Right),
+                ),
                 RawDescriptor::Ool { address, size, .. } => {
                     let data = if address == 0 || size == 0 {
                         Bytes::new()
                     } else {
                         // SAFETY: per the contract the kernel mapped `size` bytes at `address`.
-                        let b = unsafe { std::slice::from_raw_parts(address as usize as *const u8, size as usize) };
+                        let b = unsafe {
+                            std::slice::from_raw_parts(address as usize as *const u8, size as usize)
+                        };
                         let copy = Bytes::copy_from_slice(b);
                         // SAFETY: ours to free, not used afterwards.
                         unsafe { space.free_ool(address, size as usize) };
@@ -482,7 +545,12 @@ impl Message {
                     };
                     Descriptor::Ool(data)
                 }
-                RawDescriptor::OolPorts { address, count, disposition, .. } => {
+                RawDescriptor::OolPorts {
+                    address,
+                    count,
+                    disposition,
+                    ..
+                } => {
                     if address == 0 || count == 0 {
                         return Descriptor::OolPorts(Vec::new());
                     }
@@ -491,7 +559,10 @@ impl Message {
                     // SAFETY: ours to free, not used afterwards.
                     unsafe { space.free_ool(address, count as usize * 4) };
                     Descriptor::OolPorts(
-                        names.iter().filter_map(|&n| PortRight::adopt(space, n, u32::from(disposition))).collect(),
+                        names
+                            .iter()
+                            .filter_map(|&n| PortRight::adopt(space, n, u32::from(disposition)))
+                            .collect(),
                     )
                 }
             })
@@ -536,7 +607,14 @@ fn salvage_header(space: &Space, buf: &[u8]) {
     }
 }
 
-fn reconcile_slot(space: &Space, slot: &mut Option<PortSlot>, sent_disp: u32, sent_name: Name, ret_type: u32, ret_name: Name) {
+fn reconcile_slot(
+    space: &Space,
+    slot: &mut Option<PortSlot>,
+    sent_disp: u32,
+    sent_name: Name,
+    ret_type: u32,
+    ret_name: Name,
+) {
     if ret_type == sent_disp && ret_name == sent_name {
         return; // unchanged: nothing was consumed
     }
@@ -607,7 +685,9 @@ impl MessageBuilder {
 
     /// Appends a port descriptor.
     pub fn port(mut self, slot: impl Into<PortSlot>) -> Self {
-        self.msg.descriptors.push(Descriptor::Port(Some(slot.into())));
+        self.msg
+            .descriptors
+            .push(Descriptor::Port(Some(slot.into())));
         self
     }
 
@@ -631,7 +711,10 @@ impl MessageBuilder {
     /// the first are dropped, i.e. released).
     pub fn ool_ports(mut self, rights: Vec<PortRight>) -> Self {
         let kind = rights.first().map(PortRight::move_disposition);
-        let v = rights.into_iter().filter(|r| Some(r.move_disposition()) == kind).collect();
+        let v = rights
+            .into_iter()
+            .filter(|r| Some(r.move_disposition()) == kind)
+            .collect();
         self.msg.descriptors.push(Descriptor::OolPorts(v));
         self
     }

@@ -29,8 +29,18 @@ impl SendRight {
     /// Sends `msg`, waiting at most `timeout` while the destination queue is full
     /// (`Some(Duration::ZERO)`: fail at once with [`Error::TimedOut`]). On failure the message
     /// comes back in the error with all its rights.
-    pub async fn send_timeout(&self, msg: Message, timeout: Option<Duration>) -> Result<(), SendError> {
-        send::send(self.space().clone(), msg, PortSlot::CopySend(self.name()), timeout).await
+    pub async fn send_timeout(
+        &self,
+        msg: Message,
+        timeout: Option<Duration>,
+    ) -> Result<(), SendError> {
+        send::send(
+            self.space().clone(),
+            msg,
+            PortSlot::CopySend(self.name()),
+            timeout,
+        )
+        .await
     }
 
     /// One non-blocking send attempt (`MACH_SEND_TIMEOUT` 0; `MACH_SEND_TIMED_OUT` when the
@@ -39,7 +49,8 @@ impl SendRight {
         let mut m = msg;
         m.remote = Some(PortSlot::CopySend(self.name()));
         let mut slot = Some(m);
-        send::attempt(self.space(), &mut slot, 0).map_err(|error| SendError::new(error, slot.expect("kept")))
+        send::attempt(self.space(), &mut slot, 0)
+            .map_err(|error| SendError::new(error, slot.expect("kept")))
     }
 
     /// Request/reply with a per-call reply port: sends `msg` with a send-once reply right
@@ -54,7 +65,10 @@ impl SendRight {
             let reply = ReceiveRight::new_in(self.space())?;
             let mut msg = msg;
             msg.local = Some(PortSlot::MakeSendOnce(reply.name()));
-            let mut stream = MachRecvStream::builder().port(reply).trailer(TrailerRequest::Audit).build()?;
+            let mut stream = MachRecvStream::builder()
+                .port(reply)
+                .trailer(TrailerRequest::Audit)
+                .build()?;
             self.send(msg).await.map_err(Error::from)?;
             match stream.next().await {
                 Some(r) => r,
@@ -62,7 +76,9 @@ impl SendRight {
             }
         };
         match timeout {
-            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or(Err(Error::TimedOut)),
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .unwrap_or(Err(Error::TimedOut)),
             None => fut.await,
         }
     }
@@ -92,7 +108,8 @@ impl SendOnceRight {
         let mut m = msg;
         m.remote = Some(PortSlot::Right(PortRight::SendOnce(self)));
         let mut slot = Some(m);
-        send::attempt(&space, &mut slot, 0).map_err(|error| SendError::new(error, slot.expect("kept")))
+        send::attempt(&space, &mut slot, 0)
+            .map_err(|error| SendError::new(error, slot.expect("kept")))
     }
 }
 
@@ -120,8 +137,12 @@ impl Notification {
     fn arm(space: &crate::Space, name: u32, kind: i32, sync: u32) -> Result<Notification, Error> {
         let port = ReceiveRight::new_in(space)?;
         let notify = port.name();
-        let stream = MachRecvStream::builder().port(port).trailer(TrailerRequest::Minimal).build()?;
-        let previous = space.request_notification(name, kind, sync, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE)?;
+        let stream = MachRecvStream::builder()
+            .port(port)
+            .trailer(TrailerRequest::Minimal)
+            .build()?;
+        let previous =
+            space.request_notification(name, kind, sync, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE)?;
         if MACH_PORT_VALID(previous) {
             // A replaced request: its send-once right is ours now. Destroying it sends a
             // send-once notification to the previous requester.
@@ -159,7 +180,8 @@ impl Future for Notification {
             };
             let word = |off: usize| {
                 let b = msg.body();
-                (b.len() >= off + 4).then(|| u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]))
+                (b.len() >= off + 4)
+                    .then(|| u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]))
             };
             // Layouts (mach-abi.md §8): NDR at 24, the payload word at 32 = body offset 8.
             match msg.id() {
@@ -180,7 +202,10 @@ impl Future for Notification {
                     return Poll::Ready(Err(Error::NotificationCancelled));
                 }
                 other => {
-                    tracing::debug!(id = other, "unexpected message on a notification port: dropped");
+                    tracing::debug!(
+                        id = other,
+                        "unexpected message on a notification port: dropped"
+                    );
                 }
             }
         }

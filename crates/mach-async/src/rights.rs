@@ -23,10 +23,10 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 
 use mach_abi::{
-    MACH_MSGH_BITS, MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_RECEIVE,
-    MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE, MACH_PORT_RIGHT_PORT_SET,
-    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_VALID, MACH_RCV_LARGE, MACH_RCV_MSG, MACH_RCV_TIMEOUT,
-    MACH_SEND_MSG, MACH_SEND_TIMEOUT, MACH_MSG_SUCCESS,
+    MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    MACH_MSG_TYPE_MOVE_RECEIVE, MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE,
+    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_VALID, MACH_RCV_LARGE,
+    MACH_RCV_MSG, MACH_RCV_TIMEOUT, MACH_SEND_MSG, MACH_SEND_TIMEOUT,
 };
 
 use crate::buffer::MsgBuf;
@@ -76,7 +76,10 @@ macro_rules! common_raw {
             /// # Safety
             /// `name` must denote a right of this kind in `space`, owned by nobody else.
             pub unsafe fn from_raw_in(space: &Space, name: Name) -> $ty {
-                $ty { space: space.clone(), name }
+                $ty {
+                    space: space.clone(),
+                    name,
+                }
             }
 
             /// Forgets the right without releasing it (it was consumed by the kernel).
@@ -128,14 +131,22 @@ common_raw!(PortSet);
 
 impl Drop for ReceiveRight {
     fn drop(&mut self) {
-        release("destroy receive right", self.space.destroy_receive(self.name), self.name);
+        release(
+            "destroy receive right",
+            self.space.destroy_receive(self.name),
+            self.name,
+        );
     }
 }
 
 impl Drop for SendRight {
     fn drop(&mut self) {
         if MACH_PORT_VALID(self.name) {
-            release("mach_port_deallocate(send)", self.space.deallocate(self.name), self.name);
+            release(
+                "mach_port_deallocate(send)",
+                self.space.deallocate(self.name),
+                self.name,
+            );
         }
     }
 }
@@ -143,14 +154,22 @@ impl Drop for SendRight {
 impl Drop for SendOnceRight {
     fn drop(&mut self) {
         if MACH_PORT_VALID(self.name) {
-            release("mach_port_deallocate(send-once)", self.space.deallocate(self.name), self.name);
+            release(
+                "mach_port_deallocate(send-once)",
+                self.space.deallocate(self.name),
+                self.name,
+            );
         }
     }
 }
 
 impl Drop for PortSet {
     fn drop(&mut self) {
-        release("destroy port set", self.space.destroy_set(self.name), self.name);
+        release(
+            "destroy port set",
+            self.space.destroy_set(self.name),
+            self.name,
+        );
     }
 }
 
@@ -161,7 +180,8 @@ impl Clone for SendRight {
     /// If the kernel refuses the reference (`KERN_UREFS_OVERFLOW`, or the name is no longer a
     /// send right); use [`SendRight::try_clone`] to handle that.
     fn clone(&self) -> Self {
-        self.try_clone().expect("SendRight::clone: cannot add a user reference")
+        self.try_clone()
+            .expect("SendRight::clone: cannot add a user reference")
     }
 }
 
@@ -169,7 +189,10 @@ impl SendRight {
     /// Another user reference on the same name.
     pub fn try_clone(&self) -> Result<SendRight, Error> {
         self.space.add_send_uref(self.name)?;
-        Ok(SendRight { space: self.space.clone(), name: self.name })
+        Ok(SendRight {
+            space: self.space.clone(),
+            name: self.name,
+        })
     }
 }
 
@@ -182,13 +205,20 @@ impl ReceiveRight {
     /// A new port in `space`.
     pub fn new_in(space: &Space) -> Result<ReceiveRight, Error> {
         let name = space.allocate(MACH_PORT_RIGHT_RECEIVE)?;
-        Ok(ReceiveRight { space: space.clone(), name })
+        Ok(ReceiveRight {
+            space: space.clone(),
+            name,
+        })
     }
 
     /// Mints a send right under the same name (`insert_right(MAKE_SEND)`).
     pub fn make_send(&self) -> Result<SendRight, Error> {
-        self.space.insert_right(self.name, self.name, MACH_MSG_TYPE_MAKE_SEND)?;
-        Ok(SendRight { space: self.space.clone(), name: self.name })
+        self.space
+            .insert_right(self.name, self.name, MACH_MSG_TYPE_MAKE_SEND)?;
+        Ok(SendRight {
+            space: self.space.clone(),
+            name: self.name,
+        })
     }
 
     /// Mints a send-once right (under a new name).
@@ -216,10 +246,20 @@ impl ReceiveRight {
         let size = raw.wire_size() as u32;
         // SAFETY: `buf` holds `size` encoded bytes, is 8-aligned and exclusively borrowed.
         let mr = unsafe {
-            self.space.mach_msg(buf.header_ptr(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, 0, 0)
+            self.space.mach_msg(
+                buf.header_ptr(),
+                MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+                size,
+                0,
+                0,
+                0,
+            )
         }?;
         if mr != MACH_MSG_SUCCESS {
-            return Err(Error::Msg { op: "send (make_send_once)", mr });
+            return Err(Error::Msg {
+                op: "send (make_send_once)",
+                mr,
+            });
         }
         let mut rbuf = MsgBuf::new(256);
         let len = rbuf.len() as u32;
@@ -236,14 +276,21 @@ impl ReceiveRight {
             )
         }?;
         if mr != MACH_MSG_SUCCESS {
-            return Err(Error::Msg { op: "receive (make_send_once)", mr });
+            return Err(Error::Msg {
+                op: "receive (make_send_once)",
+                mr,
+            });
         }
         let got = wire::parse(rbuf.bytes(), true)?;
         match got.descriptors.first() {
-            Some(RawDescriptor::Port { name, .. }) if MACH_PORT_VALID(*name) => {
-                Ok(SendOnceRight { space: self.space.clone(), name: *name })
-            }
-            _ => Err(Error::Msg { op: "make_send_once", mr: mach_abi::MACH_RCV_INVALID_DATA }),
+            Some(RawDescriptor::Port { name, .. }) if MACH_PORT_VALID(*name) => Ok(SendOnceRight {
+                space: self.space.clone(),
+                name: *name,
+            }),
+            _ => Err(Error::Msg {
+                op: "make_send_once",
+                mr: mach_abi::MACH_RCV_INVALID_DATA,
+            }),
         }
     }
 }
@@ -257,7 +304,10 @@ impl PortSet {
     /// A new, empty port set in `space`.
     pub fn new_in(space: &Space) -> Result<PortSet, Error> {
         let name = space.allocate(MACH_PORT_RIGHT_PORT_SET)?;
-        Ok(PortSet { space: space.clone(), name })
+        Ok(PortSet {
+            space: space.clone(),
+            name,
+        })
     }
 
     /// Moves `port` into this set (out of any other set, atomically).
@@ -312,7 +362,9 @@ impl PortRight {
         match kind {
             MACH_MSG_TYPE_MOVE_RECEIVE => Some(PortRight::Receive(ReceiveRight { space: s, name })),
             MACH_MSG_TYPE_MOVE_SEND => Some(PortRight::Send(SendRight { space: s, name })),
-            MACH_MSG_TYPE_MOVE_SEND_ONCE => Some(PortRight::SendOnce(SendOnceRight { space: s, name })),
+            MACH_MSG_TYPE_MOVE_SEND_ONCE => {
+                Some(PortRight::SendOnce(SendOnceRight { space: s, name }))
+            }
             _ => None,
         }
     }

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mach_abi::{mach_msg_return_t, MACH_MSG_SUCCESS, MACH_SEND_MSG, MACH_SEND_TIMED_OUT, MACH_SEND_TIMEOUT};
+use mach_abi::{
+    mach_msg_return_t, MACH_MSG_SUCCESS, MACH_SEND_MSG, MACH_SEND_TIMED_OUT, MACH_SEND_TIMEOUT,
+};
 
 use crate::buffer::MsgBuf;
 use crate::message::{Message, PortSlot};
@@ -43,12 +45,15 @@ pub const SEND_SLICE: Duration = Duration::from_millis(50);
 /// A failed send: the error and the message, with every right it carries.
 pub struct SendError {
     error: Error,
-    message: Message,
+    message: Box<Message>,
 }
 
 impl SendError {
     pub(crate) fn new(error: Error, message: Message) -> SendError {
-        SendError { error, message }
+        SendError {
+            error,
+            message: Box::new(message),
+        }
     }
     /// Why the send failed.
     pub fn error(&self) -> &Error {
@@ -61,23 +66,31 @@ impl SendError {
     /// The message, given back (its destination slot still set; see
     /// [`Message::take_destination`]).
     pub fn into_message(self) -> Message {
-        self.message
+        *self.message
     }
     /// Error and message.
     pub fn into_parts(self) -> (Error, Message) {
-        (self.error, self.message)
+        (self.error, *self.message)
     }
 }
 
 impl fmt::Debug for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError").field("error", &self.error).field("id", &self.message.id()).finish()
+        f.debug_struct("SendError")
+            .field("error", &self.error)
+            .field("id", &self.message.id())
+            .finish()
     }
 }
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "send of message {} failed: {}", self.message.id(), self.error)
+        write!(
+            f,
+            "send of message {} failed: {}",
+            self.message.id(),
+            self.error
+        )
     }
 }
 
@@ -95,7 +108,11 @@ impl From<SendError> for Error {
 
 /// One send attempt with `SEND_TIMEOUT` = `timeout_ms`. On success the message's rights were
 /// moved; on failure it is reconciled with what the kernel handed back.
-pub(crate) fn attempt(space: &Space, msg: &mut Option<Message>, timeout_ms: u32) -> Result<(), Error> {
+pub(crate) fn attempt(
+    space: &Space,
+    msg: &mut Option<Message>,
+    timeout_ms: u32,
+) -> Result<(), Error> {
     let m = msg.as_mut().expect("message present");
     let (raw, _ool_port_arrays) = m.to_raw_parts();
     let size = raw.wire_size();
@@ -103,7 +120,14 @@ pub(crate) fn attempt(space: &Space, msg: &mut Option<Message>, timeout_ms: u32)
     // SAFETY: `buf` holds `size` encoded bytes, 8-aligned, exclusively borrowed; OOL addresses
     // point into `m`'s body bytes and `_ool_port_arrays`, both alive across the call.
     let mr = unsafe {
-        space.mach_msg(buf.header_ptr(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, size as u32, 0, 0, timeout_ms)
+        space.mach_msg(
+            buf.header_ptr(),
+            MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+            size as u32,
+            0,
+            0,
+            timeout_ms,
+        )
     }?;
     if mr == MACH_MSG_SUCCESS {
         msg.take().expect("message present").commit_sent();
@@ -124,23 +148,42 @@ impl Drop for CancelOnDrop {
 
 /// Sends `msg` to `dest` (set into the message's destination slot), waiting at most `timeout`
 /// (`None`: until delivered or cancelled) when the queue is full.
-pub(crate) async fn send(space: Space, mut msg: Message, dest: PortSlot, timeout: Option<Duration>) -> Result<(), SendError> {
+pub(crate) async fn send(
+    space: Space,
+    mut msg: Message,
+    dest: PortSlot,
+    timeout: Option<Duration>,
+) -> Result<(), SendError> {
     msg.remote = Some(dest);
     let mut slot = Some(msg);
     match attempt(&space, &mut slot, 0) {
         Ok(()) => return Ok(()),
-        Err(Error::Msg { mr: MACH_SEND_TIMED_OUT, .. }) if timeout != Some(Duration::ZERO) => {}
-        Err(Error::Msg { mr: MACH_SEND_TIMED_OUT, .. }) => {
-            return Err(SendError { error: Error::TimedOut, message: slot.expect("returned") })
+        Err(Error::Msg {
+            mr: MACH_SEND_TIMED_OUT,
+            ..
+        }) if timeout != Some(Duration::ZERO) => {}
+        Err(Error::Msg {
+            mr: MACH_SEND_TIMED_OUT,
+            ..
+        }) => {
+            return Err(SendError {
+                error: Error::TimedOut,
+                message: Box::new(slot.expect("returned")),
+            })
         }
-        Err(error) => return Err(SendError { error, message: slot.expect("returned") }),
+        Err(error) => {
+            return Err(SendError {
+                error,
+                message: Box::new(slot.expect("returned")),
+            })
+        }
     }
     let handle = match tokio::runtime::Handle::try_current() {
         Ok(h) => h,
         Err(e) => {
             return Err(SendError {
                 error: Error::NoRuntime(std::io::Error::other(e)),
-                message: slot.expect("returned"),
+                message: Box::new(slot.expect("returned")),
             })
         }
     };
@@ -153,13 +196,13 @@ pub(crate) async fn send(space: Space, mut msg: Message, dest: PortSlot, timeout
         .spawn_blocking(move || loop {
             if cancel.load(Ordering::Acquire) {
                 // The caller is gone: dropping the message releases its rights.
-                return Err((Error::TimedOut, slot.take()));
+                return (Err(Error::TimedOut), slot.take());
             }
             let slice = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err((Error::TimedOut, slot.take()));
+                        return (Err(Error::TimedOut), slot.take());
                     }
                     left.min(SEND_SLICE)
                 }
@@ -167,19 +210,25 @@ pub(crate) async fn send(space: Space, mut msg: Message, dest: PortSlot, timeout
             };
             let ms = slice.as_millis().clamp(1, u128::from(u32::MAX)) as u32;
             match attempt(&space, &mut slot, ms) {
-                Ok(()) => return Ok(()),
-                Err(Error::Msg { mr: MACH_SEND_TIMED_OUT, .. }) => continue,
-                Err(e) => return Err((e, slot.take())),
+                Ok(()) => return (Ok(()), None),
+                Err(Error::Msg {
+                    mr: MACH_SEND_TIMED_OUT,
+                    ..
+                }) => continue,
+                Err(e) => return (Err(e), slot.take()),
             }
         })
         .await;
     match joined {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err((error, Some(message)))) => Err(SendError { error, message }),
-        Ok(Err((_, None))) => unreachable!("a failed attempt keeps the message"),
+        Ok((Ok(()), _)) => Ok(()),
+        Ok((Err(error), Some(message))) => Err(SendError::new(error, message)),
+        Ok((Err(_), None)) => unreachable!("a failed attempt keeps the message"),
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
         // The runtime is shutting down and dropped the closure (and with it the message, whose
         // rights were released).
-        Err(_) => Err(SendError { error: Error::Ended, message: crate::MessageBuilder::new(id).build() }),
+        Err(_) => Err(SendError {
+            error: Error::Ended,
+            message: Box::new(crate::MessageBuilder::new(id).build()),
+        }),
     }
 }

@@ -198,11 +198,16 @@ impl MachRecvStreamBuilder {
     }
     /// A message-mode stream. Must be called within a tokio runtime with I/O enabled.
     pub fn build(self) -> Result<MachRecvStream, Error> {
-        Ok(MachRecvStream { core: Core::setup(self)? })
+        Ok(MachRecvStream {
+            core: Core::setup(self)?,
+        })
     }
     /// A notify-mode stream. Must be called within a tokio runtime with I/O enabled.
     pub fn build_notify(self) -> Result<MachNotifyStream, Error> {
-        Ok(MachNotifyStream { core: Core::setup(self)?, partial: false })
+        Ok(MachNotifyStream {
+            core: Core::setup(self)?,
+            partial: false,
+        })
     }
 }
 
@@ -230,6 +235,7 @@ struct Core {
     st: State,
 }
 
+#[allow(clippy::large_enum_variant)] // transient, moved straight into the queue
 enum One {
     Got(Message),
     Empty,
@@ -247,7 +253,9 @@ enum Drain {
 
 fn filter_error(e: io::Error) -> Error {
     match e.raw_os_error() {
-        Some(libc::EINVAL) | Some(libc::ENXIO) => Error::FilterUnavailable { errno: e.raw_os_error().unwrap_or(0) },
+        Some(libc::EINVAL) | Some(libc::ENXIO) => Error::FilterUnavailable {
+            errno: e.raw_os_error().unwrap_or(0),
+        },
         _ => Error::io("kevent(EV_ADD, EVFILT_MACHPORT)", e),
     }
 }
@@ -255,7 +263,11 @@ fn filter_error(e: io::Error) -> Error {
 impl Core {
     fn setup(b: MachRecvStreamBuilder) -> Result<Core, Error> {
         crate::sys::mach_available()?;
-        let space = b.space.clone().or_else(|| b.ports.first().map(|p| p.space().clone())).unwrap_or_else(Space::current);
+        let space = b
+            .space
+            .clone()
+            .or_else(|| b.ports.first().map(|p| p.space().clone()))
+            .unwrap_or_else(Space::current);
         // Rule 1: one private kqueue per stream, never reused.
         let kq = space.kqueue().map_err(|e| Error::io("kqueue", e))?;
         // Rule 2: a port set of our own (mach_port_allocate(PORT_SET) only, §3.1).
@@ -299,7 +311,12 @@ impl Core {
             Ok(fd) => core.kq = Some(fd),
             Err(e) => return Err(Error::NoRuntime(e.into_parts().1)),
         }
-        tracing::debug!(set, ports = core.st.ports.len(), backend = crate::sys::BACKEND, "MachRecvStream set up");
+        tracing::debug!(
+            set,
+            ports = core.st.ports.len(),
+            backend = crate::sys::BACKEND,
+            "MachRecvStream set up"
+        );
         Ok(core)
     }
 
@@ -327,7 +344,9 @@ impl Core {
         let mut events = [Event::default(); 4];
         let mut total = 0;
         loop {
-            let n = kq.collect(&mut events, Some(Duration::ZERO)).map_err(|e| Error::io("kevent (consume)", e))?;
+            let n = kq
+                .collect(&mut events, Some(Duration::ZERO))
+                .map_err(|e| Error::io("kevent (consume)", e))?;
             for ev in &events[..n] {
                 if ev.is_eof() {
                     // Rule 15: the set was destroyed elsewhere; the knote is gone.
@@ -335,7 +354,11 @@ impl Core {
                     st.set_alive = false;
                     tracing::debug!(set = st.set, "EV_EOF on the stream's set");
                 } else if ev.is_error() {
-                    tracing::warn!(set = st.set, errno = ev.data, "EV_ERROR event on the stream's kqueue");
+                    tracing::warn!(
+                        set = st.set,
+                        errno = ev.data,
+                        "EV_ERROR event on the stream's kqueue"
+                    );
                 } else {
                     // `data` names a member with a message: a hint only (rule 18).
                     tracing::trace!(set = st.set, member = ev.data, "EVFILT_MACHPORT event");
@@ -355,16 +378,29 @@ impl Core {
     fn grow(st: &mut State) -> Result<(), Error> {
         let old = st.buf.len();
         let needed = st.buf.msgh_size() as usize;
-        let mut new = if needed > 0 { (needed + MAX_TRAILER_SIZE as usize).next_multiple_of(8) } else { old * 2 };
+        let mut new = if needed > 0 {
+            (needed + MAX_TRAILER_SIZE as usize).next_multiple_of(8)
+        } else {
+            old * 2
+        };
         if new <= old {
             new = old * 2;
         }
         let new = new.min(MAX_BUFFER_SIZE);
         if new <= old {
-            return Err(Error::Msg { op: "receive (message exceeds the maximum buffer)", mr: MACH_RCV_TOO_LARGE });
+            return Err(Error::Msg {
+                op: "receive (message exceeds the maximum buffer)",
+                mr: MACH_RCV_TOO_LARGE,
+            });
         }
         Counters::inc(&st.stats.grows, 1);
-        tracing::debug!(set = st.set, old, new, reported = needed, "MACH_RCV_TOO_LARGE: growing the receive buffer");
+        tracing::debug!(
+            set = st.set,
+            old,
+            new,
+            reported = needed,
+            "MACH_RCV_TOO_LARGE: growing the receive buffer"
+        );
         st.buf = MsgBuf::new(new);
         Ok(())
     }
@@ -378,7 +414,10 @@ impl Core {
             let len = st.buf.len() as u32;
             // SAFETY: the buffer is 8-aligned, valid for writes of `len` bytes and exclusively
             // borrowed for the call. Rule 16: always MACH_RCV_LARGE; rule 28: timeout 0 never blocks.
-            let mr = unsafe { st.space.mach_msg(st.buf.header_ptr(), st.options, 0, len, st.set, 0) }?;
+            let mr = unsafe {
+                st.space
+                    .mach_msg(st.buf.header_ptr(), st.options, 0, len, st.set, 0)
+            }?;
             match mr {
                 MACH_MSG_SUCCESS => {
                     Counters::inc(&st.stats.messages, 1);
@@ -397,10 +436,17 @@ impl Core {
                     return Ok(One::End);
                 }
                 MACH_RCV_INVALID_DATA => {
-                    tracing::error!(set = st.set, "MACH_RCV_INVALID_DATA: a message was lost (kernel bug?)");
+                    tracing::error!(
+                        set = st.set,
+                        "MACH_RCV_INVALID_DATA: a message was lost (kernel bug?)"
+                    );
                     return Err(Error::MessageLost);
                 }
-                _ if matches!(mr & !MACH_MSG_MASK, MACH_RCV_HEADER_ERROR | MACH_RCV_BODY_ERROR) => {
+                _ if matches!(
+                    mr & !MACH_MSG_MASK,
+                    MACH_RCV_HEADER_ERROR | MACH_RCV_BODY_ERROR
+                ) =>
+                {
                     tracing::warn!(set = st.set, mr, "damaged message received: destroying it");
                     // SAFETY: delivered (damaged) into our space; parsing salvages what it can
                     // and dropping the result releases its rights.
@@ -804,7 +850,10 @@ impl Stream for MachNotifyStream {
             let mut guard = match ready!(kq.poll_read_ready(cx)) {
                 Ok(g) => g,
                 Err(e) => {
-                    this.core.st.queue.push_back(Err(Error::io("poll kqueue", e)));
+                    this.core
+                        .st
+                        .queue
+                        .push_back(Err(Error::io("poll kqueue", e)));
                     this.core.st.ended = true;
                     continue;
                 }

@@ -24,10 +24,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mach_abi::{
-    MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND,
-    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_RCV_LARGE, MACH_RCV_MSG,
-    MACH_RCV_TIMED_OUT, MACH_RCV_TIMEOUT, MACH_SEND_MSG, MACH_SEND_TIMED_OUT, MACH_SEND_TIMEOUT,
-    KERN_NOT_IN_SET,
+    KERN_NOT_IN_SET, MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
+    MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_RCV_LARGE,
+    MACH_RCV_MSG, MACH_RCV_TIMED_OUT, MACH_RCV_TIMEOUT, MACH_SEND_MSG, MACH_SEND_TIMED_OUT,
+    MACH_SEND_TIMEOUT,
 };
 
 use crate::buffer::MsgBuf;
@@ -149,7 +149,9 @@ fn count_fds() -> usize {
         }
     };
     // SAFETY: F_GETFD on any number is harmless (EBADF for closed ones).
-    (0..limit).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1).count()
+    (0..limit)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .count()
 }
 
 #[derive(Default)]
@@ -171,20 +173,35 @@ fn header_only(dest: Name, id: i32) -> MsgBuf {
     MsgBuf::from_bytes(&wire::encode(&raw))
 }
 
-fn attacher(space: &Space, shared_set: Name, rounds: usize, pause: Duration, report: &mut Report) -> Result<(), StressError> {
+fn attacher(
+    space: &Space,
+    shared_set: Name,
+    rounds: usize,
+    pause: Duration,
+    report: &mut Report,
+) -> Result<(), StressError> {
     for i in 0..rounds {
         let kq = space.kqueue().map_err(|e| fail(format!("kqueue: {e}")))?;
-        kq.add_machport(shared_set).map_err(|e| fail(format!("EV_ADD on the shared set: {e}")))?;
+        kq.add_machport(shared_set)
+            .map_err(|e| fail(format!("EV_ADD on the shared set: {e}")))?;
         thread::sleep(pause);
-        kq.delete_machport(shared_set).map_err(|e| fail(format!("EV_DELETE on the shared set: {e}")))?;
+        kq.delete_machport(shared_set)
+            .map_err(|e| fail(format!("EV_DELETE on the shared set: {e}")))?;
         report.attaches += 1;
         if i % 2 == 0 {
-            let private = space.allocate(MACH_PORT_RIGHT_PORT_SET).map_err(|e| fail(format!("allocate set: {e}")))?;
-            kq.add_machport(private).map_err(|e| fail(format!("EV_ADD on a private set: {e}")))?;
-            space.destroy_set(private).map_err(|e| fail(format!("destroy private set: {e}")))?;
+            let private = space
+                .allocate(MACH_PORT_RIGHT_PORT_SET)
+                .map_err(|e| fail(format!("allocate set: {e}")))?;
+            kq.add_machport(private)
+                .map_err(|e| fail(format!("EV_ADD on a private set: {e}")))?;
+            space
+                .destroy_set(private)
+                .map_err(|e| fail(format!("destroy private set: {e}")))?;
             report.private_sets_destroyed += 1;
             let mut events = [Event::default(); 4];
-            let n = kq.collect(&mut events, Some(Duration::ZERO)).map_err(|e| fail(format!("kevent: {e}")))?;
+            let n = kq
+                .collect(&mut events, Some(Duration::ZERO))
+                .map_err(|e| fail(format!("kevent: {e}")))?;
             match &events[..n] {
                 [] => {}
                 [ev] if ev.is_eof() && ev.data == 0 && ev.ident == private as usize => report.eof_events += 1,
@@ -213,15 +230,26 @@ fn mover(
     let mut sent = Vec::new();
     for _ in 0..rounds {
         for &p in ports {
-            space.move_member(p, shared_set).map_err(|e| fail(format!("move_member in: {e}")))?;
+            space
+                .move_member(p, shared_set)
+                .map_err(|e| fail(format!("move_member in: {e}")))?;
             report.moves += 1;
             // Unique id: mover in the top bits, sequence below.
             let id = ((me as i32) << 24) | seq;
             seq += 1;
             let mut buf = header_only(p, id);
             // SAFETY: a 24-byte encoded header in an 8-aligned buffer, exclusively borrowed.
-            let mr = unsafe { space.mach_msg(buf.header_ptr(), MACH_SEND_MSG | MACH_SEND_TIMEOUT, 24, 0, 0, 0) }
-                .map_err(|e| fail(format!("mach_msg: {e}")))?;
+            let mr = unsafe {
+                space.mach_msg(
+                    buf.header_ptr(),
+                    MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+                    24,
+                    0,
+                    0,
+                    0,
+                )
+            }
+            .map_err(|e| fail(format!("mach_msg: {e}")))?;
             match mr {
                 MACH_MSG_SUCCESS => {
                     report.sends_ok += 1;
@@ -232,7 +260,10 @@ fn mover(
             }
             match space.move_member(p, 0) {
                 Ok(()) => {}
-                Err(Error::Kern { kr: KERN_NOT_IN_SET, .. }) => report.not_in_set += 1,
+                Err(Error::Kern {
+                    kr: KERN_NOT_IN_SET,
+                    ..
+                }) => report.not_in_set += 1,
                 Err(e) => return Err(fail(format!("move_member out: {e}"))),
             }
             report.moves += 1;
@@ -258,7 +289,9 @@ fn run(config: &Config) -> Result<Report, StressError> {
     let start = Instant::now();
     let fds_before = count_fds();
 
-    let shared_set = space.allocate(MACH_PORT_RIGHT_PORT_SET).map_err(|e| fail(format!("allocate shared set: {e}")))?;
+    let shared_set = space
+        .allocate(MACH_PORT_RIGHT_PORT_SET)
+        .map_err(|e| fail(format!("allocate shared set: {e}")))?;
     let mut ports = Vec::new();
     let cleanup = |ports: &[Name]| {
         for &p in ports {
@@ -287,7 +320,9 @@ fn run(config: &Config) -> Result<Report, StressError> {
             cleanup(&ports);
             return Err(match e.raw_os_error() {
                 Some(libc::EINVAL) | Some(libc::ENXIO) => {
-                    StressError::Skip(Error::FilterUnavailable { errno: e.raw_os_error().unwrap_or(0) })
+                    StressError::Skip(Error::FilterUnavailable {
+                        errno: e.raw_os_error().unwrap_or(0),
+                    })
                 }
                 _ => fail(format!("probe EV_ADD: {e}")),
             });
@@ -299,7 +334,12 @@ fn run(config: &Config) -> Result<Report, StressError> {
     let barrier = Arc::new(Barrier::new(config.attachers + config.movers));
     let mut handles = Vec::new();
     for _ in 0..config.attachers {
-        let (space, barrier, rounds, pause) = (space.clone(), barrier.clone(), config.rounds, config.attach_pause);
+        let (space, barrier, rounds, pause) = (
+            space.clone(),
+            barrier.clone(),
+            config.rounds,
+            config.attach_pause,
+        );
         handles.push(thread::spawn(move || {
             let mut r = Report::default();
             barrier.wait();
@@ -307,15 +347,23 @@ fn run(config: &Config) -> Result<Report, StressError> {
         }));
     }
     for me in 0..config.movers {
-        let (space, barrier, shared, ports, rounds) =
-            (space.clone(), barrier.clone(), shared.clone(), ports.clone(), config.rounds);
+        let (space, barrier, shared, ports, rounds) = (
+            space.clone(),
+            barrier.clone(),
+            shared.clone(),
+            ports.clone(),
+            config.rounds,
+        );
         handles.push(thread::spawn(move || {
             let mut r = Report::default();
             barrier.wait();
             mover(&space, me, shared_set, &ports, rounds, &shared, &mut r).map(|()| r)
         }));
     }
-    let mut report = Report { fds_before, ..Report::default() };
+    let mut report = Report {
+        fds_before,
+        ..Report::default()
+    };
     let mut first_error = None;
     for h in handles {
         match h.join() {
@@ -345,7 +393,14 @@ fn run(config: &Config) -> Result<Report, StressError> {
             let len = buf.len() as u32;
             // SAFETY: 8-aligned buffer valid for `len` bytes, exclusively borrowed.
             let mr = unsafe {
-                space.mach_msg(buf.header_ptr(), MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT, 0, len, p, 0)
+                space.mach_msg(
+                    buf.header_ptr(),
+                    MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+                    0,
+                    len,
+                    p,
+                    0,
+                )
             }
             .map_err(|e| fail(format!("mach_msg: {e}")))?;
             match mr {
@@ -374,12 +429,16 @@ fn run(config: &Config) -> Result<Report, StressError> {
     report.fds_after = count_fds();
     report.elapsed = start.elapsed();
     if duplicates != 0 {
-        return Err(fail(format!("{duplicates} messages received twice ({report})")));
+        return Err(fail(format!(
+            "{duplicates} messages received twice ({report})"
+        )));
     }
     if received != sent || report.received != report.sends_ok {
         let lost = sent.difference(&received).count();
         let extra = received.difference(&sent).count();
-        return Err(fail(format!("accounting mismatch: {lost} sent but not received, {extra} unexpected ({report})")));
+        return Err(fail(format!(
+            "accounting mismatch: {lost} sent but not received, {extra} unexpected ({report})"
+        )));
     }
     if report.fds_after != report.fds_before {
         return Err(fail(format!("descriptor count changed ({report})")));

@@ -14,9 +14,9 @@ use bytes::Bytes;
 use mach_abi::{
     audit_token_t, mach_msg_bits_t, mach_msg_id_t, mach_msg_size_t, mach_port_name_t,
     MACH_MSGH_BITS_COMPLEX, MACH_MSGH_BITS_LOCAL, MACH_MSGH_BITS_REMOTE, MACH_MSGH_BITS_VOUCHER,
-    MACH_MSG_OOL_DESCRIPTOR, MACH_MSG_OOL_PORTS_DESCRIPTOR,
-    MACH_MSG_OOL_VOLATILE_DESCRIPTOR, MACH_MSG_PORT_DESCRIPTOR, MACH_MSG_TYPE_MAKE_SEND_ONCE,
-    MACH_MSG_TYPE_NONE, MACH_MSG_TYPE_PORT_NAME, MAX_TRAILER_SIZE,
+    MACH_MSG_OOL_DESCRIPTOR, MACH_MSG_OOL_PORTS_DESCRIPTOR, MACH_MSG_OOL_VOLATILE_DESCRIPTOR,
+    MACH_MSG_PORT_DESCRIPTOR, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_NONE,
+    MACH_MSG_TYPE_PORT_NAME, MAX_TRAILER_SIZE,
 };
 
 /// Size of the header.
@@ -98,8 +98,14 @@ impl fmt::Display for ParseError {
                 write!(f, "truncated header ({available} bytes)")
             }
             ParseError::BadSize { declared } => write!(f, "bad msgh_size {declared}"),
-            ParseError::SizeMismatch { declared, available } => {
-                write!(f, "msgh_size {declared} exceeds the {available} bytes available")
+            ParseError::SizeMismatch {
+                declared,
+                available,
+            } => {
+                write!(
+                    f,
+                    "msgh_size {declared} exceeds the {available} bytes available"
+                )
             }
             ParseError::BadHeaderBits { bits } => write!(f, "bad msgh_bits {bits:#x}"),
             ParseError::TruncatedBody => f.write_str("complex message without a body"),
@@ -271,7 +277,11 @@ impl RawMessage {
     pub fn wire_size(&self) -> usize {
         let mut n = HEADER_SIZE;
         if self.is_complex() {
-            n += 4 + self.descriptors.iter().map(RawDescriptor::wire_size).sum::<usize>();
+            n += 4 + self
+                .descriptors
+                .iter()
+                .map(RawDescriptor::wire_size)
+                .sum::<usize>();
         }
         n + round4(self.body.len())
     }
@@ -298,7 +308,9 @@ fn valid_port_type(t: u32) -> bool {
 /// `round4(msgh_size)` and fit in `buf`.
 pub fn parse(buf: &[u8], expect_trailer: bool) -> Result<RawMessage, ParseError> {
     if buf.len() < HEADER_SIZE {
-        return Err(ParseError::TruncatedHeader { available: buf.len() });
+        return Err(ParseError::TruncatedHeader {
+            available: buf.len(),
+        });
     }
     let bits = rd32(buf, 0);
     let declared = rd32(buf, 4);
@@ -307,7 +319,10 @@ pub fn parse(buf: &[u8], expect_trailer: bool) -> Result<RawMessage, ParseError>
         return Err(ParseError::BadSize { declared });
     }
     if size > buf.len() {
-        return Err(ParseError::SizeMismatch { declared, available: buf.len() });
+        return Err(ParseError::SizeMismatch {
+            declared,
+            available: buf.len(),
+        });
     }
     if !valid_port_type(MACH_MSGH_BITS_REMOTE(bits))
         || !valid_port_type(MACH_MSGH_BITS_LOCAL(bits))
@@ -338,7 +353,10 @@ pub fn parse(buf: &[u8], expect_trailer: bool) -> Result<RawMessage, ParseError>
                     if !valid_port_type(u32::from(disposition)) {
                         return Err(ParseError::BadDisposition { index, disposition });
                     }
-                    RawDescriptor::Port { name: rd32(buf, off), disposition }
+                    RawDescriptor::Port {
+                        name: rd32(buf, off),
+                        disposition,
+                    }
                 }
                 MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
                     if off + OOL_DESCRIPTOR_SIZE > size {
@@ -370,9 +388,7 @@ pub fn parse(buf: &[u8], expect_trailer: bool) -> Result<RawMessage, ParseError>
                 }
                 // MACH_MSG_GUARDED_PORT_DESCRIPTOR only appears with MACH_RCV_GUARDED_DESC,
                 // which this crate never sets.
-                _ => {
-                    return Err(ParseError::BadDescriptorType { index, type_ })
-                }
+                _ => return Err(ParseError::BadDescriptorType { index, type_ }),
             };
             off += d.wire_size();
             descriptors.push(d);
@@ -415,8 +431,19 @@ pub fn encode_into(msg: &RawMessage, out: &mut Vec<u8>) -> mach_msg_size_t {
     let size = msg.wire_size();
     out.reserve(size);
     let complex = msg.is_complex();
-    let bits = if complex { msg.bits | MACH_MSGH_BITS_COMPLEX } else { msg.bits };
-    for w in [bits, size as u32, msg.remote, msg.local, msg.voucher, msg.id as u32] {
+    let bits = if complex {
+        msg.bits | MACH_MSGH_BITS_COMPLEX
+    } else {
+        msg.bits
+    };
+    for w in [
+        bits,
+        size as u32,
+        msg.remote,
+        msg.local,
+        msg.voucher,
+        msg.id as u32,
+    ] {
         out.extend_from_slice(&w.to_le_bytes());
     }
     if complex {
@@ -429,7 +456,13 @@ pub fn encode_into(msg: &RawMessage, out: &mut Vec<u8>) -> mach_msg_size_t {
                     out.push(disposition);
                     out.push(MACH_MSG_PORT_DESCRIPTOR);
                 }
-                RawDescriptor::Ool { address, size, deallocate, copy, volatile } => {
+                RawDescriptor::Ool {
+                    address,
+                    size,
+                    deallocate,
+                    copy,
+                    volatile,
+                } => {
                     out.extend_from_slice(&address.to_le_bytes());
                     out.push(u8::from(deallocate));
                     out.push(copy);
@@ -441,7 +474,13 @@ pub fn encode_into(msg: &RawMessage, out: &mut Vec<u8>) -> mach_msg_size_t {
                     });
                     out.extend_from_slice(&size.to_le_bytes());
                 }
-                RawDescriptor::OolPorts { address, count, disposition, deallocate, copy } => {
+                RawDescriptor::OolPorts {
+                    address,
+                    count,
+                    disposition,
+                    deallocate,
+                    copy,
+                } => {
                     out.extend_from_slice(&address.to_le_bytes());
                     out.push(u8::from(deallocate));
                     out.push(copy);
@@ -493,7 +532,10 @@ mod tests {
             local: 0,
             voucher: 0,
             id: 1,
-            descriptors: vec![RawDescriptor::Port { name: 20, disposition: 17 }],
+            descriptors: vec![RawDescriptor::Port {
+                name: 20,
+                disposition: 17,
+            }],
             body: Bytes::new(),
             trailer: None,
         };

@@ -11,7 +11,13 @@ use futures::StreamExt;
 use mach_async::{Descriptor, MachRecvStream, MessageBuilder, PortSlot, ReceiveRight, SendRight};
 
 /// Sends `count` messages from a thread with its own runtime, in random bursts.
-fn spawn_sender(sender: SendRight, id: u32, count: u32, seed: u64, pad: usize) -> std::thread::JoinHandle<()> {
+fn spawn_sender(
+    sender: SendRight,
+    id: u32,
+    count: u32,
+    seed: u64,
+    pad: usize,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let rt = current_thread_rt();
         rt.block_on(async move {
@@ -20,7 +26,9 @@ fn spawn_sender(sender: SendRight, id: u32, count: u32, seed: u64, pad: usize) -
             while seq < count {
                 let burst = 1 + rng.below(12) as u32;
                 for _ in 0..burst.min(count - seq) {
-                    let msg = MessageBuilder::new(1000 + id as i32).body(body(id, seq, pad)).build();
+                    let msg = MessageBuilder::new(1000 + id as i32)
+                        .body(body(id, seq, pad))
+                        .build();
                     sender.send(msg).await.expect("send");
                     seq += 1;
                 }
@@ -41,12 +49,19 @@ fn concurrent_senders_deliver_exactly_once_in_order() {
         let port_names: Vec<u32> = ports.iter().map(|p| p.name()).collect();
         const SENDERS: u32 = 4;
         const PER_SENDER: u32 = 150;
-        let mut stream = rt.block_on(async { MachRecvStream::builder().ports(ports).build().unwrap() });
+        let mut stream =
+            rt.block_on(async { MachRecvStream::builder().ports(ports).build().unwrap() });
         let mut threads = Vec::new();
         for s in 0..SENDERS {
             // Each sender thread targets one port (round robin), with its own send right.
             let right = senders[(s % 3) as usize].clone();
-            threads.push(spawn_sender(right, s, PER_SENDER, iteration * 100 + u64::from(s), 0));
+            threads.push(spawn_sender(
+                right,
+                s,
+                PER_SENDER,
+                iteration * 100 + u64::from(s),
+                0,
+            ));
         }
         drop(senders);
         let mut next: HashMap<u32, u32> = HashMap::new();
@@ -60,7 +75,11 @@ fn concurrent_senders_deliver_exactly_once_in_order() {
                     .expect("message");
                 let (sender, seq) = parse_body(msg.body());
                 assert!(port_names.contains(&msg.local_port()));
-                assert_eq!(port_names[(sender % 3) as usize], msg.local_port(), "arrived on its sender's port");
+                assert_eq!(
+                    port_names[(sender % 3) as usize],
+                    msg.local_port(),
+                    "arrived on its sender's port"
+                );
                 let want = next.entry(sender).or_insert(0);
                 assert_eq!(seq, *want, "per-port FIFO for sender {sender}");
                 *want += 1;
@@ -88,10 +107,23 @@ fn too_large_message_is_delivered_after_growth() {
     let rt = current_thread_rt();
     rt.block_on(async {
         let (port, sender) = fx.connect();
-        let mut stream = MachRecvStream::builder().port(port).buffer_size(256).build().unwrap();
-        sender.send(MessageBuilder::new(1).body(body(0, 0, 8)).build()).await.unwrap();
-        sender.send(MessageBuilder::new(2).body(body(0, 1, 5000)).build()).await.unwrap();
-        sender.send(MessageBuilder::new(3).body(body(0, 2, 100_000)).build()).await.unwrap();
+        let mut stream = MachRecvStream::builder()
+            .port(port)
+            .buffer_size(256)
+            .build()
+            .unwrap();
+        sender
+            .send(MessageBuilder::new(1).body(body(0, 0, 8)).build())
+            .await
+            .unwrap();
+        sender
+            .send(MessageBuilder::new(2).body(body(0, 1, 5000)).build())
+            .await
+            .unwrap();
+        sender
+            .send(MessageBuilder::new(3).body(body(0, 2, 100_000)).build())
+            .await
+            .unwrap();
         let a = stream.next().await.unwrap().unwrap();
         let b = stream.next().await.unwrap().unwrap();
         let c = stream.next().await.unwrap().unwrap();
@@ -116,14 +148,22 @@ fn port_moved_in_with_queued_messages_delivers_them() {
         }
         let mut stream = MachRecvStream::new(port).unwrap();
         for i in 0..5 {
-            let m = tokio::time::timeout(Duration::from_secs(2), stream.next()).await.unwrap().unwrap().unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(2), stream.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             assert_eq!(m.id(), i);
         }
         // And a port inserted later, with messages already queued.
         let (port2, sender2) = fx.connect();
         sender2.try_send(MessageBuilder::new(77).build()).unwrap();
         stream.insert_port(port2).unwrap();
-        let m = tokio::time::timeout(Duration::from_secs(2), stream.next()).await.unwrap().unwrap().unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(m.id(), 77);
     });
     drop(rt);
@@ -141,7 +181,9 @@ fn destroying_the_set_ends_the_stream() {
         assert_eq!(stream.next().await.unwrap().unwrap().id(), 5);
         // Someone else destroys the stream's set (as exec/exit would): EV_EOF ends the stream.
         fx.server_task().port_close(stream.set_name()).unwrap();
-        let end = tokio::time::timeout(Duration::from_secs(2), stream.next()).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .unwrap();
         assert!(end.is_none(), "stream ended");
         assert!(stream.stats().eof_events + 1 > 0);
     });
@@ -159,7 +201,9 @@ fn terminating_the_owning_task_ends_the_stream() {
         sender.send(MessageBuilder::new(9).build()).await.unwrap();
         assert_eq!(stream.next().await.unwrap().unwrap().id(), 9);
         fx.server_task().terminate().unwrap();
-        let end = tokio::time::timeout(Duration::from_secs(2), stream.next()).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .unwrap();
         assert!(end.is_none(), "stream ended");
         // The client's right is now a dead name; dropping it releases it.
         drop(sender);
@@ -190,18 +234,35 @@ fn dropping_the_stream_with_queued_messages_leaks_no_right() {
         let mut stream = MachRecvStream::new(port).unwrap();
         let first = stream.next().await.unwrap().unwrap();
         assert_eq!(first.id(), 0);
-        assert!(matches!(first.descriptors()[0], Descriptor::Port(Some(PortSlot::Right(mach_async::PortRight::Send(_))))));
-        assert!(matches!(first.descriptors()[1], Descriptor::Port(Some(PortSlot::Right(mach_async::PortRight::Receive(_))))));
-        assert_eq!(stream.queued(), 4, "the drain pulled the rest into the stream");
+        assert!(matches!(
+            first.descriptors()[0],
+            Descriptor::Port(Some(PortSlot::Right(mach_async::PortRight::Send(_))))
+        ));
+        assert!(matches!(
+            first.descriptors()[1],
+            Descriptor::Port(Some(PortSlot::Right(mach_async::PortRight::Receive(_))))
+        ));
+        assert_eq!(
+            stream.queued(),
+            4,
+            "the drain pulled the rest into the stream"
+        );
         drop(first);
         drop(stream); // 4 undelivered messages, each with a send, a send-once and a receive right
-        // Every send right to `mine` is gone: the no-senders notification fires.
-        let n = tokio::time::timeout(Duration::from_secs(2), no_senders).await.unwrap().unwrap();
+                      // Every send right to `mine` is gone: the no-senders notification fires.
+        let n = tokio::time::timeout(Duration::from_secs(2), no_senders)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, mach_async::Notified::NoSenders(5));
         // The destroyed send-once rights produced send-once notifications on `mine`.
         let mut mine_stream = MachRecvStream::new(mine).unwrap();
         for _ in 0..5 {
-            let m = tokio::time::timeout(Duration::from_secs(2), mine_stream.next()).await.unwrap().unwrap().unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(2), mine_stream.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             assert_eq!(m.id(), mach_abi::MACH_NOTIFY_SEND_ONCE);
         }
     });
@@ -217,7 +278,11 @@ fn dropping_a_pending_next_loses_nothing() {
         let (port, sender) = fx.connect();
         let mut stream = MachRecvStream::new(port).unwrap();
         // A next() that is polled, left pending, and dropped.
-        assert!(tokio::time::timeout(Duration::from_millis(20), stream.next()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), stream.next())
+                .await
+                .is_err()
+        );
         sender.send(MessageBuilder::new(1).build()).await.unwrap();
         // Race many short-lived next() futures against a sender task.
         let s2 = sender.clone();
@@ -242,7 +307,12 @@ fn dropping_a_pending_next_loses_nothing() {
             }
         }
         producer.await.unwrap();
-        assert!(tokio::time::timeout(Duration::from_millis(20), stream.next()).await.is_err(), "nothing extra");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), stream.next())
+                .await
+                .is_err(),
+            "nothing extra"
+        );
         let _ = cancelled;
     });
     drop(rt);
@@ -265,13 +335,20 @@ fn a_flooded_stream_does_not_starve_another_on_a_current_thread_runtime() {
             ports.push(p);
             senders.push(s);
         }
-        let mut a = MachRecvStream::builder().ports(ports).fairness_cap(8).build().unwrap();
+        let mut a = MachRecvStream::builder()
+            .ports(ports)
+            .fairness_cap(8)
+            .build()
+            .unwrap();
         let (pb, sb) = fx.connect();
         let mut b = MachRecvStream::new(pb).unwrap();
         sb.send(MessageBuilder::new(42).build()).await.unwrap();
         // A flood that keeps A's ports refilled from other threads.
-        let flooders: Vec<_> =
-            senders.iter().enumerate().map(|(i, s)| spawn_sender(s.clone(), i as u32, 40, i as u64, 0)).collect();
+        let flooders: Vec<_> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, s)| spawn_sender(s.clone(), i as u32, 40, i as u64, 0))
+            .collect();
         let a_task = tokio::spawn(async move {
             let mut n = 0u32;
             while n < 80 + 16 * 40 {
@@ -281,10 +358,16 @@ fn a_flooded_stream_does_not_starve_another_on_a_current_thread_runtime() {
             a
         });
         // B must be served while A is flooded.
-        let got = tokio::time::timeout(Duration::from_secs(5), b.next()).await.expect("B not starved");
+        let got = tokio::time::timeout(Duration::from_secs(5), b.next())
+            .await
+            .expect("B not starved");
         assert_eq!(got.unwrap().unwrap().id(), 42);
         let a = a_task.await.unwrap();
-        assert!(a.stats().yields > 0, "A yielded at its fairness cap: {:?}", a.stats());
+        assert!(
+            a.stats().yields > 0,
+            "A yielded at its fairness cap: {:?}",
+            a.stats()
+        );
         for f in flooders {
             f.join().unwrap();
         }
@@ -305,7 +388,10 @@ fn notify_mode_coalesces_and_the_callers_receive_drains_all() {
             ports.push(p);
             senders.push(s);
         }
-        let mut notify = MachRecvStream::builder().ports(ports).build_notify().unwrap();
+        let mut notify = MachRecvStream::builder()
+            .ports(ports)
+            .build_notify()
+            .unwrap();
         // First poll is a signal (rule 6); nothing is queued yet.
         notify.next().await.unwrap().unwrap();
         assert!(notify.try_recv().unwrap().is_none());
@@ -318,27 +404,47 @@ fn notify_mode_coalesces_and_the_callers_receive_drains_all() {
         let mut received = 0;
         let mut signals = 0;
         while received < 50 {
-            tokio::time::timeout(Duration::from_secs(2), notify.next()).await.unwrap().unwrap().unwrap();
+            tokio::time::timeout(Duration::from_secs(2), notify.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             signals += 1;
             while let Some(_m) = notify.try_recv().unwrap() {
                 received += 1;
             }
         }
         assert_eq!(received, 50);
-        assert!(signals <= 2, "a burst coalesces into few signals, got {signals}");
+        assert!(
+            signals <= 2,
+            "a burst coalesces into few signals, got {signals}"
+        );
         // Stopping early is safe: the stream signals again.
         for i in 0..3 {
             senders[0].try_send(MessageBuilder::new(i).build()).unwrap();
         }
-        tokio::time::timeout(Duration::from_secs(2), notify.next()).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), notify.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert!(notify.try_recv().unwrap().is_some());
-        tokio::time::timeout(Duration::from_secs(2), notify.next()).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), notify.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let mut rest = 0;
         while notify.try_recv().unwrap().is_some() {
             rest += 1;
         }
         assert_eq!(rest, 2);
-        assert!(tokio::time::timeout(Duration::from_millis(30), notify.next()).await.is_err(), "no signal when idle");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(30), notify.next())
+                .await
+                .is_err(),
+            "no signal when idle"
+        );
         assert!(notify.stats().signals >= 3);
     });
     drop(rt);
@@ -353,7 +459,13 @@ fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
     const BURSTS: u32 = 12;
     const BURST: u32 = 12; // > queue limit 5
     let (port, sender) = fx.connect();
-    let mut stream = rt.block_on(async { MachRecvStream::builder().port(port).buffer_size(1024).build().unwrap() });
+    let mut stream = rt.block_on(async {
+        MachRecvStream::builder()
+            .port(port)
+            .buffer_size(1024)
+            .build()
+            .unwrap()
+    });
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
             let s = sender.clone();
@@ -364,13 +476,18 @@ fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
                     for _ in 0..BURSTS {
                         for _ in 0..BURST {
                             let pad = if seq % 7 == 3 { 3000 } else { 0 }; // larger than the initial buffer
-                            let mut msg = MessageBuilder::new(p as i32).body(body(p, seq, pad)).build();
+                            let mut msg = MessageBuilder::new(p as i32)
+                                .body(body(p, seq, pad))
+                                .build();
                             // Send with a short timeout and retry: the message comes back intact.
                             loop {
                                 match s.send_timeout(msg, Some(Duration::from_millis(2))).await {
                                     Ok(()) => break,
                                     Err(e) => {
-                                        assert!(matches!(e.error(), mach_async::Error::TimedOut), "{e}");
+                                        assert!(
+                                            matches!(e.error(), mach_async::Error::TimedOut),
+                                            "{e}"
+                                        );
                                         msg = e.into_message();
                                         msg.take_destination();
                                     }
@@ -396,7 +513,12 @@ fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
             let (p, seq) = parse_body(m.body());
             seen.entry(p).or_default().push(seq);
         }
-        assert!(tokio::time::timeout(Duration::from_millis(50), stream.next()).await.is_err(), "none twice");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), stream.next())
+                .await
+                .is_err(),
+            "none twice"
+        );
     });
     for p in producers {
         p.join().unwrap();
@@ -404,7 +526,10 @@ fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
     for p in 0..PRODUCERS {
         let v = &seen[&p];
         assert_eq!(v.len() as u32, BURSTS * BURST);
-        assert!(v.iter().copied().eq(0..BURSTS * BURST), "every message once, in order");
+        assert!(
+            v.iter().copied().eq(0..BURSTS * BURST),
+            "every message once, in order"
+        );
     }
     let stats = stream.stats();
     assert!(stats.grows >= 1);

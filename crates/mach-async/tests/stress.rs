@@ -8,8 +8,12 @@ use mach_async::stress::{evfilt_machport_concurrent, Config};
 #[test]
 fn evfilt_machport_concurrent_on_the_simulated_kernel() {
     let fx = common::fixture();
-    let report = evfilt_machport_concurrent(Config { rounds: 40, space: Some(fx.server.clone()), ..Config::default() })
-        .expect("EVFILT-MACHPORT-CONCURRENT-OK");
+    let report = evfilt_machport_concurrent(Config {
+        rounds: 40,
+        space: Some(fx.server.clone()),
+        ..Config::default()
+    })
+    .expect("EVFILT-MACHPORT-CONCURRENT-OK");
     assert_eq!(report.received, report.sends_ok);
     assert!(report.sends_ok > 0);
     assert_eq!(report.attaches, 6 * 40);

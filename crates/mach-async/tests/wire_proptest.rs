@@ -7,10 +7,24 @@ use proptest::prelude::*;
 
 fn descriptor() -> impl Strategy<Value = RawDescriptor> {
     prop_oneof![
-        (any::<u32>(), 16u8..=21).prop_map(|(name, disposition)| RawDescriptor::Port { name, disposition }),
-        (any::<u64>(), any::<u32>(), any::<bool>(), 0u8..4, any::<bool>()).prop_map(
-            |(address, size, deallocate, copy, volatile)| RawDescriptor::Ool { address, size, deallocate, copy, volatile }
-        ),
+        (any::<u32>(), 16u8..=21)
+            .prop_map(|(name, disposition)| RawDescriptor::Port { name, disposition }),
+        (
+            any::<u64>(),
+            any::<u32>(),
+            any::<bool>(),
+            0u8..4,
+            any::<bool>()
+        )
+            .prop_map(
+                |(address, size, deallocate, copy, volatile)| RawDescriptor::Ool {
+                    address,
+                    size,
+                    deallocate,
+                    copy,
+                    volatile
+                }
+            ),
         (any::<u64>(), any::<u32>(), 16u8..=21, any::<bool>(), 0u8..4).prop_map(
             |(address, count, disposition, deallocate, copy)| RawDescriptor::OolPorts {
                 address,
@@ -38,20 +52,22 @@ fn message() -> impl Strategy<Value = RawMessage> {
         proptest::collection::vec(any::<u8>(), 0..64),
         any::<bool>(),
     )
-        .prop_map(|(r, l, remote, local, id, descriptors, mut body, complex)| {
-            body.truncate(body.len() / 4 * 4); // the wire pads the body to 4 bytes
-            let complex = complex || !descriptors.is_empty();
-            RawMessage {
-                bits: r | (l << 8) | if complex { 0x8000_0000 } else { 0 },
-                remote,
-                local,
-                voucher: 0,
-                id,
-                descriptors,
-                body: Bytes::from(body),
-                trailer: None,
-            }
-        })
+        .prop_map(
+            |(r, l, remote, local, id, descriptors, mut body, complex)| {
+                body.truncate(body.len() / 4 * 4); // the wire pads the body to 4 bytes
+                let complex = complex || !descriptors.is_empty();
+                RawMessage {
+                    bits: r | (l << 8) | if complex { 0x8000_0000 } else { 0 },
+                    remote,
+                    local,
+                    voucher: 0,
+                    id,
+                    descriptors,
+                    body: Bytes::from(body),
+                    trailer: None,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -113,17 +129,32 @@ proptest! {
 
 #[test]
 fn typed_errors() {
-    assert_eq!(wire::parse(&[0; 10], false), Err(ParseError::TruncatedHeader { available: 10 }));
+    assert_eq!(
+        wire::parse(&[0; 10], false),
+        Err(ParseError::TruncatedHeader { available: 10 })
+    );
     let mut h = [0u8; 32];
     h[4..8].copy_from_slice(&22u32.to_le_bytes());
-    assert_eq!(wire::parse(&h, false), Err(ParseError::BadSize { declared: 22 }));
+    assert_eq!(
+        wire::parse(&h, false),
+        Err(ParseError::BadSize { declared: 22 })
+    );
     h[4..8].copy_from_slice(&40u32.to_le_bytes());
-    assert_eq!(wire::parse(&h, false), Err(ParseError::SizeMismatch { declared: 40, available: 32 }));
+    assert_eq!(
+        wire::parse(&h, false),
+        Err(ParseError::SizeMismatch {
+            declared: 40,
+            available: 32
+        })
+    );
     // Complex with an impossible descriptor count.
     h[0..4].copy_from_slice(&0x8000_0013u32.to_le_bytes());
     h[4..8].copy_from_slice(&32u32.to_le_bytes());
     h[24..28].copy_from_slice(&1000u32.to_le_bytes());
-    assert_eq!(wire::parse(&h, false), Err(ParseError::DescriptorCountOverflow { count: 1000 }));
+    assert_eq!(
+        wire::parse(&h, false),
+        Err(ParseError::DescriptorCountOverflow { count: 1000 })
+    );
     // Complex with one 16-byte OOL descriptor in a 32-byte message: truncated descriptor.
     h[24..28].copy_from_slice(&0u32.to_le_bytes());
     let mut c = vec![0u8; 40];
@@ -131,27 +162,48 @@ fn typed_errors() {
     c[4..8].copy_from_slice(&40u32.to_le_bytes());
     c[24..28].copy_from_slice(&1u32.to_le_bytes());
     c[28 + 11] = 1;
-    assert_eq!(wire::parse(&c, false), Err(ParseError::TruncatedDescriptor { index: 0 }));
+    assert_eq!(
+        wire::parse(&c, false),
+        Err(ParseError::TruncatedDescriptor { index: 0 })
+    );
     c[28 + 11] = 9;
-    assert_eq!(wire::parse(&c, false), Err(ParseError::BadDescriptorType { index: 0, type_: 9 }));
+    assert_eq!(
+        wire::parse(&c, false),
+        Err(ParseError::BadDescriptorType { index: 0, type_: 9 })
+    );
     c[28 + 11] = 0;
     c[28 + 10] = 3;
-    assert_eq!(wire::parse(&c, false), Err(ParseError::BadDisposition { index: 0, disposition: 3 }));
+    assert_eq!(
+        wire::parse(&c, false),
+        Err(ParseError::BadDisposition {
+            index: 0,
+            disposition: 3
+        })
+    );
     // Bad header bits.
     let mut s = [0u8; 24];
     s[0..4].copy_from_slice(&0x0000_0007u32.to_le_bytes());
     s[4..8].copy_from_slice(&24u32.to_le_bytes());
-    assert_eq!(wire::parse(&s, false), Err(ParseError::BadHeaderBits { bits: 7 }));
+    assert_eq!(
+        wire::parse(&s, false),
+        Err(ParseError::BadHeaderBits { bits: 7 })
+    );
     // Trailers.
     s[0..4].copy_from_slice(&0x13u32.to_le_bytes());
     assert_eq!(wire::parse(&s, true), Err(ParseError::TruncatedTrailer));
     let mut t = s.to_vec();
     t.extend_from_slice(&1u32.to_le_bytes());
     t.extend_from_slice(&8u32.to_le_bytes());
-    assert_eq!(wire::parse(&t, true), Err(ParseError::BadTrailer { type_: 1, size: 8 }));
+    assert_eq!(
+        wire::parse(&t, true),
+        Err(ParseError::BadTrailer { type_: 1, size: 8 })
+    );
     t[24..28].copy_from_slice(&0u32.to_le_bytes());
     t[28..32].copy_from_slice(&72u32.to_le_bytes());
-    assert_eq!(wire::parse(&t, true), Err(ParseError::BadTrailer { type_: 0, size: 72 }));
+    assert_eq!(
+        wire::parse(&t, true),
+        Err(ParseError::BadTrailer { type_: 0, size: 72 })
+    );
     t[28..32].copy_from_slice(&52u32.to_le_bytes());
     assert_eq!(wire::parse(&t, true), Err(ParseError::TruncatedTrailer));
 }

@@ -30,7 +30,11 @@ pub const FILTER: i16 = libc::EVFILT_MACHPORT;
 #[allow(non_upper_case_globals)]
 extern "C" {
     static mach_task_self_: mach_port_name_t;
-    fn mach_port_allocate(task: u32, right: mach_port_right_t, name: *mut mach_port_name_t) -> kern_return_t;
+    fn mach_port_allocate(
+        task: u32,
+        right: mach_port_right_t,
+        name: *mut mach_port_name_t,
+    ) -> kern_return_t;
     fn mach_port_deallocate(task: u32, name: mach_port_name_t) -> kern_return_t;
     fn mach_port_mod_refs(
         task: u32,
@@ -44,7 +48,11 @@ extern "C" {
         poly: mach_port_name_t,
         poly_poly: mach_msg_type_name_t,
     ) -> kern_return_t;
-    fn mach_port_move_member(task: u32, member: mach_port_name_t, after: mach_port_name_t) -> kern_return_t;
+    fn mach_port_move_member(
+        task: u32,
+        member: mach_port_name_t,
+        after: mach_port_name_t,
+    ) -> kern_return_t;
     fn mach_port_request_notification(
         task: u32,
         name: mach_port_name_t,
@@ -111,7 +119,9 @@ impl Space {
     pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         let mut name = 0;
         // SAFETY: `name` is valid for a write.
-        check("mach_port_allocate", unsafe { mach_port_allocate(task(), right, &mut name) })?;
+        check("mach_port_allocate", unsafe {
+            mach_port_allocate(task(), right, &mut name)
+        })?;
         Ok(name)
     }
 
@@ -122,17 +132,23 @@ impl Space {
         poly_poly: mach_msg_type_name_t,
     ) -> Result<(), Error> {
         // SAFETY: scalar arguments.
-        check("mach_port_insert_right", unsafe { mach_port_insert_right(task(), name, poly, poly_poly) })
+        check("mach_port_insert_right", unsafe {
+            mach_port_insert_right(task(), name, poly, poly_poly)
+        })
     }
 
     pub(crate) fn add_send_uref(&self, name: Name) -> Result<(), Error> {
         // SAFETY: scalar arguments.
-        check("mach_port_mod_refs", unsafe { mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_SEND, 1) })
+        check("mach_port_mod_refs", unsafe {
+            mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_SEND, 1)
+        })
     }
 
     pub(crate) fn deallocate(&self, name: Name) -> Result<(), Error> {
         // SAFETY: scalar arguments.
-        check("mach_port_deallocate", unsafe { mach_port_deallocate(task(), name) })
+        check("mach_port_deallocate", unsafe {
+            mach_port_deallocate(task(), name)
+        })
     }
 
     pub(crate) fn destroy_receive(&self, name: Name) -> Result<(), Error> {
@@ -151,7 +167,9 @@ impl Space {
 
     pub(crate) fn move_member(&self, member: Name, after: Name) -> Result<(), Error> {
         // SAFETY: scalar arguments.
-        check("mach_port_move_member", unsafe { mach_port_move_member(task(), member, after) })
+        check("mach_port_move_member", unsafe {
+            mach_port_move_member(task(), member, after)
+        })
     }
 
     pub(crate) fn request_notification(
@@ -165,7 +183,15 @@ impl Space {
         let mut previous = 0;
         // SAFETY: `previous` is valid for a write.
         check("mach_port_request_notification", unsafe {
-            mach_port_request_notification(task(), name, msgid, sync, notify, notify_poly, &mut previous)
+            mach_port_request_notification(
+                task(),
+                name,
+                msgid,
+                sync,
+                notify,
+                notify_poly,
+                &mut previous,
+            )
         })?;
         Ok(previous)
     }
@@ -212,7 +238,8 @@ impl Space {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor we own.
-        Ok(Kqueue { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Kqueue { fd })
     }
 }
 
@@ -242,7 +269,10 @@ fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
 
 impl Kqueue {
     fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
-        let ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: one valid change, no event list.
         let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
         if rc < 0 {
@@ -260,14 +290,27 @@ impl Kqueue {
         self.changes_only(change(set, EV_DELETE))
     }
 
-    pub(crate) fn collect(&self, events: &mut [Event], timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn collect(
+        &self,
+        events: &mut [Event],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut raw = [change(0, 0); 16];
         let want = events.len().min(raw.len());
         let ts = timespec(timeout);
-        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let tsp = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `raw` has room for `want` events; no changes.
         let rc = unsafe {
-            libc::kevent(self.fd.as_raw_fd(), std::ptr::null(), 0, raw.as_mut_ptr(), want as libc::c_int, tsp)
+            libc::kevent(
+                self.fd.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                raw.as_mut_ptr(),
+                want as libc::c_int,
+                tsp,
+            )
         };
         if rc < 0 {
             return Err(io::Error::last_os_error());

@@ -47,7 +47,7 @@ const _: () = assert!(std::mem::size_of::<libc::kevent>() == 64);
 /// The wired traps (mach-abi.md §9.1), in the order of [`TRAP_NAMES`].
 #[derive(Clone, Copy)]
 enum Trap {
-    MsgTrap = 0,
+    Msg = 0,
     PortAllocate,
     PortDeallocate,
     PortInsertRight,
@@ -95,7 +95,9 @@ fn traps() -> &'static [i32; 7] {
 fn trap(t: Trap) -> Result<libc::c_int, Error> {
     let n = traps()[t as usize];
     if n < 0 {
-        Err(Error::MachUnavailable { what: TRAP_NAMES[t as usize].to_str().unwrap_or("trap") })
+        Err(Error::MachUnavailable {
+            what: TRAP_NAMES[t as usize].to_str().unwrap_or("trap"),
+        })
     } else {
         Ok(n)
     }
@@ -104,7 +106,7 @@ fn trap(t: Trap) -> Result<libc::c_int, Error> {
 /// Probes the Mach layer: every trap this backend uses must be registered.
 pub fn mach_available() -> Result<(), Error> {
     for t in [
-        Trap::MsgTrap,
+        Trap::Msg,
         Trap::PortAllocate,
         Trap::PortDeallocate,
         Trap::PortInsertRight,
@@ -169,7 +171,10 @@ impl Space {
             Ok(name)
         } else {
             // Errno-style: errno carries the kern_return_t (EFAULT if the copyout failed).
-            Err(Error::kern("mach_port_allocate", io::Error::last_os_error().raw_os_error().unwrap_or(-1)))
+            Err(Error::kern(
+                "mach_port_allocate",
+                io::Error::last_os_error().raw_os_error().unwrap_or(-1),
+            ))
         }
     }
 
@@ -233,7 +238,15 @@ impl Space {
         let mut previous: u32 = 0;
         // SAFETY: the 6-argument trap (no task, §9.1); `previous` is valid for a u32 write.
         let kr = unsafe {
-            libc::syscall(n, name, msgid, sync, notify, notify_poly, &mut previous as *mut u32)
+            libc::syscall(
+                n,
+                name,
+                msgid,
+                sync,
+                notify,
+                notify_poly,
+                &mut previous as *mut u32,
+            )
         };
         kr_result("mach_port_request_notification", kr).map(|()| previous)
     }
@@ -252,10 +265,11 @@ impl Space {
         rcv_name: Name,
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
-        let n = trap(Trap::MsgTrap)?;
+        let n = trap(Trap::Msg)?;
         loop {
             // SAFETY: forwarded from this function's contract.
-            let mr = unsafe { libc::syscall(n, msg, option, send_size, rcv_size, rcv_name, timeout) };
+            let mr =
+                unsafe { libc::syscall(n, msg, option, send_size, rcv_size, rcv_name, timeout) };
             // libmach never retries; Apple's wrapper does (mach-abi.md §3.3). The timeout is
             // not recomputed: every caller in this crate uses 0 or a bounded slice.
             if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
@@ -280,7 +294,8 @@ impl Space {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor we own.
-        Ok(Kqueue { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Kqueue { fd })
     }
 }
 
@@ -329,14 +344,27 @@ impl Kqueue {
         self.changes_only(change(set, EV_DELETE))
     }
 
-    pub(crate) fn collect(&self, events: &mut [Event], timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn collect(
+        &self,
+        events: &mut [Event],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut raw = [change(0, 0); 16];
         let want = events.len().min(raw.len());
         let ts = timespec(timeout);
-        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let tsp = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `raw` has room for `want` events; no changes.
         let rc = unsafe {
-            libc::kevent(self.fd.as_raw_fd(), std::ptr::null(), 0, raw.as_mut_ptr(), want as libc::c_int, tsp)
+            libc::kevent(
+                self.fd.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                raw.as_mut_ptr(),
+                want as libc::c_int,
+                tsp,
+            )
         };
         if rc < 0 {
             return Err(io::Error::last_os_error());
@@ -344,7 +372,7 @@ impl Kqueue {
         let n = rc as usize;
         for (out, ev) in events.iter_mut().zip(&raw[..n]) {
             *out = Event {
-                ident: ev.ident as usize,
+                ident: ev.ident,
                 filter: ev.filter,
                 flags: ev.flags,
                 fflags: ev.fflags,

@@ -13,8 +13,8 @@ use std::time::Duration;
 use mach_abi::{
     kevent_freebsd, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
     mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_mscount_t,
-    mach_port_right_t, EVFILT_MACHPORT_NEXTBSD, EV_ADD, EV_CLEAR, EV_DELETE,
-    MACH_PORT_RIGHT_SEND, MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
+    mach_port_right_t, EVFILT_MACHPORT_NEXTBSD, EV_ADD, EV_CLEAR, EV_DELETE, MACH_PORT_RIGHT_SEND,
+    MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
 };
 use mach_sim::Task;
 
@@ -39,7 +39,9 @@ pub struct Space {
 
 impl fmt::Debug for Space {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Space").field("task", &self.task.id()).finish()
+        f.debug_struct("Space")
+            .field("task", &self.task.id())
+            .finish()
     }
 }
 
@@ -50,7 +52,9 @@ fn kr<T>(op: &'static str, r: mach_sim::KernResult<T>) -> Result<T, Error> {
 impl Space {
     /// The calling thread's current simulated task (`mach_sim::Task::current`).
     pub fn current() -> Space {
-        Space { task: Task::current() }
+        Space {
+            task: Task::current(),
+        }
     }
 
     /// A space over an explicit simulated task.
@@ -78,11 +82,17 @@ impl Space {
         poly: Name,
         poly_poly: mach_msg_type_name_t,
     ) -> Result<(), Error> {
-        kr("mach_port_insert_right", self.task.port_insert_right(name, poly, poly_poly))
+        kr(
+            "mach_port_insert_right",
+            self.task.port_insert_right(name, poly, poly_poly),
+        )
     }
 
     pub(crate) fn add_send_uref(&self, name: Name) -> Result<(), Error> {
-        kr("mach_port_mod_refs", self.task.port_mod_refs(name, MACH_PORT_RIGHT_SEND, 1))
+        kr(
+            "mach_port_mod_refs",
+            self.task.port_mod_refs(name, MACH_PORT_RIGHT_SEND, 1),
+        )
     }
 
     pub(crate) fn deallocate(&self, name: Name) -> Result<(), Error> {
@@ -98,7 +108,10 @@ impl Space {
     }
 
     pub(crate) fn move_member(&self, member: Name, after: Name) -> Result<(), Error> {
-        kr("mach_port_move_member", self.task.port_move_member(member, after))
+        kr(
+            "mach_port_move_member",
+            self.task.port_move_member(member, after),
+        )
     }
 
     pub(crate) fn request_notification(
@@ -111,7 +124,8 @@ impl Space {
     ) -> Result<Name, Error> {
         kr(
             "mach_port_request_notification",
-            self.task.port_request_notification(name, msgid, sync, notify, notify_poly),
+            self.task
+                .port_request_notification(name, msgid, sync, notify, notify_poly),
         )
     }
 
@@ -132,7 +146,8 @@ impl Space {
         loop {
             // SAFETY: forwarded from this function's contract.
             let mr = unsafe {
-                self.task.mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0)
+                self.task
+                    .mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0)
             };
             if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
                 return Ok(mr);
@@ -154,7 +169,9 @@ impl Space {
     }
 
     pub(crate) fn kqueue(&self) -> io::Result<Kqueue> {
-        Ok(Kqueue { kq: self.task.kqueue()? })
+        Ok(Kqueue {
+            kq: self.task.kqueue()?,
+        })
     }
 }
 
@@ -165,7 +182,9 @@ pub struct Kqueue {
 
 impl fmt::Debug for Kqueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Kqueue").field("fd", &self.kq.as_raw_fd()).finish()
+        f.debug_struct("Kqueue")
+            .field("fd", &self.kq.as_raw_fd())
+            .finish()
     }
 }
 
@@ -181,16 +200,28 @@ fn change(set: Name, flags: u16) -> kevent_freebsd {
 impl Kqueue {
     /// Changelist-only `EV_ADD|EV_CLEAR` of the Mach filter on `set` (notify mode, fflags 0).
     pub(crate) fn add_machport(&self, set: Name) -> io::Result<()> {
-        self.kq.kevent(&[change(set, EV_ADD | EV_CLEAR)], &mut [], Some(Duration::ZERO)).map(drop)
+        self.kq
+            .kevent(
+                &[change(set, EV_ADD | EV_CLEAR)],
+                &mut [],
+                Some(Duration::ZERO),
+            )
+            .map(drop)
     }
 
     /// Changelist-only `EV_DELETE`.
     pub(crate) fn delete_machport(&self, set: Name) -> io::Result<()> {
-        self.kq.kevent(&[change(set, EV_DELETE)], &mut [], Some(Duration::ZERO)).map(drop)
+        self.kq
+            .kevent(&[change(set, EV_DELETE)], &mut [], Some(Duration::ZERO))
+            .map(drop)
     }
 
     /// Dequeues up to `events.len()` events.
-    pub(crate) fn collect(&self, events: &mut [Event], timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn collect(
+        &self,
+        events: &mut [Event],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut raw = [kevent_freebsd::zeroed(); 16];
         let want = events.len().min(raw.len());
         let n = self.kq.kevent(&[], &mut raw[..want], timeout)?;

@@ -17,7 +17,11 @@ pub fn fixture() -> Fixture {
     let kernel = Kernel::new();
     let server = Space::from_task(kernel.task_create("server", 100, 501, 20));
     let client = Space::from_task(kernel.task_create("client", 200, 502, 20));
-    Fixture { kernel, server, client }
+    Fixture {
+        kernel,
+        server,
+        client,
+    }
 }
 
 impl Fixture {
@@ -69,13 +73,23 @@ pub fn body(sender: u32, seq: u32, pad: usize) -> Vec<u8> {
 }
 
 pub fn parse_body(b: &[u8]) -> (u32, u32) {
-    (u32::from_le_bytes(b[0..4].try_into().unwrap()), u32::from_le_bytes(b[4..8].try_into().unwrap()))
+    (
+        u32::from_le_bytes(b[0..4].try_into().unwrap()),
+        u32::from_le_bytes(b[4..8].try_into().unwrap()),
+    )
 }
 
 pub fn current_thread_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 pub fn multi_thread_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
