@@ -340,6 +340,17 @@ static void test_server_death(void)
 	mach_port_t reply = mig_get_reply_port();
 	CHECK(MACH_PORT_VALID(reply), "reply port");
 
+	/* Ask for a dead-name notification on the service (a send-once right to our own port). */
+	mach_port_t self = mach_task_self();
+	mach_port_t notify_port = MACH_PORT_NULL, previous = 0xffff;
+	CHECK(mach_port_allocate(self, MACH_PORT_RIGHT_RECEIVE, &notify_port) == KERN_SUCCESS,
+	      "notification port");
+	kern_return_t kr = mach_port_request_notification(self, service_send, MACH_NOTIFY_DEAD_NAME,
+	                                                  0, notify_port,
+	                                                  MACH_MSG_TYPE_MAKE_SEND_ONCE, &previous);
+	CHECK(kr == KERN_SUCCESS && previous == MACH_PORT_NULL,
+	      "request dead-name notification: kr %d previous %#x", kr, previous);
+
 	any_msg_t m;
 	init_request(&m.req, service_send, reply, ECHO_ID + 2, 7);
 	mach_msg_return_t mr = mach_msg(&m.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof m.req, 0,
@@ -348,7 +359,7 @@ static void test_server_death(void)
 
 	/* The server now holds the send-once right; kill its task before it replies. */
 	wait_stage(STAGE_HOLDING);
-	kern_return_t kr = mach_sim_task_terminate(server_task);
+	kr = mach_sim_task_terminate(server_task);
 	CHECK(kr == KERN_SUCCESS, "mach_sim_task_terminate: %d", kr);
 	set_stage(STAGE_KILLED);
 	CHECK(pthread_join(server_thread, NULL) == 0, "join the server thread");
@@ -382,8 +393,27 @@ static void test_server_death(void)
 	mr = mach_msg(&m.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof m.req, 0, MACH_PORT_NULL, 0,
 	              MACH_PORT_NULL);
 	CHECK(mr == MACH_SEND_INVALID_DEST, "send to a dead name: %#x", mr);
-	CHECK(mach_port_deallocate(mach_task_self(), service_send) == KERN_SUCCESS,
-	      "release the dead name");
+
+	/* The dead-name notification names the service and carries an extra dead-name uref. */
+	memset(&m, 0, sizeof m);
+	mr = mach_msg(&m.head, MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT, 0, sizeof m.rcv,
+	              notify_port, 5000, MACH_PORT_NULL);
+	CHECK(mr == MACH_MSG_SUCCESS, "receive the dead-name notification: %#x", mr);
+	mach_dead_name_notification_t *dn = (mach_dead_name_notification_t *)(void *)&m;
+	CHECK(dn->not_header.msgh_id == MACH_NOTIFY_DEAD_NAME && dn->not_port == service_send,
+	      "dead-name notification id %d port %#x", dn->not_header.msgh_id, dn->not_port);
+	CHECK(dn->not_header.msgh_size == 36, "dead-name notification size %u",
+	      dn->not_header.msgh_size);
+	mach_port_urefs_t refs = 0;
+	CHECK(mach_port_get_refs(self, service_send, MACH_PORT_RIGHT_DEAD_NAME, &refs) ==
+	              KERN_SUCCESS &&
+	          refs == 2,
+	      "dead-name urefs %u", refs);
+	CHECK(mach_port_deallocate(self, service_send) == KERN_SUCCESS, "notification's uref");
+	CHECK(mach_port_deallocate(self, service_send) == KERN_SUCCESS, "release the dead name");
+	CHECK(mach_port_type(self, service_send, &type) == KERN_INVALID_NAME, "dead name gone");
+	CHECK(mach_port_mod_refs(self, notify_port, MACH_PORT_RIGHT_RECEIVE, -1) == KERN_SUCCESS,
+	      "destroy the notification port with mod_refs");
 	mig_dealloc_reply_port(reply);
 }
 
@@ -489,6 +519,16 @@ static void test_kqueue(void)
 	CHECK(mach_sim_live_kqueues() == kqueues_before + 1, "stale kqueue freed");
 	errno = 0;
 	CHECK(mach_sim_kqueue_close(kq2) == -1 && errno == EBADF, "close stale: errno %d", errno);
+
+	/* insert_member / extract_member on a second port. */
+	mach_port_t port2 = MACH_PORT_NULL;
+	CHECK(mach_port_allocate(self, MACH_PORT_RIGHT_RECEIVE, &port2) == KERN_SUCCESS, "port2");
+	CHECK(mach_port_insert_member(self, port2, set) == KERN_SUCCESS, "insert_member");
+	CHECK(mach_port_extract_member(self, port2, set) == KERN_SUCCESS, "extract_member");
+	CHECK(mach_port_extract_member(self, port2, set) == KERN_NOT_IN_SET, "extract twice");
+	CHECK(mach_port_move_member(self, port2, MACH_PORT_NULL) == KERN_NOT_IN_SET,
+	      "move out of no set");
+	CHECK(mach_sim_port_close(port2) == KERN_SUCCESS, "close(port2) destroys it");
 
 	/* Teardown in the kernel's order: knote, kqueue, set, port. */
 	EV_SET(&kev, set, EVFILT_MACHPORT, EV_DELETE, 0, 0, NULL);
