@@ -42,13 +42,13 @@ fn spawn_sender(
 
 #[test]
 fn concurrent_senders_deliver_exactly_once_in_order() {
-    for iteration in 0..6u64 {
+    for iteration in 0..20u64 {
         let fx = fixture();
         let rt = multi_thread_rt();
         let (ports, senders): (Vec<_>, Vec<_>) = (0..3).map(|_| fx.connect()).unzip();
         let port_names: Vec<u32> = ports.iter().map(|p| p.name()).collect();
         const SENDERS: u32 = 4;
-        const PER_SENDER: u32 = 150;
+        const PER_SENDER: u32 = 200;
         let mut stream =
             rt.block_on(async { MachRecvStream::builder().ports(ports).build().unwrap() });
         let mut threads = Vec::new();
@@ -537,4 +537,31 @@ fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
     drop(stream);
     drop(rt);
     fx.kernel.assert_no_leaks();
+}
+
+#[test]
+fn task_exit_ends_the_stream_on_a_silent_close_kernel() {
+    // dcfa0cd semantics (f_isfd = 1): closing a set's own name removes its knotes silently;
+    // task exit still posts EV_EOF. The stream must end in both kernels.
+    let kernel = mach_async::mach_sim::Kernel::with_config(mach_async::mach_sim::KernelConfig {
+        set_close: mach_async::mach_sim::SetCloseSemantics::SilentOnClose,
+        ..Default::default()
+    });
+    let server = mach_async::Space::from_task(kernel.task_create("server", 1, 0, 0));
+    let rt = current_thread_rt();
+    rt.block_on(async {
+        let port = ReceiveRight::new_in(&server).unwrap();
+        let send = port.make_send().unwrap();
+        let mut stream = MachRecvStream::new(port).unwrap();
+        send.send(MessageBuilder::new(3).build()).await.unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap().id(), 3);
+        drop(send);
+        server.task().terminate().unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .unwrap();
+        assert!(end.is_none());
+    });
+    drop(rt);
+    kernel.assert_no_leaks();
 }
