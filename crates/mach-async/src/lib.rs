@@ -70,3 +70,24 @@ pub use sys::{Name, Space};
 /// Re-export of the simulated kernel, when the simulated backend is compiled in.
 #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
 pub use mach_sim;
+
+#[cfg(test)]
+mod thread_safety {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn types_cross_threads() {
+        send_sync::<crate::ReceiveRight>();
+        send_sync::<crate::SendRight>();
+        send_sync::<crate::SendOnceRight>();
+        send_sync::<crate::PortSet>();
+        send_sync::<crate::Message>();
+        send_sync::<crate::Space>();
+        send::<crate::MachRecvStream>();
+        send::<crate::MachNotifyStream>();
+        send::<crate::Notification>();
+        send_sync::<crate::SendError>();
+        send_sync::<crate::Error>();
+    }
+}

@@ -177,15 +177,24 @@ fn destroying_the_set_ends_the_stream() {
     rt.block_on(async {
         let (port, sender) = fx.connect();
         let mut stream = MachRecvStream::new(port).unwrap();
-        sender.send(MessageBuilder::new(5).build()).await.unwrap();
+        for i in 5..8 {
+            sender.send(MessageBuilder::new(i).build()).await.unwrap();
+        }
         assert_eq!(stream.next().await.unwrap().unwrap().id(), 5);
-        // Someone else destroys the stream's set (as exec/exit would): EV_EOF ends the stream.
+        assert_eq!(stream.queued(), 2, "the drain pulled the others in");
+        // Someone else destroys the stream's set (as exec/exit would): EV_EOF ends the stream,
+        // after what was already drained has been delivered (rule 15).
         fx.server_task().port_close(stream.set_name()).unwrap();
+        sender.send(MessageBuilder::new(8).build()).await.unwrap(); // stays on the port
+        assert_eq!(stream.next().await.unwrap().unwrap().id(), 6);
+        assert_eq!(stream.next().await.unwrap().unwrap().id(), 7);
         let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
             .await
             .unwrap();
         assert!(end.is_none(), "stream ended");
-        assert!(stream.stats().eof_events + 1 > 0);
+        assert_eq!(stream.stats().eof_events, 1);
+        // The port itself is still the stream's: dropping the stream destroys it (and the
+        // message queued on it), but not the set name, which may have been reused.
     });
     drop(rt);
     fx.kernel.assert_no_leaks();
