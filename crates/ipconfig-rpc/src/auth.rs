@@ -128,7 +128,9 @@ mod tests {
     use super::*;
 
     fn token(euid: u32, pid: u32) -> audit_token_t {
-        audit_token_t { val: [0, euid, 0, euid, 0, pid, 0, 0] }
+        audit_token_t {
+            val: [0, euid, 0, euid, 0, pid, 0, 0],
+        }
     }
 
     const TRUST: RootPolicy = RootPolicy::TrustAuditToken;
@@ -140,26 +142,41 @@ mod tests {
 
     #[test]
     fn non_root_is_refused() {
-        assert_eq!(authorize_root(Some(&token(501, 123)), TRUST), Err(Denied::NotRoot(501)));
+        assert_eq!(
+            authorize_root(Some(&token(501, 123)), TRUST),
+            Err(Denied::NotRoot(501))
+        );
     }
 
     #[test]
     fn fails_closed_without_a_real_token() {
         assert_eq!(authorize_root(None, TRUST), Err(Denied::NoToken));
         // All zeros decodes as euid 0 / pid 0 but must not count as root.
-        assert_eq!(authorize_root(Some(&audit_token_t::default()), TRUST), Err(Denied::ZeroToken));
-        let pid0 = audit_token_t { val: [0, 0, 20, 0, 20, 0, 0, 0] };
+        assert_eq!(
+            authorize_root(Some(&audit_token_t::default()), TRUST),
+            Err(Denied::ZeroToken)
+        );
+        let pid0 = audit_token_t {
+            val: [0, 0, 20, 0, 20, 0, 0, 0],
+        };
         assert_eq!(authorize_root(Some(&pid0), TRUST), Err(Denied::PidZero));
     }
 
     #[test]
     fn deny_all_grants_nothing() {
-        assert_eq!(authorize_root(Some(&token(0, 123)), RootPolicy::DenyAll), Err(Denied::Untrusted));
+        assert_eq!(
+            authorize_root(Some(&token(0, 123)), RootPolicy::DenyAll),
+            Err(Denied::Untrusted)
+        );
     }
 
     #[test]
     fn default_policy_is_off_except_on_macos() {
-        let expected = if cfg!(target_os = "macos") { TRUST } else { RootPolicy::DenyAll };
+        let expected = if cfg!(target_os = "macos") {
+            TRUST
+        } else {
+            RootPolicy::DenyAll
+        };
         assert_eq!(RootPolicy::default(), expected);
     }
 
@@ -175,9 +192,18 @@ mod tests {
             assert_eq!(apple_restriction(id), Restriction::None);
         }
         let root = token(0, 5);
-        assert_eq!(authorize(Restriction::AlwaysDenied, Some(&root), TRUST), Err(Denied::Untrusted));
-        assert_eq!(authorize(Restriction::None, None, RootPolicy::DenyAll), Ok(()));
-        assert_eq!(authorize(Restriction::RootOrEntitlement, Some(&root), TRUST), Ok(()));
+        assert_eq!(
+            authorize(Restriction::AlwaysDenied, Some(&root), TRUST),
+            Err(Denied::Untrusted)
+        );
+        assert_eq!(
+            authorize(Restriction::None, None, RootPolicy::DenyAll),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(Restriction::RootOrEntitlement, Some(&root), TRUST),
+            Ok(())
+        );
         assert_eq!(Denied::NoToken.status(), IpconfigStatus::PERMISSION_DENIED);
     }
 }

@@ -23,7 +23,10 @@ impl IpconfigClient {
     /// A client of the server behind `server`, with NextBSD's numbering and no deadline (as
     /// NextBSD's C clients).
     pub fn new(server: SendRight) -> IpconfigClient {
-        IpconfigClient { mig: MigClient::new(server), numbering: Numbering::NextBsd }
+        IpconfigClient {
+            mig: MigClient::new(server),
+            numbering: Numbering::NextBsd,
+        }
     }
 
     /// Sets a deadline for every call.
@@ -46,7 +49,9 @@ impl IpconfigClient {
     /// `ipconfig_if_count`.
     pub async fn if_count(&self) -> Result<i32, MigError> {
         let request = encode_if_count_request();
-        let reply = self.raw_call(IPCONFIG_IF_COUNT_ID, &request, &IF_COUNT_REPLY).await?;
+        let reply = self
+            .raw_call(IPCONFIG_IF_COUNT_ID, &request, &IF_COUNT_REPLY)
+            .await?;
         decode_if_count_reply(&reply.bytes, IPCONFIG_IF_COUNT_ID)
     }
 

@@ -10,9 +10,7 @@ use mach_abi::{audit_token_t, kern_return_t, mach_msg_id_t};
 use mach_async::mig::{MigRequest, MigServer, RequestCheck, RoutineOutcome, RoutineTable, Served};
 use mach_async::ReceiveRight;
 
-use crate::protocol::{
-    check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST,
-};
+use crate::protocol::{check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST};
 use crate::wire::{
     InterfaceName, IpAddress, APPLE_IPCONFIG_GET_OPTION_ID, APPLE_IPCONFIG_IF_ADDR_ID,
     APPLE_IPCONFIG_SUBSYSTEM_END, IF_NAMESIZE, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID,
@@ -42,7 +40,8 @@ pub trait IpconfigHandler: Send + Sync + 'static {
     /// `ipconfig_if_addr`: the bound IPv4 address of `name`, or status `NO_SERVER` when the
     /// interface is unknown or not bound. `name` may lack a NUL; ipconfigd looks up
     /// [`InterfaceName::lookup_key`] (its first 15 bytes).
-    async fn if_addr(&self, name: InterfaceName, ctx: CallContext) -> Result<IfAddr, kern_return_t>;
+    async fn if_addr(&self, name: InterfaceName, ctx: CallContext)
+        -> Result<IfAddr, kern_return_t>;
 }
 
 /// The ipconfig MIG server.
@@ -60,7 +59,10 @@ impl<H: IpconfigHandler> IpconfigServer<H> {
 
     /// A server for a shared handler.
     pub fn from_arc(handler: Arc<H>) -> IpconfigServer<H> {
-        IpconfigServer { handler, numbering: Numbering::NextBsd }
+        IpconfigServer {
+            handler,
+            numbering: Numbering::NextBsd,
+        }
     }
 
     /// Selects the routine numbering (see [`Numbering::AppleCompat`] for the opt-in mode).
@@ -80,18 +82,36 @@ impl<H: IpconfigHandler> IpconfigServer<H> {
             move |request: MigRequest| if_addr_routine(handler.clone(), request)
         };
         match self.numbering {
-            Numbering::NextBsd => RoutineTable::new(IPCONFIG_SUBSYSTEM_BASE, IPCONFIG_SUBSYSTEM_END)
-                .routine(IPCONFIG_IF_COUNT_ID, RequestCheck::Shape(IF_COUNT_REQUEST), if_count)
-                .routine(IPCONFIG_IF_ADDR_ID, RequestCheck::Shape(IF_ADDR_REQUEST), if_addr),
+            Numbering::NextBsd => {
+                RoutineTable::new(IPCONFIG_SUBSYSTEM_BASE, IPCONFIG_SUBSYSTEM_END)
+                    .routine(
+                        IPCONFIG_IF_COUNT_ID,
+                        RequestCheck::Shape(IF_COUNT_REQUEST),
+                        if_count,
+                    )
+                    .routine(
+                        IPCONFIG_IF_ADDR_ID,
+                        RequestCheck::Shape(IF_ADDR_REQUEST),
+                        if_addr,
+                    )
+            }
             Numbering::AppleCompat => {
                 RoutineTable::new(IPCONFIG_SUBSYSTEM_BASE, APPLE_IPCONFIG_SUBSYSTEM_END)
-                    .routine(IPCONFIG_IF_COUNT_ID, RequestCheck::Shape(IF_COUNT_REQUEST), if_count)
+                    .routine(
+                        IPCONFIG_IF_COUNT_ID,
+                        RequestCheck::Shape(IF_COUNT_REQUEST),
+                        if_count,
+                    )
                     .routine(
                         APPLE_IPCONFIG_GET_OPTION_ID,
                         RequestCheck::Custom(check_apple_20001),
                         if_addr.clone(),
                     )
-                    .routine(APPLE_IPCONFIG_IF_ADDR_ID, RequestCheck::Shape(IF_ADDR_REQUEST), if_addr)
+                    .routine(
+                        APPLE_IPCONFIG_IF_ADDR_ID,
+                        RequestCheck::Shape(IF_ADDR_REQUEST),
+                        if_addr,
+                    )
             }
         }
     }
@@ -109,10 +129,16 @@ impl<H: IpconfigHandler> IpconfigServer<H> {
 }
 
 fn context(request: &MigRequest) -> CallContext {
-    CallContext { msgh_id: request.id(), audit_token: request.audit_token() }
+    CallContext {
+        msgh_id: request.id(),
+        audit_token: request.audit_token(),
+    }
 }
 
-async fn if_count_routine<H: IpconfigHandler>(handler: Arc<H>, request: MigRequest) -> RoutineOutcome {
+async fn if_count_routine<H: IpconfigHandler>(
+    handler: Arc<H>,
+    request: MigRequest,
+) -> RoutineOutcome {
     let ctx = context(&request);
     // The request carries no rights; it is released now.
     drop(request);
@@ -122,7 +148,10 @@ async fn if_count_routine<H: IpconfigHandler>(handler: Arc<H>, request: MigReque
     }
 }
 
-async fn if_addr_routine<H: IpconfigHandler>(handler: Arc<H>, request: MigRequest) -> RoutineOutcome {
+async fn if_addr_routine<H: IpconfigHandler>(
+    handler: Arc<H>,
+    request: MigRequest,
+) -> RoutineOutcome {
     let ctx = context(&request);
     // The check guaranteed 48 bytes; copy the name into a buffer owned by the call.
     let mut name = [0u8; IF_NAMESIZE];

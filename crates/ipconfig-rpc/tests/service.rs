@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::mig::{MigError, Served};
 use ipconfig_rpc::protocol::{IfAddr, Numbering};
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
 use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus, IPCONFIG_SERVICE_NAME};
-use ipconfig_rpc::client::IpconfigClient;
 use mach_abi::kern_return_t;
 use mach_async::{ReceiveRight, SendRight, Space};
 use mach_sim::{Kernel, Task};
@@ -29,7 +29,12 @@ struct Bound {
 
 impl Bound {
     fn with(pairs: &[(&str, Ipv4Addr)]) -> Bound {
-        Bound { addrs: pairs.iter().map(|(n, a)| (n.as_bytes().to_vec(), *a)).collect() }
+        Bound {
+            addrs: pairs
+                .iter()
+                .map(|(n, a)| (n.as_bytes().to_vec(), *a))
+                .collect(),
+        }
     }
 }
 
@@ -39,10 +44,20 @@ impl IpconfigHandler for Bound {
         Ok(self.addrs.len() as i32)
     }
 
-    async fn if_addr(&self, name: InterfaceName, _ctx: CallContext) -> Result<IfAddr, kern_return_t> {
+    async fn if_addr(
+        &self,
+        name: InterfaceName,
+        _ctx: CallContext,
+    ) -> Result<IfAddr, kern_return_t> {
         Ok(match self.addrs.get(name.lookup_key()) {
-            Some(addr) => IfAddr { addr: *addr, status: IpconfigStatus::SUCCESS },
-            None => IfAddr { addr: Ipv4Addr::UNSPECIFIED, status: IpconfigStatus::NO_SERVER },
+            Some(addr) => IfAddr {
+                addr: *addr,
+                status: IpconfigStatus::SUCCESS,
+            },
+            None => IfAddr {
+                addr: Ipv4Addr::UNSPECIFIED,
+                status: IpconfigStatus::NO_SERVER,
+            },
         })
     }
 }
@@ -60,7 +75,10 @@ impl Fixture {
         let kernel = Kernel::new();
         let server_task = kernel.task_create("ipconfigd", 100, 0, 0);
         let client_task = kernel.task_create("ipconfig", 200, 501, 20);
-        let name = kernel.bootstrap().check_in(&server_task, IPCONFIG_SERVICE_NAME).expect("check_in");
+        let name = kernel
+            .bootstrap()
+            .check_in(&server_task, IPCONFIG_SERVICE_NAME)
+            .expect("check_in");
         let space = Space::from_task(server_task.clone());
         // SAFETY: the bootstrap server just gave the server task this receive right.
         let port = unsafe { ReceiveRight::from_raw_in(&space, name) };
@@ -74,11 +92,21 @@ impl Fixture {
                 .await
                 .expect("server starts")
         });
-        Fixture { kernel, server_task, client_task, stop: Some(stop), served: Some(served) }
+        Fixture {
+            kernel,
+            server_task,
+            client_task,
+            stop: Some(stop),
+            served: Some(served),
+        }
     }
 
     fn client(&self) -> IpconfigClient {
-        let name = self.kernel.bootstrap().look_up(&self.client_task, IPCONFIG_SERVICE_NAME).expect("look_up");
+        let name = self
+            .kernel
+            .bootstrap()
+            .look_up(&self.client_task, IPCONFIG_SERVICE_NAME)
+            .expect("look_up");
         let space = Space::from_task(self.client_task.clone());
         // SAFETY: look_up just gave the client task this send right.
         IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, name) })
@@ -106,9 +134,20 @@ fn em0() -> Bound {
 async fn both_routines_round_trip() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
     let client = fx.client();
-    assert_eq!(tokio::time::timeout(HANG, client.if_count()).await.unwrap(), Ok(1));
-    let addr = tokio::time::timeout(HANG, client.if_addr(InterfaceName::new("em0").unwrap())).await.unwrap();
-    assert_eq!(addr, Ok(IfAddr { addr: Ipv4Addr::new(10, 0, 2, 15), status: IpconfigStatus::SUCCESS }));
+    assert_eq!(
+        tokio::time::timeout(HANG, client.if_count()).await.unwrap(),
+        Ok(1)
+    );
+    let addr = tokio::time::timeout(HANG, client.if_addr(InterfaceName::new("em0").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        addr,
+        Ok(IfAddr {
+            addr: Ipv4Addr::new(10, 0, 2, 15),
+            status: IpconfigStatus::SUCCESS
+        })
+    );
     drop(client);
     let served = fx.finish().await;
     assert_eq!(served.stats.replies, 2);

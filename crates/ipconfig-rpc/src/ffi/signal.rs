@@ -40,7 +40,8 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// The host's `sigaction` per hooked signal, stored before the forwarder is installed and never
 /// changed afterwards (the handler reads them).
-static PREVIOUS: [OnceLock<libc::sigaction>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+static PREVIOUS: [OnceLock<libc::sigaction>; 3] =
+    [OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
 /// How many terminating signals reached the forwarder (diagnostics and tests).
 static DELIVERED: AtomicUsize = AtomicUsize::new(0);
@@ -135,7 +136,7 @@ fn install(index: usize, signal: libc::c_int) {
         return;
     }
     let mut ours = current;
-    ours.sa_sigaction = forward as usize;
+    ours.sa_sigaction = forward as *const () as usize;
     ours.sa_flags = current.sa_flags | libc::SA_SIGINFO;
     // SAFETY: `ours` is a fully initialised sigaction whose handler has the SA_SIGINFO
     // signature; the host's action is saved in PREVIOUS before ours can run.
