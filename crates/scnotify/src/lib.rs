@@ -1,5 +1,55 @@
-//! SCDynamicStore change notifications over Mach IPC.
-#![warn(missing_docs)]
+//! SCDynamicStore change notifications over Mach IPC, for NextBSD (and the simulated kernel).
+//!
+//! This crate replaces libSystemConfiguration's `SCNotify.c`:
+//!
+//! - [`wire`]: NextBSD's `config.defs` protocol (subsystem 20000, inline `array[*:8192]`
+//!   payloads, key lists and key/value maps), with the checks MIG stubs perform;
+//! - [`store`]: configd's store semantics as a pure state machine (sessions, watched keys and
+//!   anchored POSIX extended regex patterns, `notify_owed` coalescing);
+//! - [`ConfigdServer`]: a configd-compatible server over that state machine, usable as an
+//!   in-process configd in tests;
+//! - [`Session`] and [`Notifications`]: the async client, whose stream yields batches of changed
+//!   keys and survives configd restarts;
+//! - [`ffi`]: the C ABI of `SCNotify.c` (`SCDynamicStoreSetNotificationKeys` and friends) over
+//!   the host library's `SCDynamicStorePrivate`.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+//! # fn main() {
+//! use futures::StreamExt;
+//! use mach_async::Space;
+//! use scnotify::{ConfigdServer, Session};
+//!
+//! let kernel = mach_sim::Kernel::new();
+//! let configd = Space::from_task(kernel.task_create("configd", 10, 0, 0));
+//! let app = Space::from_task(kernel.task_create("app", 11, 0, 0));
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let server = ConfigdServer::check_in(&configd).unwrap();
+//!     let session = Session::open(&app).await.unwrap();
+//!     session.set_notification_keys(&[], &["State:/Network/Interface/.*/Link"]).await.unwrap();
+//!     let mut changes = session.notifications().await.unwrap();
+//!     session.set("State:/Network/Interface/en0/Link", b"<true/>").await.unwrap();
+//!     assert_eq!(changes.next().await.unwrap().unwrap(), ["State:/Network/Interface/en0/Link"]);
+//!     changes.cancel().await;
+//!     drop(session);
+//!     server.stop().await;
+//! });
+//! kernel.assert_no_leaks();
+//! # }
+//! # #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+//! # fn main() {}
+//! ```
 
+pub mod client;
+pub mod server;
 pub mod store;
 pub mod wire;
+
+mod transport;
+
+pub use client::{Connector, Error, Notifications, Session, SessionOptions};
+pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};
+pub use wire::Status;

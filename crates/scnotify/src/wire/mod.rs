@@ -20,6 +20,7 @@ pub mod status;
 
 mod codec;
 
+pub use codec::EncodeError;
 pub use keylist::{KeyList, KeyListError, KvMap, CONFIG_DATA_MAX};
 pub use reply::{Reply, ReplyError};
 pub use request::{Request, RequestError};

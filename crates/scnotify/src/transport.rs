@@ -1,0 +1,197 @@
+//! The bridge between the byte-level wire layer and `mach-async` messages and rights, plus the
+//! bootstrap name service.
+//!
+//! This is the crate's private MIG shim: [`call`] sends one request with a per-call send-once
+//! reply port (`SendRight::request`) and runs the generated stub's reply checks
+//! ([`Reply::decode`]); the server side converts received messages back to bytes for
+//! [`Request::decode`] and encoded replies into messages. Everything above this module speaks
+//! [`Request`]/[`Reply`] only, so pointing it at `mach_async::mig`'s runtime later touches this
+//! file alone.
+
+use crate::wire::{layout, Header, Reply, ReplyError, Request, Routine};
+use bytes::Bytes;
+use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST};
+use mach_async::{Descriptor, Message, MessageBuilder, PortRight, PortSlot, SendRight, Space};
+use std::time::Duration;
+
+/// A failed RPC, as the C stub would report it (`kr`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    /// Sending or receiving failed (dead server port, timeout, ...).
+    #[error("transport: {0}")]
+    Transport(mach_async::Error),
+    /// The reply failed the stub's checks or was the error form.
+    #[error("reply: {0}")]
+    Reply(#[from] ReplyError),
+    /// The request could not be encoded (an array over 8192 bytes).
+    #[error("encode: {0}")]
+    Encode(#[from] crate::wire::EncodeError),
+}
+
+impl CallError {
+    /// The `kern_return_t` a C stub would have returned.
+    pub(crate) fn kern_return(&self) -> kern_return_t {
+        match self {
+            CallError::Transport(e) => e.code().unwrap_or(mach_abi::MIG_SERVER_DIED),
+            CallError::Reply(r) => r.kern_return(),
+            CallError::Encode(_) => mach_abi::MIG_ARRAY_TOO_LARGE,
+        }
+    }
+
+    /// Whether the server is gone (`MIG_SERVER_DIED`, `MACH_SEND_INVALID_DEST`): the cue to
+    /// reconnect.
+    pub(crate) fn is_server_death(&self) -> bool {
+        let kr = self.kern_return();
+        kr == mach_abi::MIG_SERVER_DIED || kr == MACH_SEND_INVALID_DEST
+    }
+}
+
+/// The wire bytes of a received message, with the header bits and size as received.
+pub(crate) fn received_bytes(msg: &Message) -> Vec<u8> {
+    let mut wire = msg.to_wire();
+    if wire.len() >= layout::HEADER_SIZE {
+        let mut h = Header::parse(&wire).unwrap_or_default();
+        h.bits = msg.bits();
+        h.size = (wire.len() as u32).min(msg.size().max(layout::HEADER_SIZE as u32));
+        h.write(&mut wire);
+    }
+    wire
+}
+
+/// Turns an encoded message (header + body) into a `mach-async` message, moving `port` into its
+/// single port descriptor if the encoding has one.
+pub(crate) fn message_from_bytes(bytes: &[u8], port: Option<PortRight>) -> Message {
+    let h = Header::parse(bytes).expect("encoder output has a valid header");
+    let mut b = MessageBuilder::new(h.id);
+    let body_start = if h.is_complex() {
+        // Header, body word, one 12-byte port descriptor.
+        if let Some(p) = port {
+            b = b.port(PortSlot::Right(p));
+        }
+        layout::COMPLEX_NDR_OFFSET
+    } else {
+        layout::HEADER_SIZE
+    };
+    b.body(Bytes::copy_from_slice(&bytes[body_start..h.size as usize]))
+        .build()
+}
+
+/// Takes the right out of a received message's first port descriptor.
+pub(crate) fn take_port(msg: &mut Message) -> Option<PortRight> {
+    match msg.descriptors_mut().first_mut() {
+        Some(Descriptor::Port(slot)) => slot.take().and_then(PortSlot::into_right),
+        _ => None,
+    }
+}
+
+/// A decoded reply that owns its bytes (and, for configopen, the session right).
+pub(crate) struct ReplyMessage {
+    bytes: Vec<u8>,
+    routine: Routine,
+    /// configopen's session send right.
+    pub(crate) session: Option<SendRight>,
+}
+
+impl ReplyMessage {
+    /// The decoded reply (already checked in [`call`]).
+    pub(crate) fn reply(&self) -> Reply<'_> {
+        Reply::decode(self.routine, &self.bytes).expect("checked in call()")
+    }
+}
+
+/// One RPC: encodes `req`, sends it to `server` with a fresh send-once reply port (moving
+/// `moved` in the port descriptor), waits for the reply (at most `timeout`), and checks it as a
+/// generated client stub does. On a failed check the reply's rights are released.
+pub(crate) async fn call(
+    server: &SendRight,
+    req: &Request<'_>,
+    moved: Option<PortRight>,
+    timeout: Option<Duration>,
+) -> Result<ReplyMessage, CallError> {
+    let routine = req.routine();
+    let bytes = req.encode()?;
+    let msg = message_from_bytes(&bytes, moved);
+    let mut reply = server
+        .request(msg, timeout)
+        .await
+        .map_err(CallError::Transport)?;
+    let wire = received_bytes(&reply);
+    Reply::decode(routine, &wire)?;
+    let session = match take_port(&mut reply) {
+        Some(PortRight::Send(s)) => Some(s),
+        _ => None,
+    };
+    Ok(ReplyMessage {
+        bytes: wire,
+        routine,
+        session,
+    })
+}
+
+/// The bootstrap name service, as far as this crate needs it.
+pub(crate) mod bootstrap {
+    use super::*;
+    use mach_async::ReceiveRight;
+
+    /// `BOOTSTRAP_UNKNOWN_SERVICE`.
+    pub(crate) const UNKNOWN_SERVICE: kern_return_t = mach_abi::BOOTSTRAP_UNKNOWN_SERVICE;
+
+    /// `bootstrap_look_up(name)` in `space`.
+    #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+    pub(crate) fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
+        let task = space.task();
+        let n = task.kernel().bootstrap().look_up(task, name)?;
+        // SAFETY: the bootstrap server just inserted a send right under `n` in `space`.
+        Ok(unsafe { SendRight::from_raw_in(space, n) })
+    }
+
+    /// `bootstrap_check_in(name)` in `space`.
+    #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+    pub(crate) fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
+        let task = space.task();
+        let n = task.kernel().bootstrap().check_in(task, name)?;
+        // SAFETY: the bootstrap server just gave `space` the receive right under `n`.
+        Ok(unsafe { ReceiveRight::from_raw_in(space, n) })
+    }
+
+    #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+    mod native {
+        use std::ffi::{c_char, c_int};
+        extern "C" {
+            pub static bootstrap_port: u32;
+            pub fn bootstrap_look_up(bp: u32, name: *const c_char, sp: *mut u32) -> c_int;
+            pub fn bootstrap_check_in(bp: u32, name: *const c_char, sp: *mut u32) -> c_int;
+        }
+    }
+
+    /// `bootstrap_look_up(name)` through libSystem / libmach.
+    #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+    pub(crate) fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
+        let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
+        let mut port = 0u32;
+        // SAFETY: `c` is NUL-terminated, `port` is a valid out-pointer, `bootstrap_port` is the
+        // process's bootstrap port set up by the C runtime.
+        let kr =
+            unsafe { native::bootstrap_look_up(native::bootstrap_port, c.as_ptr(), &mut port) };
+        if kr != 0 {
+            return Err(kr);
+        }
+        // SAFETY: on success the server inserted a send right under `port`.
+        Ok(unsafe { SendRight::from_raw_in(space, port) })
+    }
+
+    /// `bootstrap_check_in(name)` through libSystem / libmach.
+    #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+    pub(crate) fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
+        let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
+        let mut port = 0u32;
+        // SAFETY: as in `look_up`.
+        let kr =
+            unsafe { native::bootstrap_check_in(native::bootstrap_port, c.as_ptr(), &mut port) };
+        if kr != 0 {
+            return Err(kr);
+        }
+        // SAFETY: on success the caller owns the receive right under `port`.
+        Ok(unsafe { ReceiveRight::from_raw_in(space, port) })
+    }
+}
