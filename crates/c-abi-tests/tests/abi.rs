@@ -534,6 +534,7 @@ fn every_mach_abi_item_is_checked() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "spawns cargo and cc")]
 fn c_headers_match_mach_abi() {
     let e = expected();
     let gen_dir = target_dir().join("gen");

@@ -5,6 +5,7 @@
 use c_abi_tests::{assert_passed, build_staticlib, compile_and_run, include_dir, workspace_root};
 
 #[test]
+#[cfg_attr(miri, ignore = "spawns cargo and cc")]
 fn request_reply_queue_limit_server_death_kqueue() {
     let lib = build_staticlib("mach-sim");
     let source = workspace_root().join("tests/c/mach_sim/request_reply.c");

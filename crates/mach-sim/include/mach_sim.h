@@ -13,6 +13,9 @@
 #include <time.h>
 #include <mach/mach.h>
 
+/* Declared by <time.h> in C11 and POSIX; forward-declared for stricter modes. */
+struct timespec;
+
 /* kqueue filter numbers (FreeBSD values; checked against mach-abi by crates/c-abi-tests). */
 #define EVFILT_READ (-1)
 /* NextBSD's Mach port-set filter. Port sets only; notify mode (fflags 0, data = the member with a
