@@ -21,9 +21,9 @@
 //! right. The global [`bootstrap::bootstrap_port`] holds the pseudo name
 //! [`sim::MACH_SIM_BOOTSTRAP_PORT`]; the bootstrap calls ignore their `bp` argument. Because
 //! NextBSD's `task_self_trap` hands out a real send right, C code often releases it with
-//! `mach_port_deallocate(mach_task_self(), mach_task_self())`: `mach_port_deallocate` accepts a
-//! pseudo name and does nothing. Every other port call answers a pseudo name with the kernel's
-//! error for an unknown name.
+//! `mach_port_deallocate(mach_task_self(), mach_task_self())`: `mach_port_deallocate` (and
+//! `mach_port_mod_refs` on `MACH_PORT_RIGHT_SEND`) accept a pseudo name and do nothing. Every
+//! other port call answers a pseudo name with the kernel's error for an unknown name.
 //!
 //! # Errors and safety
 //! Null pointers and bad arguments are answered with the kernel's error codes

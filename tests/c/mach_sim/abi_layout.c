@@ -59,6 +59,10 @@ int main(void)
 	CHECK(mach_task_self() == self, "mach_task_self stable");
 	CHECK(mach_port_deallocate(self, self) == KERN_SUCCESS, "deallocate task self");
 	CHECK(mach_port_deallocate(self, bootstrap_port) == KERN_SUCCESS, "deallocate bootstrap");
+	CHECK(mach_port_mod_refs(self, self, MACH_PORT_RIGHT_SEND, -1) == KERN_SUCCESS,
+	      "mod_refs on task self");
+	CHECK(mach_port_mod_refs(self, self, MACH_PORT_RIGHT_RECEIVE, -1) != KERN_SUCCESS,
+	      "task self has no receive right");
 
 	/* A message buffer of the usual shapes. */
 	struct {

@@ -11,8 +11,9 @@ use mach_abi::{
     mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_delta_t,
     mach_port_mscount_t, mach_port_name_t, mach_port_right_t, mach_port_t, mach_port_type_t,
     mach_port_urefs_t, NDR_record_t, KERN_FAILURE, KERN_INVALID_ARGUMENT, KERN_SUCCESS,
-    MACH_PORT_NULL, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_RECEIVE, MACH_RCV_INVALID_DATA,
-    MACH_RCV_MSG, MACH_SEND_INVALID_DATA, MACH_SEND_MSG, MACH_SEND_NO_BUFFER,
+    MACH_PORT_NULL, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_TYPE_RECEIVE,
+    MACH_RCV_INVALID_DATA, MACH_RCV_MSG, MACH_SEND_INVALID_DATA, MACH_SEND_MSG,
+    MACH_SEND_NO_BUFFER,
 };
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -110,7 +111,8 @@ pub extern "C" fn mach_port_destroy(task: ipc_space_t, name: mach_port_name_t) -
 
 /// `kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name,
 /// mach_port_right_t right, mach_port_delta_t delta)`, with XNU semantics (NextBSD's libmach
-/// makes it a no-op; the simulated kernel does not).
+/// makes it a no-op; the simulated kernel does not). Changing the send references of a pseudo
+/// name (`mach_task_self()`, `bootstrap_port`) is accepted and does nothing.
 #[no_mangle]
 pub extern "C" fn mach_port_mod_refs(
     task: ipc_space_t,
@@ -119,6 +121,9 @@ pub extern "C" fn mach_port_mod_refs(
     delta: mach_port_delta_t,
 ) -> kern_return_t {
     let _ = task;
+    if is_pseudo_name(name) && right == MACH_PORT_RIGHT_SEND {
+        return KERN_SUCCESS;
+    }
     guard(KERN_FAILURE, || {
         kr(Task::current().port_mod_refs(name, right, delta))
     })
