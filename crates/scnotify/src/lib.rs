@@ -44,11 +44,11 @@
 //! ```
 
 pub mod client;
+pub mod raw;
 pub mod server;
 pub mod store;
 pub mod wire;
 
-mod transport;
 
 pub use client::{Connector, Error, Notifications, Session, SessionOptions};
 pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};

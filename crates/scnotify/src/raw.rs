@@ -1,7 +1,8 @@
-//! The bridge between the byte-level wire layer and `mach-async` messages and rights, plus the
-//! bootstrap name service.
+//! Raw `config.defs` RPCs: the bridge between the byte-level wire layer and `mach-async` messages
+//! and rights, plus the bootstrap name service. Tests and tools that want to speak the protocol
+//! directly (as NextBSD's `notifytest.c` does) use it; applications use [`crate::Session`].
 //!
-//! This is the crate's private MIG shim: [`call`] sends one request with a per-call send-once
+//! This is the crate's MIG shim: [`call`] sends one request with a per-call send-once
 //! reply port (`SendRight::request`) and runs the generated stub's reply checks
 //! ([`Reply::decode`]); the server side converts received messages back to bytes for
 //! [`Request::decode`] and encoded replies into messages. Everything above this module speaks
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 /// A failed RPC, as the C stub would report it (`kr`).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CallError {
+pub enum CallError {
     /// Sending or receiving failed (dead server port, timeout, ...).
     #[error("transport: {0}")]
     Transport(mach_async::Error),
@@ -30,7 +31,7 @@ pub(crate) enum CallError {
 
 impl CallError {
     /// The `kern_return_t` a C stub would have returned.
-    pub(crate) fn kern_return(&self) -> kern_return_t {
+    pub fn kern_return(&self) -> kern_return_t {
         match self {
             CallError::Transport(e) => e.code().unwrap_or(mach_abi::MIG_SERVER_DIED),
             CallError::Reply(r) => r.kern_return(),
@@ -40,14 +41,14 @@ impl CallError {
 
     /// Whether the server is gone (`MIG_SERVER_DIED`, `MACH_SEND_INVALID_DEST`): the cue to
     /// reconnect.
-    pub(crate) fn is_server_death(&self) -> bool {
+    pub fn is_server_death(&self) -> bool {
         let kr = self.kern_return();
         kr == mach_abi::MIG_SERVER_DIED || kr == MACH_SEND_INVALID_DEST
     }
 }
 
 /// The wire bytes of a received message, with the header bits and size as received.
-pub(crate) fn received_bytes(msg: &Message) -> Vec<u8> {
+pub fn received_bytes(msg: &Message) -> Vec<u8> {
     let mut wire = msg.to_wire();
     if wire.len() >= layout::HEADER_SIZE {
         let mut h = Header::parse(&wire).unwrap_or_default();
@@ -60,7 +61,7 @@ pub(crate) fn received_bytes(msg: &Message) -> Vec<u8> {
 
 /// Turns an encoded message (header + body) into a `mach-async` message, moving `port` into its
 /// single port descriptor if the encoding has one.
-pub(crate) fn message_from_bytes(bytes: &[u8], port: Option<PortRight>) -> Message {
+pub fn message_from_bytes(bytes: &[u8], port: Option<PortRight>) -> Message {
     let h = Header::parse(bytes).expect("encoder output has a valid header");
     let mut b = MessageBuilder::new(h.id);
     let body_start = if h.is_complex() {
@@ -77,24 +78,29 @@ pub(crate) fn message_from_bytes(bytes: &[u8], port: Option<PortRight>) -> Messa
 }
 
 /// Takes the right out of a received message's first port descriptor.
-pub(crate) fn take_port(msg: &mut Message) -> Option<PortRight> {
+pub fn take_port(msg: &mut Message) -> Option<PortRight> {
     match msg.descriptors_mut().first_mut() {
         Some(Descriptor::Port(slot)) => slot.take().and_then(PortSlot::into_right),
         _ => None,
     }
 }
 
-/// A decoded reply that owns its bytes (and, for configopen, the session right).
-pub(crate) struct ReplyMessage {
+/// A checked reply that owns its bytes (and, for configopen, the session right).
+pub struct ReplyMessage {
     bytes: Vec<u8>,
     routine: Routine,
     /// configopen's session send right.
-    pub(crate) session: Option<SendRight>,
+    pub session: Option<SendRight>,
 }
 
 impl ReplyMessage {
+    /// The received bytes (header included, trailer excluded).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The decoded reply (already checked in [`call`]).
-    pub(crate) fn reply(&self) -> Reply<'_> {
+    pub fn reply(&self) -> Reply<'_> {
         Reply::decode(self.routine, &self.bytes).expect("checked in call()")
     }
 }
@@ -102,7 +108,7 @@ impl ReplyMessage {
 /// One RPC: encodes `req`, sends it to `server` with a fresh send-once reply port (moving
 /// `moved` in the port descriptor), waits for the reply (at most `timeout`), and checks it as a
 /// generated client stub does. On a failed check the reply's rights are released.
-pub(crate) async fn call(
+pub async fn call(
     server: &SendRight,
     req: &Request<'_>,
     moved: Option<PortRight>,
@@ -129,16 +135,16 @@ pub(crate) async fn call(
 }
 
 /// The bootstrap name service, as far as this crate needs it.
-pub(crate) mod bootstrap {
+pub mod bootstrap {
     use super::*;
     use mach_async::ReceiveRight;
 
     /// `BOOTSTRAP_UNKNOWN_SERVICE`.
-    pub(crate) const UNKNOWN_SERVICE: kern_return_t = mach_abi::BOOTSTRAP_UNKNOWN_SERVICE;
+    pub const UNKNOWN_SERVICE: kern_return_t = mach_abi::BOOTSTRAP_UNKNOWN_SERVICE;
 
     /// `bootstrap_look_up(name)` in `space`.
     #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
-    pub(crate) fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
+    pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
         let task = space.task();
         let n = task.kernel().bootstrap().look_up(task, name)?;
         // SAFETY: the bootstrap server just inserted a send right under `n` in `space`.
@@ -147,7 +153,7 @@ pub(crate) mod bootstrap {
 
     /// `bootstrap_check_in(name)` in `space`.
     #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
-    pub(crate) fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
+    pub fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
         let task = space.task();
         let n = task.kernel().bootstrap().check_in(task, name)?;
         // SAFETY: the bootstrap server just gave `space` the receive right under `n`.
@@ -166,7 +172,7 @@ pub(crate) mod bootstrap {
 
     /// `bootstrap_look_up(name)` through libSystem / libmach.
     #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
-    pub(crate) fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
+    pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
         let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
         let mut port = 0u32;
         // SAFETY: `c` is NUL-terminated, `port` is a valid out-pointer, `bootstrap_port` is the
@@ -182,7 +188,7 @@ pub(crate) mod bootstrap {
 
     /// `bootstrap_check_in(name)` through libSystem / libmach.
     #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
-    pub(crate) fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
+    pub fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
         let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
         let mut port = 0u32;
         // SAFETY: as in `look_up`.

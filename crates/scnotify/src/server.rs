@@ -14,7 +14,7 @@
 //!   instead of being truncated silently.
 
 use crate::store::{SessionId, Store, WakeupSink};
-use crate::transport::{self, message_from_bytes, received_bytes, take_port};
+use crate::raw::{self, message_from_bytes, received_bytes, take_port};
 use crate::wire::reply::encode_error_reply;
 use crate::wire::{Header, Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, NOTIFY_MSG_ID};
 use futures::stream::FuturesUnordered;
@@ -117,7 +117,7 @@ impl ConfigdServer {
 
     /// [`ConfigdServer::check_in`] under another service name.
     pub fn check_in_as(space: &Space, name: &str) -> Result<ServerHandle, ServerError> {
-        let port = transport::bootstrap::check_in(space, name).map_err(ServerError::CheckIn)?;
+        let port = raw::bootstrap::check_in(space, name).map_err(ServerError::CheckIn)?;
         Self::spawn(port)
     }
 

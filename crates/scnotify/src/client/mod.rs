@@ -11,7 +11,7 @@ mod notifications;
 
 pub use notifications::Notifications;
 
-use crate::transport::{self, bootstrap, call, CallError};
+use crate::raw::{self, bootstrap, call, CallError};
 use crate::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
 use crate::wire::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
 use mach_abi::kern_return_t;
@@ -277,7 +277,7 @@ impl Session {
 
     /// One RPC on the current server with reconnect-and-retry-once on server death.
     /// `moved` builds the right to move for each attempt.
-    async fn rpc(&self, req: &Request<'_>) -> Result<transport::ReplyMessage, Error> {
+    async fn rpc(&self, req: &Request<'_>) -> Result<raw::ReplyMessage, Error> {
         let routine = req.routine().name();
         let (server, generation) = self.current()?;
         match call(&server, req, None, self.inner.timeout).await {
@@ -300,7 +300,7 @@ impl Session {
         &self,
         req: &Request<'_>,
         moved: Option<PortRight>,
-    ) -> Result<(transport::ReplyMessage, u64), CallError> {
+    ) -> Result<(raw::ReplyMessage, u64), CallError> {
         let (server, generation) = self.current().map_err(|e| match e {
             Error::Mach(m) => CallError::Transport(m),
             _ => CallError::Transport(mach_async::Error::Ended),
@@ -355,7 +355,7 @@ impl Session {
         Ok(())
     }
 
-    fn status_of(r: &transport::ReplyMessage) -> Result<(), Error> {
+    fn status_of(r: &raw::ReplyMessage) -> Result<(), Error> {
         r.reply().status().into_result().map_err(Error::Status)
     }
 
@@ -589,7 +589,7 @@ fn check_len(b: &[u8]) -> Result<(), Error> {
 
 /// Decodes a key-list reply: status, then records; invalid UTF-8 keys and a truncated tail are
 /// dropped (with a trace), as `SCDynamicStoreCopyNotifiedKeys` does.
-fn decode_changes(r: &transport::ReplyMessage) -> Result<Vec<String>, Error> {
+fn decode_changes(r: &raw::ReplyMessage) -> Result<Vec<String>, Error> {
     match r.reply() {
         Reply::Data { data, status } => {
             status.into_result().map_err(Error::Status)?;

@@ -1,7 +1,7 @@
 //! The stream of changed-key batches, driven by a `MachNotifyStream` on the session's notify port.
 
 use super::{decode_key_strings, Error, Session};
-use crate::transport::CallError;
+use crate::raw::CallError;
 use crate::wire::{Reply, Request, Status};
 use futures::{Stream, StreamExt};
 use mach_async::{MachNotifyStream, Notification, PortRight, ReceiveRight};
