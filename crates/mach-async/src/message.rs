@@ -389,6 +389,33 @@ impl Message {
         (raw, arrays)
     }
 
+    /// Turns every borrowed slot (`COPY_SEND`, `MAKE_SEND`, `MAKE_SEND_ONCE` by name) into a
+    /// right the message owns, moved on send. Used before a send leaves the caller's context
+    /// (the blocking-pool fallback): afterwards the send no longer depends on the caller keeping
+    /// those names alive, and a cancelled send releases exactly what it owns.
+    pub(crate) fn own_borrowed(&mut self, space: &Space) -> Result<(), crate::Error> {
+        fn own(space: &Space, slot: &mut Option<PortSlot>) -> Result<(), crate::Error> {
+            let owned = match slot.as_ref() {
+                Some(PortSlot::CopySend(n)) => PortRight::Send(SendRight::copy_of(space, *n)?),
+                Some(PortSlot::MakeSend(n)) => PortRight::Send(SendRight::made_from(space, *n)?),
+                Some(PortSlot::MakeSendOnce(n)) => {
+                    PortRight::SendOnce(crate::rights::mint_send_once(space, *n)?)
+                }
+                _ => return Ok(()),
+            };
+            *slot = Some(PortSlot::Right(owned));
+            Ok(())
+        }
+        own(space, &mut self.remote)?;
+        own(space, &mut self.local)?;
+        for d in &mut self.descriptors {
+            if let Descriptor::Port(p) = d {
+                own(space, p)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The send succeeded: every right the message owned now belongs to the receiver.
     pub(crate) fn commit_sent(mut self) {
         let forget = |s: Option<PortSlot>| {

@@ -186,6 +186,24 @@ impl Clone for SendRight {
 }
 
 impl SendRight {
+    /// Another user reference on `name` in `space`, as an owned right.
+    pub(crate) fn copy_of(space: &Space, name: Name) -> Result<SendRight, Error> {
+        space.add_send_uref(name)?;
+        Ok(SendRight {
+            space: space.clone(),
+            name,
+        })
+    }
+
+    /// A send right minted from the receive right `name` (`insert_right(MAKE_SEND)`).
+    pub(crate) fn made_from(space: &Space, name: Name) -> Result<SendRight, Error> {
+        space.insert_right(name, name, MACH_MSG_TYPE_MAKE_SEND)?;
+        Ok(SendRight {
+            space: space.clone(),
+            name,
+        })
+    }
+
     /// Another user reference on the same name.
     pub fn try_clone(&self) -> Result<SendRight, Error> {
         self.space.add_send_uref(self.name)?;
@@ -228,70 +246,76 @@ impl ReceiveRight {
     /// kernel mints them: a private port receives a message carrying a `MAKE_SEND_ONCE`
     /// descriptor for this port; the descriptor arrives as the new right.
     pub fn make_send_once(&self) -> Result<SendOnceRight, Error> {
-        let tmp = ReceiveRight::new_in(&self.space)?;
-        let raw = RawMessage {
-            bits: MACH_MSGH_BITS(MACH_MSG_TYPE_MAKE_SEND_ONCE, 0),
-            remote: tmp.name,
-            local: 0,
-            voucher: 0,
-            id: 0,
-            descriptors: vec![RawDescriptor::Port {
-                name: self.name,
-                disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE as u8,
-            }],
-            body: bytes::Bytes::new(),
-            trailer: None,
-        };
-        let mut buf = MsgBuf::from_bytes(&wire::encode(&raw));
-        let size = raw.wire_size() as u32;
-        // SAFETY: `buf` holds `size` encoded bytes, is 8-aligned and exclusively borrowed.
-        let mr = unsafe {
-            self.space.mach_msg(
-                buf.header_ptr(),
-                MACH_SEND_MSG | MACH_SEND_TIMEOUT,
-                size,
-                0,
-                0,
-                0,
-            )
-        }?;
-        if mr != MACH_MSG_SUCCESS {
-            return Err(Error::Msg {
-                op: "send (make_send_once)",
-                mr,
-            });
-        }
-        let mut rbuf = MsgBuf::new(256);
-        let len = rbuf.len() as u32;
-        rbuf.set_msgh_size(0);
-        // SAFETY: `rbuf` is valid for writes of `len` bytes, 8-aligned, exclusively borrowed.
-        let mr = unsafe {
-            self.space.mach_msg(
-                rbuf.header_ptr(),
-                MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
-                0,
-                len,
-                tmp.name,
-                0,
-            )
-        }?;
-        if mr != MACH_MSG_SUCCESS {
-            return Err(Error::Msg {
-                op: "receive (make_send_once)",
-                mr,
-            });
-        }
-        let got = wire::parse(rbuf.bytes(), true)?;
-        match got.descriptors.first() {
-            Some(RawDescriptor::Port { name, .. }) if MACH_PORT_VALID(*name) => Ok(SendOnceRight {
-                space: self.space.clone(),
-                name: *name,
-            }),
-            _ => Err(Error::Msg {
-                op: "make_send_once",
-                mr: mach_abi::MACH_RCV_INVALID_DATA,
-            }),
-        }
+        mint_send_once(&self.space, self.name)
+    }
+}
+
+/// Mints a send-once right to the port whose receive right `name` denotes in `space` (see
+/// [`ReceiveRight::make_send_once`]).
+pub(crate) fn mint_send_once(space: &Space, name: Name) -> Result<SendOnceRight, Error> {
+    let tmp = ReceiveRight::new_in(space)?;
+    let raw = RawMessage {
+        bits: MACH_MSGH_BITS(MACH_MSG_TYPE_MAKE_SEND_ONCE, 0),
+        remote: tmp.name,
+        local: 0,
+        voucher: 0,
+        id: 0,
+        descriptors: vec![RawDescriptor::Port {
+            name,
+            disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE as u8,
+        }],
+        body: bytes::Bytes::new(),
+        trailer: None,
+    };
+    let mut buf = MsgBuf::from_bytes(&wire::encode(&raw));
+    let size = raw.wire_size() as u32;
+    // SAFETY: `buf` holds `size` encoded bytes, is 8-aligned and exclusively borrowed.
+    let mr = unsafe {
+        space.mach_msg(
+            buf.header_ptr(),
+            MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+            size,
+            0,
+            0,
+            0,
+        )
+    }?;
+    if mr != MACH_MSG_SUCCESS {
+        return Err(Error::Msg {
+            op: "send (make_send_once)",
+            mr,
+        });
+    }
+    let mut rbuf = MsgBuf::new(256);
+    let len = rbuf.len() as u32;
+    rbuf.set_msgh_size(0);
+    // SAFETY: `rbuf` is valid for writes of `len` bytes, 8-aligned, exclusively borrowed.
+    let mr = unsafe {
+        space.mach_msg(
+            rbuf.header_ptr(),
+            MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+            0,
+            len,
+            tmp.name,
+            0,
+        )
+    }?;
+    if mr != MACH_MSG_SUCCESS {
+        return Err(Error::Msg {
+            op: "receive (make_send_once)",
+            mr,
+        });
+    }
+    let got = wire::parse(rbuf.bytes(), true)?;
+    match got.descriptors.first() {
+        Some(RawDescriptor::Port { name, .. }) if MACH_PORT_VALID(*name) => Ok(SendOnceRight {
+            space: space.clone(),
+            name: *name,
+        }),
+        _ => Err(Error::Msg {
+            op: "make_send_once",
+            mr: mach_abi::MACH_RCV_INVALID_DATA,
+        }),
     }
 }
 

@@ -11,7 +11,11 @@
 //! 2. **Queue full** (`MACH_SEND_TIMED_OUT`): the kernel gave the message back (mach-abi.md §4.2;
 //!    rights re-adopted by [`Message`]). If the caller allowed waiting, the message moves to a
 //!    `spawn_blocking` closure that sends with `SEND_TIMEOUT` in slices of at most
-//!    [`SEND_SLICE`] until the caller's deadline. The kernel wakes one blocked sender per
+//!    [`SEND_SLICE`] until the caller's deadline. Before leaving the caller's context the message
+//!    takes ownership of every right it only borrowed by name (the destination's `COPY_SEND`
+//!    becomes an extra user reference moved with `MOVE_SEND`, `MAKE_SEND(_ONCE)` slots are minted
+//!    into owned rights), so the blocking send never uses a name the caller may have released
+//!    or that the kernel may have reused. The kernel wakes one blocked sender per
 //!    receive, so progress needs no polling; the slices only bound how long a cancelled send
 //!    keeps its blocking-pool thread.
 //! 3. **Cancellation**: dropping the future raises a flag; the closure stops after the current
@@ -187,6 +191,11 @@ pub(crate) async fn send(
             })
         }
     };
+    // The blocking send may outlive this future (cancellation) and the caller's borrowed
+    // names: make the message own every right it refers to first.
+    if let Err(error) = slot.as_mut().expect("returned").own_borrowed(&space) {
+        return Err(SendError::new(error, slot.take().expect("returned")));
+    }
     tracing::trace!("destination queue full: continuing the send on the blocking pool");
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());

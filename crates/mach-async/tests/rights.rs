@@ -321,3 +321,55 @@ fn send_right_clone_send_and_drop_in_other_space() {
     });
     fx.kernel.assert_no_leaks();
 }
+
+#[test]
+fn a_waiting_send_owns_what_it_borrowed() {
+    let fx = fixture();
+    let rt = multi_thread_rt();
+    rt.block_on(async {
+        let (port, send) = fx.connect();
+        for i in 0..5 {
+            send.try_send(MessageBuilder::new(i).build()).unwrap();
+        }
+        let mine = ReceiveRight::new_in(&fx.client).unwrap();
+        let msg = MessageBuilder::new(50)
+            .reply_make_send_once(&mine)
+            .make_send(&mine)
+            .build();
+        let s2 = send.clone();
+        let waiting = tokio::spawn(async move { s2.send(msg).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The caller's names may go away while the send waits on the blocking pool.
+        drop(send);
+        let mut stream = MachRecvStream::new(port).unwrap();
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            got.push(
+                tokio::time::timeout(Duration::from_secs(2), stream.next())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        waiting.await.unwrap().unwrap();
+        let last = got.pop().unwrap();
+        assert_eq!(last.id(), 50);
+        assert_eq!(last.reply_type(), 18, "reply arrives as a send-once right");
+        assert!(matches!(
+            last.descriptors()[0],
+            Descriptor::Port(Some(PortSlot::Right(PortRight::Send(_))))
+        ));
+        drop(got);
+        drop(last); // destroys the send-once reply right: `mine` gets a send-once notification
+        let mut mine_stream = MachRecvStream::new(mine).unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), mine_stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.id(), MACH_NOTIFY_SEND_ONCE);
+    });
+    drop(rt);
+    fx.kernel.assert_no_leaks();
+}

@@ -215,8 +215,9 @@ impl MigRequest {
         &mut self.message
     }
 
-    /// The sender's audit token when the routine's check asked for it and the trailer had one.
-    /// On NextBSD it is not a trustworthy credential (`mig.md` §11): fail closed.
+    /// The sender's audit token, when the trailer carried one (always, for a routine whose
+    /// shape requires it). On NextBSD it is not a trustworthy credential (`mig.md` §11): fail
+    /// closed.
     pub fn audit_token(&self) -> Option<audit_token_t> {
         self.audit_token
     }
@@ -387,10 +388,13 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
         }
     };
     let slot = Arc::new(Mutex::new(reply_right));
+    // The trailer's token is offered to every routine (the server always asks for it); a
+    // routine whose shape requires it was already refused above when it was missing.
+    let audit_token = checked.audit_token.or_else(|| message.audit_token().map(|t| t.0));
     let request = MigRequest {
         message,
         bytes,
-        audit_token: checked.audit_token,
+        audit_token,
         reply: slot.clone(),
     };
     let outcome = handler(request).await;
