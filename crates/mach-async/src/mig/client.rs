@@ -66,7 +66,11 @@ impl MigClient {
     /// A client sending to `server`, with no deadline (as C stubs: wait until the reply or
     /// the server's death).
     pub fn new(server: SendRight) -> MigClient {
-        MigClient { server, timeout: None, pool: Mutex::new(Vec::new()) }
+        MigClient {
+            server,
+            timeout: None,
+            pool: Mutex::new(Vec::new()),
+        }
     }
 
     /// Sets a deadline for every call (send and reply together).
@@ -134,7 +138,11 @@ impl MigClient {
             // The returned request is dropped here with whatever rights it still holds.
             drop(e);
             return match code {
-                Some(mr @ (MACH_SEND_INVALID_DATA | MACH_SEND_INVALID_DEST | MACH_SEND_INVALID_HEADER)) => {
+                Some(
+                    mr @ (MACH_SEND_INVALID_DATA
+                    | MACH_SEND_INVALID_DEST
+                    | MACH_SEND_INVALID_HEADER),
+                ) => {
                     self.put_port(stream);
                     Err(MigError::Send(mr))
                 }
@@ -146,7 +154,12 @@ impl MigClient {
         let received = match deadline {
             None => stream.next().await,
             Some(d) => {
-                match tokio::time::timeout(d.saturating_duration_since(Instant::now()), stream.next()).await {
+                match tokio::time::timeout(
+                    d.saturating_duration_since(Instant::now()),
+                    stream.next(),
+                )
+                .await
+                {
                     Ok(item) => item,
                     // A reply may still come: destroy the port with the stream.
                     Err(_) => return Err(MigError::TimedOut),

@@ -135,9 +135,15 @@ impl RoutineTable {
     /// # Panics
     /// If `end < start`.
     pub fn new(start: mach_msg_id_t, end: mach_msg_id_t) -> RoutineTable {
-        assert!(end >= start, "subsystem range {start}..{end} is empty or reversed");
+        assert!(
+            end >= start,
+            "subsystem range {start}..{end} is empty or reversed"
+        );
         let len = (end - start) as usize;
-        RoutineTable { start, slots: (0..len).map(|_| None).collect() }
+        RoutineTable {
+            start,
+            slots: (0..len).map(|_| None).collect(),
+        }
     }
 
     /// First id.
@@ -159,7 +165,9 @@ impl RoutineTable {
         F: Fn(MigRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = RoutineOutcome> + Send + 'static,
     {
-        let index = self.index(id).unwrap_or_else(|| panic!("routine id {id} outside the table"));
+        let index = self
+            .index(id)
+            .unwrap_or_else(|| panic!("routine id {id} outside the table"));
         let handler: RoutineFn = Arc::new(move |request| Box::pin(handler(request)));
         self.slots[index] = Some(Routine { check, handler });
         self
@@ -167,7 +175,9 @@ impl RoutineTable {
 
     fn index(&self, id: mach_msg_id_t) -> Option<usize> {
         let offset = id.checked_sub(self.start)?;
-        usize::try_from(offset).ok().filter(|&i| i < self.slots.len())
+        usize::try_from(offset)
+            .ok()
+            .filter(|&i| i < self.slots.len())
     }
 
     fn lookup(&self, id: mach_msg_id_t) -> Option<&Routine> {
@@ -315,7 +325,11 @@ impl MigServer {
             .port(port)
             .trailer(TrailerRequest::Audit)
             .build()?;
-        Ok(MigServer { stream, table: Arc::new(table), counters: Arc::default() })
+        Ok(MigServer {
+            stream,
+            table: Arc::new(table),
+            counters: Arc::default(),
+        })
     }
 
     /// Counters so far.
@@ -325,7 +339,11 @@ impl MigServer {
 
     /// Serves until `stop` completes or the port dies. See the module docs for the rules.
     pub async fn serve_until(self, stop: impl Future<Output = ()>) -> Served {
-        let MigServer { mut stream, table, counters } = self;
+        let MigServer {
+            mut stream,
+            table,
+            counters,
+        } = self;
         let mut inflight = JoinSet::new();
         tokio::pin!(stop);
         let end = loop {
@@ -363,7 +381,11 @@ impl MigServer {
             }
             ServeEnd::PortDied => None,
         };
-        Served { end, port, stats: counters.get() }
+        Served {
+            end,
+            port,
+            stats: counters.get(),
+        }
     }
 }
 
@@ -374,7 +396,10 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
     let reply_right = message.take_reply();
     let checked = match table.lookup(header.msgh_id) {
         None => Err(MigError::BadId),
-        Some(routine) => routine.check.run(&bytes).map(|c| (routine.handler.clone(), c)),
+        Some(routine) => routine
+            .check
+            .run(&bytes)
+            .map(|c| (routine.handler.clone(), c)),
     };
     let (handler, checked) = match checked {
         Ok(ok) => ok,
@@ -390,7 +415,9 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
     let slot = Arc::new(Mutex::new(reply_right));
     // The trailer's token is offered to every routine (the server always asks for it); a
     // routine whose shape requires it was already refused above when it was missing.
-    let audit_token = checked.audit_token.or_else(|| message.audit_token().map(|t| t.0));
+    let audit_token = checked
+        .audit_token
+        .or_else(|| message.audit_token().map(|t| t.0));
     let request = MigRequest {
         message,
         bytes,
@@ -422,7 +449,11 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
             drop(reply_right);
         }
         RoutineOutcome::Error(code) => {
-            let code = if code == KERN_SUCCESS { KERN_FAILURE } else { code };
+            let code = if code == KERN_SUCCESS {
+                KERN_FAILURE
+            } else {
+                code
+            };
             send_error(&counters, reply_right, &header, code).await;
         }
     }
@@ -451,7 +482,10 @@ async fn send(counters: &Counters, reply_right: Option<PortRight>, msg: Message,
         // Plain send right: zero timeout so a client that never drains cannot stall us.
         Some(PortRight::Send(right)) => right.send_timeout(msg, Some(Duration::ZERO)).await,
         Some(other) => {
-            tracing::warn!(?other, "MIG request named a receive right as its reply port; dropping it");
+            tracing::warn!(
+                ?other,
+                "MIG request named a receive right as its reply port; dropping it"
+            );
             return;
         }
     };
