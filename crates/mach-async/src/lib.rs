@@ -48,6 +48,7 @@
 mod buffer;
 mod error;
 mod message;
+pub mod mig;
 mod ops;
 mod rights;
 pub mod send;
