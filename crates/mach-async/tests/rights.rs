@@ -274,6 +274,9 @@ fn full_queue_send_times_out_without_losing_or_leaking_the_message() {
         tokio::time::sleep(Duration::from_millis(30)).await;
         waiting.abort();
         let _ = waiting.await;
+        // A cancelled send gives up at the end of its current blocking slice (a send that
+        // completes within that slice is delivered); wait past it.
+        tokio::time::sleep(SEND_SLICE_WAIT).await;
         // A waiting send completes when the receiver makes room.
         let s3 = send.clone();
         let later = tokio::spawn(async move { s3.send(MessageBuilder::new(101).build()).await });
@@ -292,13 +295,12 @@ fn full_queue_send_times_out_without_losing_or_leaking_the_message() {
         }
         later.await.unwrap().unwrap();
         assert_eq!(ids, vec![0, 1, 2, 3, 4, 101]);
-        tokio::time::sleep(SEND_SLICE_WAIT).await; // let the cancelled send's slice finish
     });
     drop(rt);
     fx.kernel.assert_no_leaks();
 }
 
-const SEND_SLICE_WAIT: Duration = Duration::from_millis(120);
+const SEND_SLICE_WAIT: Duration = Duration::from_millis(300);
 
 #[test]
 fn send_right_clone_send_and_drop_in_other_space() {
