@@ -14,6 +14,16 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
+    /// The simulated kernel where this build has it (every host without Mach), else the native
+    /// kernel (NextBSD builds, where `mach-async` is built for the real kernel).
+    pub fn build_default() -> BackendChoice {
+        if crate::env::HAS_SIM {
+            BackendChoice::Sim
+        } else {
+            BackendChoice::Native
+        }
+    }
+
     /// The name used on the command line and in the report.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +46,43 @@ pub struct Options {
     pub backend: BackendChoice,
     /// `--no-demo`: skip the end-to-end trace of the three consumers.
     pub no_demo: bool,
+    /// `--only GROUP,...`: run only these measurement groups (`None`: all).
+    pub only: Option<Vec<Group>>,
+}
+
+/// A group of measurements that `--only` can select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Delivery latency (old, stream, floor).
+    Latency,
+    /// Burst throughput.
+    Throughput,
+    /// Idle cost and shutdown at every port count.
+    Idle,
+    /// ipconfig RPC rates.
+    Rpc,
+}
+
+impl Group {
+    /// Every group, in run order.
+    pub const ALL: [Group; 4] = [Group::Latency, Group::Throughput, Group::Idle, Group::Rpc];
+
+    /// The command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Latency => "latency",
+            Group::Throughput => "throughput",
+            Group::Idle => "idle",
+            Group::Rpc => "rpc",
+        }
+    }
+}
+
+impl Options {
+    /// Whether `group` is to be measured.
+    pub fn runs(&self, group: Group) -> bool {
+        self.only.as_ref().map_or(true, |g| g.contains(&group))
+    }
 }
 
 impl Default for Options {
@@ -44,8 +91,9 @@ impl Default for Options {
             json: None,
             plot: None,
             quick: false,
-            backend: BackendChoice::Sim,
+            backend: BackendChoice::build_default(),
             no_demo: false,
+            only: None,
         }
     }
 }
@@ -70,6 +118,8 @@ pub enum CliError {
     BadBackend(String),
     /// The same option twice.
     Repeated(&'static str),
+    /// `--only` with a name that is not a group.
+    BadGroup(String),
     /// A positional argument (the command takes none).
     Unexpected(String),
     /// An argument that is not valid UTF-8 where text is needed.
@@ -84,6 +134,10 @@ impl fmt::Display for CliError {
             CliError::BadBackend(b) => {
                 write!(f, "unknown backend `{b}` (expected `sim` or `native`)")
             }
+            CliError::BadGroup(g) => write!(
+                f,
+                "unknown group `{g}` for --only (expected latency, throughput, idle or rpc)"
+            ),
             CliError::Repeated(o) => write!(f, "option `{o}` given more than once"),
             CliError::Unexpected(a) => write!(f, "unexpected argument `{a}`"),
             CliError::NotUnicode(a) => write!(f, "argument {a:?} is not valid UTF-8"),
@@ -105,8 +159,11 @@ OPTIONS:
     --quick              reduced sample counts and windows (under 15 s; every figure still reported)
     --json PATH          write every figure as JSON to PATH
     --plot PATH          write the latency CDF (old loop, stream, floor) as SVG to PATH
-    --backend sim|native simulated NextBSD kernel (default) or the real kernel (NextBSD builds)
+    --backend sim|native simulated NextBSD kernel (default on hosts without Mach) or the real
+                         kernel (default and only choice in NextBSD builds)
     --no-demo            skip the end-to-end trace of the three consumers
+    --only GROUP,...     measure only these groups: latency, throughput, idle, rpc
+                         (figures of the others are reported as not measured)
     -h, --help           print this text
 ";
 
@@ -156,6 +213,26 @@ where
                     return Err(CliError::Repeated("--plot"));
                 }
             }
+            "--only" => {
+                let v = value("--only")?;
+                let text = v.to_str().ok_or_else(|| CliError::NotUnicode(v.clone()))?;
+                let mut groups = Vec::new();
+                for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let g = Group::ALL
+                        .into_iter()
+                        .find(|g| g.as_str() == name)
+                        .ok_or_else(|| CliError::BadGroup(name.to_string()))?;
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+                if groups.is_empty() {
+                    return Err(CliError::MissingValue("--only"));
+                }
+                if opts.only.replace(groups).is_some() {
+                    return Err(CliError::Repeated("--only"));
+                }
+            }
             "--backend" => {
                 let v = value("--backend")?;
                 if std::mem::replace(&mut seen_backend, true) {
@@ -195,6 +272,7 @@ mod tests {
             quick: true,
             backend: BackendChoice::Native,
             no_demo: true,
+            only: None,
         };
         assert_eq!(
             p(&[
@@ -221,6 +299,22 @@ mod tests {
         );
         assert_eq!(p(&["--quick", "--help"]), Ok(Command::Help));
         assert_eq!(p(&["-h"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn only_selects_groups() {
+        let Ok(Command::Run(o)) = p(&["--only", "idle,latency,idle"]) else {
+            panic!()
+        };
+        assert_eq!(o.only, Some(vec![Group::Idle, Group::Latency]));
+        assert!(o.runs(Group::Idle) && o.runs(Group::Latency));
+        assert!(!o.runs(Group::Rpc) && !o.runs(Group::Throughput));
+        assert!(Options::default().runs(Group::Rpc));
+        assert_eq!(
+            p(&["--only", "speed"]),
+            Err(CliError::BadGroup("speed".into()))
+        );
+        assert_eq!(p(&["--only", ","]), Err(CliError::MissingValue("--only")));
     }
 
     #[test]

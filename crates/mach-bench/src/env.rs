@@ -1,24 +1,34 @@
 //! One measurement environment: an IPC space on the chosen backend, the raw calls for the old
-//! design and the floor, and a leak check at the end.
+//! design and the floor, the `mach-async` space for the stream side, and a leak check at the
+//! end.
 //!
-//! On the simulated kernel every phase gets its own [`mach_sim::Kernel`], so a leak is pinned
-//! on the phase that caused it and no phase sees another's objects.
+//! On the simulated kernel every phase gets its own `mach_sim::Kernel`, so a leak is pinned on
+//! the phase that caused it and no phase sees another's objects. On NextBSD there is one space,
+//! the process's.
 
 use crate::error::BenchError;
-use crate::raw::{RawMach, SimRaw};
+use crate::raw::RawMach;
+use mach_async::Space;
 use std::sync::Arc;
+
+/// Whether this build has the simulated kernel (hosts without Mach).
+pub const HAS_SIM: bool = cfg!(not(any(target_os = "freebsd", target_os = "macos")));
+/// Whether this build can measure the native kernel (NextBSD).
+pub const HAS_NATIVE: bool = cfg!(target_os = "freebsd");
 
 /// An IPC space to measure in.
 pub struct Env {
     raw: Arc<dyn RawMach>,
+    space: Space,
+    #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
     sim: Option<(mach_sim::Kernel, mach_sim::Task)>,
 }
 
+#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 impl Env {
     /// A fresh simulated kernel with one task named `label` (this process's pid and ids).
     pub fn sim(label: &str) -> Env {
-        let kernel = mach_sim::Kernel::new();
-        Env::sim_on(&kernel, label)
+        Env::sim_on(&mach_sim::Kernel::new(), label)
     }
 
     /// A task named `label` on an existing simulated kernel (tests pass their own kernel).
@@ -27,33 +37,25 @@ impl Env {
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
         let task = kernel.task_create(label, std::process::id(), euid, egid);
         Env {
-            raw: Arc::new(SimRaw::new(task.clone())),
+            raw: Arc::new(crate::raw::SimRaw::new(task.clone())),
+            space: Space::from_task(task.clone()),
             sim: Some((kernel.clone(), task)),
         }
     }
 
-    /// The raw Mach calls in this space.
-    pub fn raw(&self) -> &Arc<dyn RawMach> {
-        &self.raw
-    }
-
-    /// The simulated task, when on the simulated kernel.
-    pub fn sim_task(&self) -> Option<&mach_sim::Task> {
-        self.sim.as_ref().map(|(_, t)| t)
-    }
-
-    /// The simulated kernel, when on the simulated kernel.
+    /// The simulated kernel.
     pub fn sim_kernel(&self) -> Option<&mach_sim::Kernel> {
         self.sim.as_ref().map(|(k, _)| k)
     }
 
     /// Checks that the phase left nothing behind in the kernel (the simulation counts every
-    /// right, port, message, kqueue and knote; the real kernel cannot be asked), then ends the
-    /// task.
+    /// right, port, message, kqueue and knote), then ends the task.
     pub fn finish(self, phase: &str) -> Result<(), BenchError> {
         let Some((kernel, task)) = self.sim else {
             return Ok(());
         };
+        drop(self.raw);
+        drop(self.space);
         let live = kernel.stats();
         let leaked = mach_sim::KernelStats { tasks: 0, ..live } != mach_sim::KernelStats::default();
         let _ = task.terminate();
@@ -64,5 +66,72 @@ impl Env {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+impl Env {
+    /// The process's own IPC space on the NextBSD kernel.
+    pub fn native() -> Result<Env, BenchError> {
+        mach_async::sys::mach_available()
+            .map_err(|e| BenchError::Unavailable(format!("NextBSD Mach layer: {e}")))?;
+        if !crate::raw::NativeRaw::available() {
+            return Err(BenchError::Unavailable(
+                "NextBSD Mach traps are not registered (sysctl mach.syscall.*)".into(),
+            ));
+        }
+        Ok(Env {
+            raw: Arc::new(crate::raw::NativeRaw),
+            space: Space::current(),
+        })
+    }
+
+    /// The real kernel cannot be asked what is left; nothing to check.
+    pub fn finish(self, phase: &str) -> Result<(), BenchError> {
+        let _ = phase;
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "macos")]
+impl Env {
+    /// Nothing to check: macOS has no measurement backend in this build.
+    pub fn finish(self, phase: &str) -> Result<(), BenchError> {
+        let _ = phase;
+        Ok(())
+    }
+}
+
+impl Env {
+    /// A fresh environment on `backend` for the phase `label`.
+    pub fn for_backend(backend: crate::cli::BackendChoice, label: &str) -> Result<Env, BenchError> {
+        match backend {
+            #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+            crate::cli::BackendChoice::Sim => Ok(Env::sim(label)),
+            #[cfg(target_os = "freebsd")]
+            crate::cli::BackendChoice::Native => {
+                let _ = label;
+                Env::native()
+            }
+            other => {
+                let _ = label;
+                Err(crate::check_backend(other).err().unwrap_or_else(|| {
+                    BenchError::Unavailable(format!(
+                        "backend {} is not in this build",
+                        other.as_str()
+                    ))
+                }))
+            }
+        }
+    }
+
+    /// The raw Mach calls in this space.
+    pub fn raw(&self) -> &Arc<dyn RawMach> {
+        &self.raw
+    }
+
+    /// The same space for `mach-async`.
+    pub fn space(&self) -> &Space {
+        &self.space
     }
 }

@@ -36,11 +36,12 @@ pub mod plan;
 pub mod progress;
 pub mod raw;
 pub mod report;
+pub mod runtime;
 pub mod stats;
 pub mod svg;
 pub mod sysinfo;
 
-use cli::{BackendChoice, Options};
+use cli::{BackendChoice, Group, Options};
 use env::Env;
 use error::BenchError;
 use plan::Plan;
@@ -53,10 +54,27 @@ pub fn step_count(plan: &Plan, demo: bool) -> usize {
     usize::from(demo) + 3 + 2 + 2 * plan.port_counts.len() + 2 * 4
 }
 
-/// Runs the demo (unless `opts.no_demo`) and every measurement, and returns the report.
-/// Measurements that fail are listed in [`Report::missing`]; the run goes on.
+/// Makes a fresh measurement environment for a phase (given the phase's label).
+pub type EnvFactory<'a> = dyn FnMut(&str) -> Result<Env, BenchError> + 'a;
+
+/// Runs the demo (unless `opts.no_demo`) and every measurement on `opts.backend`, each phase in
+/// a fresh environment, and returns the report. Measurements that fail are listed in
+/// [`Report::missing`]; the run goes on.
 pub fn run(opts: &Options, plan: Plan, progress: &mut Progress) -> Result<Report, BenchError> {
     check_backend(opts.backend)?;
+    let backend = opts.backend;
+    run_with(opts, plan, progress, &mut |label| {
+        Env::for_backend(backend, label)
+    })
+}
+
+/// [`run`] with the environments made by `envs` (tests pass their own kernel).
+pub fn run_with(
+    opts: &Options,
+    plan: Plan,
+    progress: &mut Progress,
+    envs: &mut EnvFactory<'_>,
+) -> Result<Report, BenchError> {
     let started = Instant::now();
     let load_before = sysinfo::load_average();
     let date = sysinfo::utc_now();
@@ -69,7 +87,7 @@ pub fn run(opts: &Options, plan: Plan, progress: &mut Progress) -> Result<Report
     }
 
     let mut runner = Runner {
-        backend: opts.backend,
+        envs,
         progress,
         missing: Vec::new(),
     };
@@ -77,50 +95,58 @@ pub fn run(opts: &Options, plan: Plan, progress: &mut Progress) -> Result<Report
         runner
             .progress
             .step("end-to-end demo of the three consumers");
-        runner.missing.push("demo: the consumer crates (scnotify, iokit-notify, ipconfig-rpc) are not built into this binary yet".into());
+        runner.missing.push(
+            "demo: the consumer crates (scnotify, iokit-notify, ipconfig-rpc) are not built into this binary yet".into(),
+        );
     }
 
     let mut latency = LatencyFigures::default();
-    latency.old = runner.measure("latency: old loop", |env| {
-        measure::old::old_latency(env, &plan)
-    });
-    latency.stream = runner.stream_missing("latency: stream");
-    latency.floor = runner.measure("latency: floor (thread blocked in mach_msg)", |env| {
-        measure::old::floor_latency(env, &plan)
-    });
+    if runner.group(opts, Group::Latency) {
+        latency.old = runner.measure("latency: old loop", |env| {
+            measure::old::old_latency(env, &plan)
+        });
+        latency.stream = runner.measure("latency: stream", |env| {
+            measure::stream::stream_latency(env, &plan)
+        });
+        latency.floor = runner.measure("latency: floor (thread blocked in mach_msg)", |env| {
+            measure::old::floor_latency(env, &plan)
+        });
+    }
 
-    let throughput = Pair {
-        old: runner.measure("burst throughput: old loop", |env| {
+    let mut throughput = Pair::default();
+    if runner.group(opts, Group::Throughput) {
+        throughput.old = runner.measure("burst throughput: old loop", |env| {
             measure::old::old_throughput(env, &plan)
-        }),
-        stream: runner.stream_missing("burst throughput: stream"),
-    };
+        });
+        throughput.stream = runner.measure("burst throughput: stream", |env| {
+            measure::stream::stream_throughput(env, &plan)
+        });
+    }
 
     let mut idle = Vec::new();
-    for &n in &plan.port_counts {
-        let old = runner.measure(&format!("idle: {n} ports, old loop"), |env| {
-            measure::old::old_idle(env, &plan, n)
-        });
-        let stream = runner.stream_missing(&format!("idle: {n} ports, streams"));
-        idle.push(IdleRow {
-            ports: n,
-            old,
-            stream,
-        });
+    if runner.group(opts, Group::Idle) {
+        for &n in &plan.port_counts {
+            let old = runner.measure(&format!("idle: {n} ports, old loop"), |env| {
+                measure::old::old_idle(env, &plan, n)
+            });
+            let stream = runner.measure(&format!("idle: {n} ports, streams"), |env| {
+                measure::stream::stream_idle(env, &plan, n)
+            });
+            idle.push(IdleRow {
+                ports: n,
+                old,
+                stream,
+            });
+        }
     }
 
     let rpc = Vec::new();
-    for label in [
-        "rpc: 1 client",
-        "rpc: 64 clients",
-        "rpc: 64 clients, 1 ms handler",
-        "rpc: 1 client, 1 ms handler",
-    ] {
-        runner.progress.step(label);
+    if runner.group(opts, Group::Rpc) {
+        runner.progress.step("rpc");
+        runner
+            .missing
+            .push("rpc: ipconfig-rpc is not built into this binary yet".into());
     }
-    runner
-        .missing
-        .push("rpc: ipconfig-rpc is not built into this binary yet".into());
 
     let missing = runner.missing;
     Ok(Report {
@@ -146,10 +172,12 @@ pub fn run(opts: &Options, plan: Plan, progress: &mut Progress) -> Result<Report
 /// Refuses a backend this build does not have, with the reason.
 pub fn check_backend(backend: BackendChoice) -> Result<(), BenchError> {
     match backend {
-        BackendChoice::Sim => Ok(()),
-        BackendChoice::Native if cfg!(target_os = "freebsd") => Err(BenchError::Unavailable(
-            "--backend native: not wired yet in this build".into(),
-        )),
+        BackendChoice::Sim if env::HAS_SIM => Ok(()),
+        BackendChoice::Sim => Err(BenchError::Unavailable(format!(
+            "--backend sim: on {} mach-async is built for the native kernel; use --backend native",
+            std::env::consts::OS
+        ))),
+        BackendChoice::Native if env::HAS_NATIVE => Ok(()),
         BackendChoice::Native => Err(BenchError::Unavailable(format!(
             "--backend native needs the real NextBSD kernel: build for x86_64-unknown-freebsd and run on NextBSD \
              (this build targets {}; use --backend sim)",
@@ -158,13 +186,23 @@ pub fn check_backend(backend: BackendChoice) -> Result<(), BenchError> {
     }
 }
 
-struct Runner<'p> {
-    backend: BackendChoice,
+struct Runner<'a, 'p> {
+    envs: &'a mut EnvFactory<'a>,
     progress: &'p mut Progress,
     missing: Vec<String>,
 }
 
-impl Runner<'_> {
+impl Runner<'_, '_> {
+    /// Whether `group` runs; a skipped group is listed as not measured.
+    fn group(&mut self, opts: &Options, group: Group) -> bool {
+        let runs = opts.runs(group);
+        if !runs {
+            self.missing
+                .push(format!("{}: not selected (--only)", group.as_str()));
+        }
+        runs
+    }
+
     /// Runs one measurement in a fresh environment; a failure (or a leak) is recorded and the
     /// figure left out.
     fn measure<T>(
@@ -173,27 +211,19 @@ impl Runner<'_> {
         f: impl FnOnce(&Env) -> Result<T, BenchError>,
     ) -> Option<T> {
         self.progress.step(label);
-        let env = match self.backend {
-            BackendChoice::Sim => Env::sim(label),
-            BackendChoice::Native => unreachable!("checked by check_backend"),
-        };
-        let result = f(&env);
-        let finished = env.finish(label);
-        match (result, finished) {
-            (Ok(v), Ok(())) => Some(v),
-            (Err(e), _) | (Ok(_), Err(e)) => {
+        let result = (self.envs)(label).and_then(|env| {
+            let result = f(&env);
+            let finished = env.finish(label);
+            let value = result?;
+            finished.map(|()| value)
+        });
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
                 self.progress.note(&format!("{label}: {e}"));
                 self.missing.push(format!("{label}: {e}"));
                 None
             }
         }
-    }
-
-    fn stream_missing<T>(&mut self, label: &str) -> Option<T> {
-        self.progress.step(label);
-        self.missing.push(format!(
-            "{label}: mach-async (MachRecvStream) is not built into this binary yet"
-        ));
-        None
     }
 }

@@ -58,6 +58,8 @@ pub struct LoopCounters {
     pub messages: AtomicU64,
     /// Threads that have entered their loop and not left it.
     pub running: AtomicUsize,
+    /// When the last running thread left its loop.
+    pub last_exit: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Why a receiver thread left its loop.
@@ -173,12 +175,20 @@ impl ReceiverThreads {
 
     /// The old design's shutdown: raise the stop flag and join. Each thread notices only when
     /// its current receive returns, so this takes up to the receive timeout. Returns the time
-    /// from the stop request until the last thread was gone, and how each thread ended.
+    /// from the stop request until the last thread had left its loop (reaping the threads
+    /// afterwards is not counted), and how each thread ended.
     pub fn stop_and_join(self) -> (Duration, Vec<LoopExit>) {
+        let counters = self.counters.clone();
         let start = Instant::now();
         self.stop.store(true, Ordering::Release);
         let exits = self.join_all();
-        (start.elapsed(), exits)
+        let joined = Instant::now();
+        let last = counters
+            .last_exit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(joined);
+        (last.max(start) - start, exits)
     }
 
     /// Ends the group at once (between measurements, not as a measurement): raise the stop flag
@@ -236,6 +246,10 @@ fn receive_loop(
             other => break LoopExit::Error(other),
         }
     };
-    counters.running.fetch_sub(1, Ordering::AcqRel);
+    drop(buf);
+    drop(handler);
+    if counters.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+        *counters.last_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
     exit
 }

@@ -40,7 +40,7 @@ pub fn raise_fd_limit(want: u64) -> std::io::Result<u64> {
     }
     let want = want as libc::rlim_t;
     if lim.rlim_cur >= want {
-        return Ok(lim.rlim_cur as u64);
+        return Ok(rlim_u64(lim.rlim_cur));
     }
     if lim.rlim_max < want {
         let raised = libc::rlimit {
@@ -60,7 +60,13 @@ pub fn raise_fd_limit(want: u64) -> std::io::Result<u64> {
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(soft.rlim_cur as u64)
+    Ok(rlim_u64(soft.rlim_cur))
+}
+
+/// `rlim_t` is `u64` on Linux and macOS, `i64` on FreeBSD.
+#[allow(clippy::unnecessary_cast)]
+fn rlim_u64(v: libc::rlim_t) -> u64 {
+    v as u64
 }
 
 /// Number of CPUs this process may use.

@@ -2,8 +2,10 @@
 //! same clock; only the receiving side differs.
 //!
 //! - [`old`]: the old one-thread-per-port loop and the floor, through raw `mach_msg`.
+//! - [`stream`]: `MachRecvStream` tasks on one event thread.
 
 pub mod old;
+pub mod stream;
 
 use crate::clock::now_ns;
 use crate::error::BenchError;

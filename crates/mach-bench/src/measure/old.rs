@@ -5,14 +5,14 @@ use super::{
 };
 use crate::env::Env;
 use crate::error::BenchError;
-use crate::old_loop::{Handler, LoopExit, ReceiveMode, ReceiverThreads};
+use crate::old_loop::{Handler, LoopExit, ReceiveMode, ReceiverThreads, OLD_RECEIVE_TIMEOUT_MS};
 use crate::plan::Plan;
 use crate::raw::{MsgBuffer, Name, RawMach, Stamp, BENCH_MSG_ID};
 use crate::stats::Samples;
 use crate::sysinfo;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Send → handler latency of the old loop (one thread in `mach_msg` with a 500 ms timeout).
 pub fn old_latency(env: &Env, plan: &Plan) -> Result<Samples, BenchError> {
@@ -105,7 +105,13 @@ pub fn old_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, BenchEr
 
     let before = group.counters().timeouts.load(Ordering::Relaxed);
     let start = Instant::now();
-    std::thread::sleep(plan.idle_window_old);
+    // The window is a whole number of receive timeouts; a random extra part of one timeout
+    // puts the stop request at a random phase of the threads' receives (else it would always
+    // land just after a timeout, or just before one).
+    std::thread::sleep(
+        plan.idle_window_old
+            + random_fraction_of(Duration::from_millis(u64::from(OLD_RECEIVE_TIMEOUT_MS))),
+    );
     let wakeups = group.counters().timeouts.load(Ordering::Relaxed) - before;
     let window = start.elapsed();
 
@@ -120,6 +126,21 @@ pub fn old_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, BenchEr
         rss_added_bytes,
         shutdown,
     })
+}
+
+/// A duration uniformly spread over `[0, d)` (seeded from the clock and the process: only the
+/// phase matters, not its quality).
+fn random_fraction_of(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    let nanos = d.as_nanos().max(1) as u64;
+    Duration::from_nanos(h.finish() % nanos)
 }
 
 /// `after - before` when both are known.

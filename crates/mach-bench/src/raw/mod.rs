@@ -115,6 +115,15 @@ impl MsgBuffer {
         })
     }
 
+    /// The first `len` bytes (header included), e.g. a received message without its trailer.
+    pub fn bytes(&self, len: usize) -> Vec<u8> {
+        self.words
+            .iter()
+            .flat_map(|w| w.to_ne_bytes())
+            .take(len)
+            .collect()
+    }
+
     /// Clears `msgh_size` before a receive (native-filter.md §5 rule 9).
     pub fn reset_for_receive(&mut self) {
         self.words[W_SIZE] = 0;
@@ -124,6 +133,22 @@ impl MsgBuffer {
     pub fn as_mut_ptr(&mut self) -> *mut mach_msg_header_t {
         // mach_msg_header_t is packed(4): the u32 storage satisfies its alignment.
         self.words.as_mut_ptr().cast()
+    }
+}
+
+impl Stamp {
+    /// The stamp in a measurement message's body (what follows the 24-byte header), as the
+    /// stream side sees it.
+    pub fn from_body(body: &[u8]) -> Option<Stamp> {
+        let w = |i: usize| -> Option<u32> {
+            Some(u32::from_ne_bytes(
+                body.get(i * 4..i * 4 + 4)?.try_into().ok()?,
+            ))
+        };
+        Some(Stamp {
+            seq: join(w(0)?, w(1)?),
+            sent_ns: join(w(2)?, w(3)?),
+        })
     }
 }
 
@@ -174,12 +199,19 @@ pub fn receive_options(timeout_ms: Option<u32>) -> u32 {
         }
 }
 
+#[cfg(target_os = "freebsd")]
+mod nextbsd;
+#[cfg(target_os = "freebsd")]
+pub use nextbsd::NativeRaw;
+
 /// [`RawMach`] on a task of the simulated kernel.
+#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 #[derive(Clone)]
 pub struct SimRaw {
     task: mach_sim::Task,
 }
 
+#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 impl SimRaw {
     /// Raw calls in `task`.
     pub fn new(task: mach_sim::Task) -> SimRaw {
@@ -187,6 +219,7 @@ impl SimRaw {
     }
 }
 
+#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 impl RawMach for SimRaw {
     fn new_port(&self) -> Result<Name, kern_return_t> {
         let name = self.task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE)?;
@@ -260,7 +293,8 @@ mod tests {
         assert_eq!(m.size(), BENCH_MSG_SIZE);
         assert_eq!(m.id(), BENCH_MSG_ID);
         assert_eq!(m.stamp(), Some(stamp));
-        // SAFETY (test): the pointer is read while `m` is alive; packed fields are copied out.
+        // SAFETY: the pointer is read while `m` is alive and aligned for the packed(4) header;
+        // the fields are copied out.
         let h = unsafe { *m.as_mut_ptr() };
         let (bits, remote, size) = (h.msgh_bits, h.msgh_remote_port, h.msgh_size);
         assert_eq!(bits, 0x13);
@@ -268,6 +302,20 @@ mod tests {
         assert_eq!(size, 40);
         m.set_stamp(Stamp { seq: 1, sent_ns: 2 });
         assert_eq!(m.stamp(), Some(Stamp { seq: 1, sent_ns: 2 }));
+    }
+
+    #[test]
+    fn stream_side_decodes_the_same_stamp_from_the_body() {
+        let stamp = Stamp {
+            seq: 7,
+            sent_ns: 0x1122_3344_5566_7788,
+        };
+        let m = MsgBuffer::message(3, BENCH_MSG_ID, stamp);
+        let bytes = m.bytes(BENCH_MSG_SIZE as usize);
+        assert_eq!(bytes.len(), 40);
+        assert_eq!(Stamp::from_body(&bytes[24..]), Some(stamp));
+        assert_eq!(Stamp::from_body(&bytes[24..39]), None);
+        assert_eq!(Stamp::from_body(&[]), None);
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! Every measurement at a tiny scale on a kernel of the test's own: all JSON keys present and
+//! sane, the designs behaving as designed (the old loop wakes up while idle and costs a thread
+//! per port; streams do neither), and nothing left in the kernel.
+//!
+//! One test in this binary on purpose: the thread counts it checks are the process's, so no
+//! other test may run beside it.
+
+#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+
+use mach_bench::cli::Options;
+use mach_bench::env::Env;
+use mach_bench::plan::Plan;
+use mach_bench::progress::Progress;
+use std::time::Duration;
+
+fn num(v: &serde_json::Value, group: &str, key: &str) -> f64 {
+    v[group][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{group}.{key} is {} in\n{v:#}", v[group][key]))
+}
+
+#[test]
+fn tiny_run_reports_every_key_and_leaks_nothing() {
+    let kernel = mach_sim::Kernel::new();
+    let mut plan = Plan::tiny();
+    // More than two 500 ms receive timeouts: the old loop must be seen waking up.
+    plan.idle_window_old = Duration::from_millis(1_100);
+    let opts = Options {
+        no_demo: true,
+        ..Options::default()
+    };
+    let mut progress = Progress::hidden();
+    let report = mach_bench::run_with(&opts, plan.clone(), &mut progress, &mut |label| {
+        Ok(Env::sim_on(&kernel, label))
+    })
+    .expect("run");
+
+    // Only parts that are not built yet may be missing; no measurement may have failed.
+    for m in &report.missing {
+        assert!(
+            m.contains("not built into this binary"),
+            "a measurement failed: {m}"
+        );
+    }
+
+    let text = report.to_json().to_pretty_string();
+    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let required: &[(&str, &[&str])] = &[
+        (
+            "latency_us",
+            &[
+                "old_p50",
+                "old_p99",
+                "stream_p50",
+                "stream_p99",
+                "floor_p50",
+            ],
+        ),
+        ("throughput_msgs_per_s", &["old", "stream"]),
+        ("idle_wakeups_per_port_per_s", &["old", "stream"]),
+        ("threads", &["old_10000", "stream_10000"]),
+        ("rss_bytes_per_port", &["old", "stream"]),
+        ("shutdown_us", &["old", "stream"]),
+        (
+            "rpc_per_s",
+            &[
+                "old_1",
+                "stream_1",
+                "old_64",
+                "stream_64",
+                "old_64_slow",
+                "stream_64_slow",
+            ],
+        ),
+    ];
+    for (group, keys) in required {
+        for key in *keys {
+            assert!(v[group].get(key).is_some(), "{group}.{key} missing");
+        }
+    }
+
+    // Latency: every design delivered every sample; percentiles are ordered.
+    for side in ["old", "stream"] {
+        let (p50, p99) = (
+            num(&v, "latency_us", &format!("{side}_p50")),
+            num(&v, "latency_us", &format!("{side}_p99")),
+        );
+        let max = num(&v, "latency_us", &format!("{side}_max"));
+        assert!(
+            p50 > 0.0 && p50 <= p99 && p99 <= max,
+            "{side}: {p50} {p99} {max}"
+        );
+    }
+    assert!(num(&v, "latency_us", "floor_p50") > 0.0);
+    for design in [
+        &report.latency.old,
+        &report.latency.stream,
+        &report.latency.floor,
+    ] {
+        assert_eq!(design.as_ref().map(|s| s.len()), Some(plan.latency_samples));
+    }
+
+    // Throughput: the whole burst was drained by both.
+    assert!(num(&v, "throughput_msgs_per_s", "old") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "stream") > 0.0);
+
+    // Idle: the old loop wakes up (its 500 ms timeout) and costs a thread per port; streams
+    // wake up for nothing and add no thread.
+    for row in &report.idle {
+        let (old, stream) = (row.old.as_ref().unwrap(), row.stream.as_ref().unwrap());
+        assert!(
+            old.wakeups >= row.ports as u64,
+            "{} ports: only {} old-loop wake-ups",
+            row.ports,
+            old.wakeups
+        );
+        assert_eq!(stream.wakeups, 0, "{} idle streams woke up", row.ports);
+        assert!(old.threads_added.unwrap() >= row.ports as i64, "{old:?}");
+        assert_eq!(stream.threads_added, Some(0), "{stream:?}");
+        assert!(old.shutdown > Duration::ZERO && stream.shutdown > Duration::ZERO);
+    }
+    assert!(num(&v, "idle_wakeups_per_port_per_s", "old") > 0.0);
+    assert_eq!(num(&v, "idle_wakeups_per_port_per_s", "stream"), 0.0);
+    assert!(num(&v, "threads", "old_10000") >= plan.largest_ports() as f64);
+    assert_eq!(num(&v, "threads", "stream_10000"), 0.0);
+    assert!(
+        v["rss_bytes_per_port"]["old"].is_number() && v["rss_bytes_per_port"]["stream"].is_number()
+    );
+    assert!(num(&v, "shutdown_us", "old") > 0.0 && num(&v, "shutdown_us", "stream") > 0.0);
+
+    // The table and the plot render from the same report.
+    let table = report.render_text();
+    assert!(table.contains("delivery latency p50") && table.contains("goals:"));
+
+    kernel.assert_no_leaks();
+}
