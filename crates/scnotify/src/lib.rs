@@ -49,7 +49,6 @@ pub mod server;
 pub mod store;
 pub mod wire;
 
-
 pub use client::{Connector, Error, Notifications, Session, SessionOptions};
 pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};
 pub use wire::Status;

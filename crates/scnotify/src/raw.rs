@@ -24,6 +24,10 @@ pub enum CallError {
     /// The reply failed the stub's checks or was the error form.
     #[error("reply: {0}")]
     Reply(#[from] ReplyError),
+    /// The server right is a dead name (the server died before the call); reported as
+    /// `MACH_SEND_INVALID_DEST`, as sending to it would have been.
+    #[error("server port is dead")]
+    DeadServer,
     /// The request could not be encoded (an array over 8192 bytes).
     #[error("encode: {0}")]
     Encode(#[from] crate::wire::EncodeError),
@@ -35,6 +39,7 @@ impl CallError {
         match self {
             CallError::Transport(e) => e.code().unwrap_or(mach_abi::MIG_SERVER_DIED),
             CallError::Reply(r) => r.kern_return(),
+            CallError::DeadServer => MACH_SEND_INVALID_DEST,
             CallError::Encode(_) => mach_abi::MIG_ARRAY_TOO_LARGE,
         }
     }

@@ -13,8 +13,8 @@
 //!   reply, and a key list that does not decode is answered with `kSCStatusInvalidArgument`
 //!   instead of being truncated silently.
 
-use crate::store::{SessionId, Store, WakeupSink};
 use crate::raw::{self, message_from_bytes, received_bytes, take_port};
+use crate::store::{SessionId, Store, WakeupSink};
 use crate::wire::reply::encode_error_reply;
 use crate::wire::{Header, Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, NOTIFY_MSG_ID};
 use futures::stream::FuturesUnordered;

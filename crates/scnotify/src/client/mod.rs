@@ -76,8 +76,11 @@ pub enum Connector {
     Bootstrap(String),
     /// A caller-supplied function returning a send right to the service port (tests inject
     /// ports this way; called again on every reconnect).
-    Custom(Arc<dyn Fn(&Space) -> Result<SendRight, Error> + Send + Sync>),
+    Custom(ServiceFn),
 }
+
+/// A function returning a send right to configd's service port.
+pub type ServiceFn = Arc<dyn Fn(&Space) -> Result<SendRight, Error> + Send + Sync>;
 
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -270,44 +273,44 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner()) = Some(Box::new(hook));
     }
 
-    fn current(&self) -> Result<(SendRight, u64), Error> {
+    /// A reference to the current server right and its generation; `None` when the right can no
+    /// longer be copied (it became a dead name: the server died).
+    fn current(&self) -> (Option<SendRight>, u64) {
         let c = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok((c.server.try_clone()?, c.generation))
+        (c.server.try_clone().ok(), c.generation)
     }
 
     /// One RPC on the current server with reconnect-and-retry-once on server death.
-    /// `moved` builds the right to move for each attempt.
     async fn rpc(&self, req: &Request<'_>) -> Result<raw::ReplyMessage, Error> {
         let routine = req.routine().name();
-        let (server, generation) = self.current()?;
-        match call(&server, req, None, self.inner.timeout).await {
-            Ok(r) => Ok(r),
-            Err(e) if e.is_server_death() => {
-                drop(server);
+        match self.rpc_once(req, None).await {
+            Ok((r, _)) => Ok(r),
+            Err((e, generation)) if e.is_server_death() => {
                 self.reconnect(generation).await?;
-                let (server, _) = self.current()?;
-                call(&server, req, None, self.inner.timeout)
+                self.rpc_once(req, None)
                     .await
-                    .map_err(|e| Error::rpc(routine, &e))
+                    .map(|(r, _)| r)
+                    .map_err(|(e, _)| Error::rpc(routine, &e))
             }
-            Err(e) => Err(Error::rpc(routine, &e)),
+            Err((e, _)) => Err(Error::rpc(routine, &e)),
         }
     }
 
-    /// One RPC without reconnecting (for the notification registration, which handles death
-    /// itself).
+    /// One RPC without reconnecting (the notification registration handles death itself).
+    /// Returns the generation of the connection used, with the reply or the error.
     pub(crate) async fn rpc_once(
         &self,
         req: &Request<'_>,
         moved: Option<PortRight>,
-    ) -> Result<(raw::ReplyMessage, u64), CallError> {
-        let (server, generation) = self.current().map_err(|e| match e {
-            Error::Mach(m) => CallError::Transport(m),
-            _ => CallError::Transport(mach_async::Error::Ended),
-        })?;
-        call(&server, req, moved, self.inner.timeout)
-            .await
-            .map(|r| (r, generation))
+    ) -> Result<(raw::ReplyMessage, u64), (CallError, u64)> {
+        let (server, generation) = self.current();
+        let Some(server) = server else {
+            return Err((CallError::DeadServer, generation));
+        };
+        match call(&server, req, moved, self.inner.timeout).await {
+            Ok(r) => Ok((r, generation)),
+            Err(e) => Err((e, generation)),
+        }
     }
 
     /// Reconnects if the connection is still the one of `generation` (another task may have

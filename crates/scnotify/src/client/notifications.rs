@@ -39,7 +39,7 @@ const FAILED_LIMIT: u32 = 2;
 /// tells configd (`notifycancel`), as `SCDynamicStoreSetDispatchQueue(store, NULL)` does. Either
 /// way the session may register again afterwards.
 pub struct Notifications {
-    inner: Option<Pin<Box<dyn Stream<Item = Result<Vec<String>, Error>> + Send>>>,
+    inner: Option<BatchStream>,
     session: Session,
     guard: Option<RegisteredGuard>,
 }
@@ -51,6 +51,8 @@ impl fmt::Debug for Notifications {
             .finish()
     }
 }
+
+type BatchStream = Pin<Box<dyn Stream<Item = Result<Vec<String>, Error>> + Send>>;
 
 /// Clears the session's "registered" flag when the registration ends.
 struct RegisteredGuard(Session);
@@ -131,7 +133,7 @@ impl Notifications {
     /// as NextBSD does). Watches and pending keys survive on the server.
     pub async fn cancel(mut self) {
         drop(self.inner.take());
-        if let Err(e) = self.session.rpc_once(&Request::NotifyCancel, None).await {
+        if let Err((e, _)) = self.session.rpc_once(&Request::NotifyCancel, None).await {
             tracing::debug!(error = %e, "notifycancel failed (ignored)");
         }
         drop(self.guard.take());
@@ -175,7 +177,7 @@ impl State {
             .await
         {
             Ok(r) => r,
-            Err(e) => return Err(self.call_failed("notifyviaport", e)),
+            Err((e, _)) => return Err(self.call_failed("notifyviaport", e)),
         };
         let status = reply.reply().status();
         if !status.is_ok() {
@@ -240,7 +242,7 @@ impl State {
     async fn changes(&mut self) -> Outcome {
         let (reply, _) = match self.session.rpc_once(&Request::NotifyChanges, None).await {
             Ok(r) => r,
-            Err(e) => return self.call_failed("notifychanges", e),
+            Err((e, _)) => return self.call_failed("notifychanges", e),
         };
         let (data, status) = match reply.reply() {
             Reply::Data { data, status } => (data.to_vec(), status),

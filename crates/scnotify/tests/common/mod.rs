@@ -28,7 +28,11 @@ impl World {
         let kernel = Kernel::new();
         let configd = Space::from_task(kernel.task_create("configd", 100, 0, 0));
         let client = Space::from_task(kernel.task_create("client", 200, 501, 20));
-        World { kernel, configd, client }
+        World {
+            kernel,
+            configd,
+            client,
+        }
     }
 
     pub fn start_configd(&self) -> ServerHandle {
@@ -41,7 +45,8 @@ impl World {
     }
 
     pub fn look_up(&self) -> SendRight {
-        raw::bootstrap::look_up(&self.client, scnotify::wire::CONFIGD_SERVICE_NAME).expect("look-up")
+        raw::bootstrap::look_up(&self.client, scnotify::wire::CONFIGD_SERVICE_NAME)
+            .expect("look-up")
     }
 }
 
@@ -58,7 +63,9 @@ where
         .build()
         .unwrap();
     rt.block_on(async {
-        tokio::time::timeout(HANG, body(world.clone())).await.expect("test hung");
+        tokio::time::timeout(HANG, body(world.clone()))
+            .await
+            .expect("test hung");
     });
     drop(rt);
     world.kernel.assert_no_leaks();
@@ -66,7 +73,9 @@ where
 
 /// One raw RPC, panicking on transport errors.
 pub async fn rpc(server: &SendRight, req: Request<'_>) -> ReplyMessage {
-    raw::call(server, &req, None, Some(HANG)).await.unwrap_or_else(|e| panic!("{}: {e}", req.routine().name()))
+    raw::call(server, &req, None, Some(HANG))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", req.routine().name()))
 }
 
 /// The status of a raw RPC.
@@ -76,7 +85,14 @@ pub async fn status(server: &SendRight, req: Request<'_>) -> Status {
 
 /// Raw configopen.
 pub async fn configopen(service: &SendRight) -> SendRight {
-    let r = rpc(service, Request::ConfigOpen { name: b"test", options: b"" }).await;
+    let r = rpc(
+        service,
+        Request::ConfigOpen {
+            name: b"test",
+            options: b"",
+        },
+    )
+    .await;
     assert_eq!(r.reply().status(), Status::OK);
     r.session.expect("session right")
 }
@@ -101,8 +117,15 @@ pub fn notify_port(space: &Space) -> (MachRecvStream, SendRight) {
 
 /// Raw notifyviaport moving `send`.
 pub async fn notifyviaport(session: &SendRight, send: SendRight, msgid: i32) -> Status {
-    let req = Request::NotifyViaPort { port: send.name(), msgid };
-    raw::call(session, &req, Some(PortRight::Send(send)), Some(HANG)).await.unwrap().reply().status()
+    let req = Request::NotifyViaPort {
+        port: send.name(),
+        msgid,
+    };
+    raw::call(session, &req, Some(PortRight::Send(send)), Some(HANG))
+        .await
+        .unwrap()
+        .reply()
+        .status()
 }
 
 /// The next message on a stream within `within`, or `None`.
