@@ -354,7 +354,7 @@ fn many_sessions_concurrently_each_get_exactly_their_keys() {
                         .set(&key, format!("{round}").as_bytes())
                         .await
                         .unwrap();
-                    assert_eq!(next_batch(&mut n).await, [key.clone()]);
+                    assert_eq!(next_batch(&mut n).await, vec![key.clone()]);
                 }
                 n.cancel().await;
             }));
