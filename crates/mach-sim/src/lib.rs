@@ -453,7 +453,10 @@ impl Task {
     }
     /// NextBSD's `close(name)`: the last close of a set destroys it; of a receive right destroys
     /// the port (queued messages destroyed, senders' rights become dead names); otherwise the
-    /// entry (all rights under the name) is dropped.
+    /// entry (all rights under the name) is dropped. A closed set's knotes see `EV_EOF` or
+    /// vanish silently per [`KernelConfig::set_close`]. Dropped send rights count as gone for
+    /// no-senders (the simulation does not model the unverified NextBSD leak of the send-right
+    /// count on `close`; code should still prefer [`Task::port_deallocate`] for send rights).
     pub fn port_close(&self, name: Name) -> KernResult<()> {
         self.kernel.inner.lock().port_close(self.id, name)
     }
@@ -472,11 +475,29 @@ impl Task {
 
     /// `mach_msg` in this task.
     ///
+    /// Send: the message size is `send_size` (the kernel ignores `msgh_size`); the checks and
+    /// their errors run in the kernel's order (size, header, destination, reply, body layout,
+    /// body rights) and a failed check leaves the caller every right. A full queue blocks, or
+    /// with `MACH_SEND_TIMEOUT` times out (timeout 0: at once) with `MACH_SEND_TIMED_OUT`; the
+    /// message is then *pseudo-received* back into `msg` as XNU does: `msgh_remote_port` = the
+    /// destination (remote bits 17/18), `msgh_local_port` = the reply right (local bits 17/18),
+    /// descriptors rewritten (OOL memory in new `malloc` buffers), and the caller owns every right
+    /// in it (destroy it with [`Task::mach_msg_destroy`] and also release the reply right in
+    /// `msgh_local_port`). A sender blocked when its own task is terminated returns
+    /// `MACH_SEND_INTERRUPTED` and its message is destroyed. Sending to a port that dies while
+    /// the sender waits succeeds and destroys the message. `notify` is ignored (NextBSD).
+    ///
+    /// Receive: on a receive right or a port set (or a member directly, as NextBSD allows);
+    /// `MACH_RCV_TOO_LARGE` follows XNU (`mach-abi.md` §6.4): the needed size without trailer is
+    /// written to `msgh_size` (and with `MACH_RCV_LARGE_IDENTITY` the member name to
+    /// `msgh_local_port`); the message stays queued with `MACH_RCV_LARGE` and is destroyed
+    /// without it. Received OOL memory is `libc::malloc`ed, with `deallocate` set.
+    ///
     /// # Safety
-    /// `msg` must be valid for reads of `send_size` bytes when `MACH_SEND_MSG` is set and for
-    /// writes of `rcv_size` bytes when `MACH_RCV_MSG` is set, 4-byte aligned, and not accessed by
-    /// anything else during the call. Out-of-line descriptors' addresses must be valid for reads
-    /// of their sizes.
+    /// `msg` must be valid for reads and writes of `send_size` bytes when `MACH_SEND_MSG` is set
+    /// (a timed-out message is written back) and for writes of `rcv_size` bytes when
+    /// `MACH_RCV_MSG` is set, 4-byte aligned, and not accessed by anything else during the call.
+    /// Out-of-line descriptors' addresses must be valid for reads of their sizes.
     #[allow(clippy::too_many_arguments)] // the C signature
     pub unsafe fn mach_msg(
         &self,
@@ -534,7 +555,12 @@ impl Task {
 
     // ---- kqueue ----
 
-    /// A new kqueue owned by this task (knote idents are names in this task).
+    /// A new kqueue owned by this task (knote idents are names in this task). Its descriptor
+    /// is an `eventfd` on Linux (a nonblocking pipe elsewhere) that is readable while events are
+    /// queued. `EVFILT_MACHPORT` (-16) is the only filter; `MACH_RCV_MSG` in `fflags`
+    /// (direct-receive mode) is rejected with `EINVAL` (the project never uses it). When the task
+    /// is terminated its sets' knotes get `EV_EOF`; a blocking `kevent` on its kqueue then fails
+    /// with `EBADF` once nothing is queued.
     pub fn kqueue(&self) -> io::Result<Kqueue> {
         let (fd, write_fd) = kqueue::readiness_fd()?;
         let mut st = self.kernel.inner.lock();
@@ -633,7 +659,8 @@ impl KernelSendRight {
         self.kernel.inner.lock().ports.contains_key(&self.port)
     }
     /// Sends a simple (non-complex) message with no reply port: `body` follows the 24-byte header;
-    /// `MACH_SEND_INVALID_DEST` if the port is dead.
+    /// `MACH_SEND_INVALID_DEST` if the port is dead, `MACH_SEND_MSG_TOO_SMALL` if `body.len()`
+    /// is not a multiple of 4. It arrives with local bits `PORT_SEND` (17).
     pub fn send(&self, msgh_id: mach_msg_id_t, body: &[u8]) -> Result<(), mach_msg_return_t> {
         let mut st = self.kernel.inner.lock();
         if !st.ports.contains_key(&self.port) {
