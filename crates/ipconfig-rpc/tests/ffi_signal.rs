@@ -28,16 +28,21 @@ extern "C" fn on_term(sig: c_int) {
 }
 
 /// The host's handlers (as ipconfigd_mig.c, with nothing bound but a count of 3).
+///
+/// # Safety
+/// `count` must be valid for a write (the library passes its own out-parameter).
 #[no_mangle]
-pub extern "C" fn _ipconfig_if_count(_server: mach_port_t, count: *mut c_int) -> kern_return_t {
+pub unsafe extern "C" fn _ipconfig_if_count(_server: mach_port_t, count: *mut c_int) -> kern_return_t {
     COUNT_CALLS.fetch_add(1, Ordering::SeqCst);
     // SAFETY: the library passes a valid out-pointer.
     unsafe { *count = 3 };
     0
 }
 
+/// # Safety
+/// `addr` and `status` must be valid for writes.
 #[no_mangle]
-pub extern "C" fn _ipconfig_if_addr(
+pub unsafe extern "C" fn _ipconfig_if_addr(
     _server: mach_port_t,
     _name: *mut c_char,
     addr: *mut u32,
