@@ -614,3 +614,30 @@ fn name_reuse_trap_stale_eof_knote_takes_the_modify_path() {
     t.port_close(p).unwrap();
     k.assert_no_leaks();
 }
+
+#[test]
+fn a_receiver_blocked_on_the_member_itself_also_suppresses_the_signal() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let kq = t.kqueue().unwrap();
+    let (p, s) = port_in_set(&t);
+    add(&kq, s, EV_CLEAR);
+    let receiver = std::thread::spawn({
+        let t = t.clone();
+        move || recv_opt(&t, p, MACH_RCV_LARGE, 256, 0).1.id()
+    });
+    while !receiver_blocked(&k) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 7, &[]), 0);
+    assert_eq!(receiver.join().unwrap(), 7);
+    assert!(collect(&kq).is_empty());
+    // With nobody blocked, the next message signals.
+    assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 8, &[]), 0);
+    assert_eq!(collect(&kq).len(), 1);
+    drain(&t, s);
+    drop(kq);
+    t.port_close(s).unwrap();
+    t.port_close(p).unwrap();
+    k.assert_no_leaks();
+}

@@ -762,3 +762,48 @@ fn send_and_receive_in_one_call() {
     server.port_close(p).unwrap();
     k.assert_no_leaks();
 }
+
+#[test]
+fn the_voucher_field_is_ignored() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let p = port_with_send(&t);
+    let mut m = MsgBuilder::new(p, MACH_MSG_TYPE_COPY_SEND).build();
+    m.set_u32(
+        0,
+        MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, MACH_MSG_TYPE_COPY_SEND, 0),
+    );
+    m.set_u32(16, 12345);
+    assert_eq!(send_buf(&t, &mut m, 0, 0), 0);
+    let got = expect_msg(&t, p);
+    assert_eq!(got.header().msgh_voucher_port, 0);
+    assert_eq!(MACH_MSGH_BITS_VOUCHER(got.bits()), 0);
+    t.port_close(p).unwrap();
+    k.assert_no_leaks();
+}
+
+#[test]
+fn a_receiver_whose_receive_right_is_sent_away_gets_port_changed() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let p = port_with_send(&t);
+    let q = t.port_allocate(MACH_PORT_RIGHT_RECEIVE).unwrap();
+    let rx = std::thread::spawn({
+        let t = t.clone();
+        move || recv_opt(&t, q, 0, 64, 0).0
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while k.blocked_threads() == 0 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let mut m = MsgBuilder::new(p, MACH_MSG_TYPE_COPY_SEND)
+        .port(q, MACH_MSG_TYPE_MOVE_RECEIVE)
+        .build();
+    assert_eq!(send_buf(&t, &mut m, 0, 0), 0);
+    assert_eq!(rx.join().unwrap(), MACH_RCV_PORT_CHANGED);
+    let mut got = expect_msg(&t, p);
+    destroy(&t, &mut got);
+    t.port_close(p).unwrap();
+    k.assert_no_leaks();
+}
