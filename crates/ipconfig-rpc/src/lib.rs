@@ -1,9 +1,97 @@
-//! ipconfigd's Mach service (`ipconfig.defs`) on the mach-async MIG runtime.
-#![allow(missing_docs)]
+//! ipconfigd's Mach service, `com.apple.IPConfiguration` (`ipconfig.defs`), as an async MIG
+//! server and client on [`mach_async`], plus the C ABI of the `mach_service.c` it replaces.
+//!
+//! Layers, bottom up:
+//! - [`wire`]: the NextBSD `ipconfig.defs` messages as `#[repr(C, packed(4))]` structs checked
+//!   against the spec's layouts, with byte codecs and typed errors; [`InterfaceName`] (16 bytes,
+//!   maybe without NUL), [`IpconfigStatus`], [`IpAddress`] (network byte order);
+//! - [`protocol`]: which id and size mean which routine ([`Numbering`]: NextBSD's table, or the
+//!   opt-in Apple compatibility table that tells the two meanings of 20001 apart by size), request
+//!   and reply shapes for the MIG checks, encoders and decoders;
+//! - [`server`]: the [`IpconfigHandler`] trait a daemon implements and [`IpconfigServer`], which
+//!   serves it on the MIG runtime (dispatch, checks, error replies, concurrency, audit trailer);
+//! - [`client`]: [`IpconfigClient`], typed async calls with the generated client's checks;
+//! - [`auth`]: authorization for root-only routines, failing closed on untrustworthy tokens;
+//! - [`ffi`]: `mach_service_start` / `mach_service_stop` / `mach_service_join` for C hosts
+//!   (header `include/ipconfig_rpc.h`), calling the host's `_ipconfig_if_count` /
+//!   `_ipconfig_if_addr`.
+//!
+//! # Example
+//!
+//! A server and a client in two simulated tasks:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//!
+//! use async_trait::async_trait;
+//! use ipconfig_rpc::{
+//!     CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
+//!     IpconfigStatus, IPCONFIG_SERVICE_NAME,
+//! };
+//! use mach_async::{ReceiveRight, SendRight, Space};
+//!
+//! struct Em0;
+//!
+//! #[async_trait]
+//! impl IpconfigHandler for Em0 {
+//!     async fn if_count(&self, _: CallContext) -> Result<i32, i32> {
+//!         Ok(1)
+//!     }
+//!     async fn if_addr(&self, name: InterfaceName, _: CallContext) -> Result<IfAddr, i32> {
+//!         Ok(if name.lookup_key() == b"em0" {
+//!             IfAddr { addr: Ipv4Addr::new(10, 0, 2, 15), status: IpconfigStatus::SUCCESS }
+//!         } else {
+//!             IfAddr { addr: Ipv4Addr::UNSPECIFIED, status: IpconfigStatus::NO_SERVER }
+//!         })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let kernel = mach_sim::Kernel::new();
+//! let daemon = kernel.task_create("ipconfigd", 100, 0, 0);
+//! let tool = kernel.task_create("ipconfig", 200, 501, 20);
+//!
+//! // The daemon checks in and serves until told to stop.
+//! let name = kernel.bootstrap().check_in(&daemon, IPCONFIG_SERVICE_NAME).unwrap();
+//! // SAFETY: check-in just gave the daemon's task this receive right.
+//! let port = unsafe { ReceiveRight::from_raw_in(&Space::from_task(daemon.clone()), name) };
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(IpconfigServer::new(Em0).serve_until(port, async move {
+//!     let _ = stopped.await;
+//! }));
+//!
+//! // The tool looks the service up and calls it.
+//! let name = kernel.bootstrap().look_up(&tool, IPCONFIG_SERVICE_NAME).unwrap();
+//! // SAFETY: look-up just gave the tool's task this send right.
+//! let right = unsafe { SendRight::from_raw_in(&Space::from_task(tool.clone()), name) };
+//! let client = IpconfigClient::new(right);
+//! assert_eq!(client.if_count().await, Ok(1));
+//! let em0 = client.if_addr(InterfaceName::new("em0").unwrap()).await.unwrap();
+//! assert_eq!(em0.addr, Ipv4Addr::new(10, 0, 2, 15));
+//! let em1 = client.if_addr(InterfaceName::new("em1").unwrap()).await.unwrap();
+//! assert_eq!(em1.status, IpconfigStatus::NO_SERVER);
+//!
+//! drop(client);
+//! stop.send(()).unwrap();
+//! let served = server.await.unwrap().unwrap();
+//! drop(served.port); // a daemon keeps it; here the test gives it back
+//! kernel.assert_no_leaks();
+//! # }
+//! ```
+
 pub use mach_async::mig;
+
 pub mod auth;
 pub mod client;
 pub mod ffi;
 pub mod protocol;
 pub mod server;
 pub mod wire;
+
+pub use client::IpconfigClient;
+pub use protocol::{IfAddr, Numbering};
+pub use server::{CallContext, IpconfigHandler, IpconfigServer};
+pub use wire::{
+    InterfaceName, IpAddress, IpconfigStatus, APPLE_IPCONFIG_SERVICE_NAME, IPCONFIG_SERVICE_NAME,
+};

@@ -32,7 +32,10 @@ extern "C" fn on_term(sig: c_int) {
 /// # Safety
 /// `count` must be valid for a write (the library passes its own out-parameter).
 #[no_mangle]
-pub unsafe extern "C" fn _ipconfig_if_count(_server: mach_port_t, count: *mut c_int) -> kern_return_t {
+pub unsafe extern "C" fn _ipconfig_if_count(
+    _server: mach_port_t,
+    count: *mut c_int,
+) -> kern_return_t {
     COUNT_CALLS.fetch_add(1, Ordering::SeqCst);
     // SAFETY: the library passes a valid out-pointer.
     unsafe { *count = 3 };
