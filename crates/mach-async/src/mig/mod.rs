@@ -28,3 +28,6 @@ pub use server::{
     MigRequest, MigServer, RequestCheck, RoutineFn, RoutineFuture, RoutineOutcome, RoutineTable,
     ServeEnd, Served, ServerStats,
 };
+
+#[cfg(test)]
+mod tests;
