@@ -29,7 +29,10 @@ fn run_host(mode: &str) {
     let source = workspace_root().join("tests/c/ipconfig/ipconfig_service.c");
     let exe = compile(
         &[source.as_path()],
-        &[include_dir("ipconfig-rpc").as_path(), include_dir("mach-sim").as_path()],
+        &[
+            include_dir("ipconfig-rpc").as_path(),
+            include_dir("mach-sim").as_path(),
+        ],
         &lib,
     );
     // A generous bound that only turns a hang into a failure.
