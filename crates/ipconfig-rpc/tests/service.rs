@@ -381,6 +381,12 @@ async fn garbage_and_one_way_messages_do_not_stop_the_server() {
             .build();
         bounded(server.send(msg)).await.expect("one-way send");
     }
+    // A request far larger than any routine's (the receive buffer grows; MACH_RCV_TOO_LARGE
+    // must not end the service): answered with MIG_BAD_ARGUMENTS.
+    let mut huge = encode_if_addr_request(name("em0"), Numbering::NextBsd);
+    huge.resize(64 * 1024, 0x5A);
+    let result = bounded(client.raw_call(20001, &huge, &IF_ADDR_REPLY)).await;
+    assert_eq!(result.unwrap_err(), MigError::BadArguments);
     // A one-way message carrying a right: destroyed with it.
     let space = Space::from_task(fx.client_task.clone());
     let extra = ReceiveRight::new_in(&space).unwrap();
