@@ -29,5 +29,9 @@ pub use server::{
     ServeEnd, Served, ServerStats,
 };
 
-#[cfg(test)]
+// Runtime tests need the simulated kernel (the native backends are tested on their hosts).
+#[cfg(all(
+    test,
+    any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))
+))]
 mod tests;
