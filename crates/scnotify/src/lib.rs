@@ -44,6 +44,7 @@
 //! ```
 
 pub mod client;
+pub mod ffi;
 pub mod raw;
 pub mod server;
 pub mod store;

@@ -254,6 +254,12 @@ impl Session {
             .name()
     }
 
+    /// A copy (another user reference) of the current session port.
+    pub fn server_right(&self) -> Result<SendRight, Error> {
+        let c = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(c.server.try_clone()?)
+    }
+
     /// How many times the session reconnected after server death.
     pub fn generation(&self) -> u64 {
         self.inner
