@@ -263,6 +263,9 @@ impl State {
                 if ch.fflags & MACH_RCV_MSG != 0 {
                     return libc::EINVAL;
                 }
+                // Fault injection point: between the lookup and the attach.
+                self.fault_knote_register(task);
+                let attached = self.sets.contains_key(&s) && self.task_is_active(task);
                 let kn = KnoteId(self.fresh());
                 let mut kev = *ch;
                 kev.flags &= !(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_FORCEONESHOT);
@@ -271,19 +274,22 @@ impl State {
                     kn,
                     Knote {
                         kq,
-                        set: Some(s),
+                        set: attached.then_some(s),
                         kev,
                         active: false,
                         queued: false,
                         disabled: false,
                     },
                 );
-                self.sets.get_mut(&s).expect("live set").knotes.push(kn);
+                if attached {
+                    self.sets.get_mut(&s).expect("live set").knotes.push(kn);
+                }
                 self.kqueues
                     .get_mut(&kq)
                     .expect("live kqueue")
                     .knotes
                     .insert(ch.ident, kn);
+                // A set that died under the registration: the filter below reports EOF.
                 kn
             }
             Some(kn) => {

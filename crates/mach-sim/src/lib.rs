@@ -5,7 +5,8 @@
 //! private modules: `state` (the one lock, ids, waiting, accounting), `space` (name tables and
 //! the `mach_port_*` calls), `port` (ports, sets, destruction, notification requests), `msg`
 //! (copyin, queues, receive, copyout), `notify` (notification messages), `kqueue` (the kqueue
-//! core and `EVFILT_MACHPORT`) and `bootstrap`.
+//! core and `EVFILT_MACHPORT`), `bootstrap` and `fault` (test-only fault injection:
+//! [`Kernel::faults`], [`Faults`]).
 //!
 //! Model
 //! - A [`Kernel`] is one simulated machine: tasks (IPC spaces), ports, port sets, queues,
@@ -25,6 +26,7 @@
 
 pub use mach_abi;
 
+pub use fault::{FaultAction, FaultHandle, Faults, MsgMatch};
 use mach_abi::{
     audit_token_t, kern_return_t, kevent_freebsd, mach_msg_header_t, mach_msg_id_t,
     mach_msg_option_t, mach_msg_return_t, mach_msg_size_t, mach_msg_timeout_t,
@@ -43,6 +45,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 mod bootstrap;
+mod fault;
 pub mod ffi;
 mod kqueue;
 mod msg;

@@ -533,6 +533,12 @@ impl State {
                 port.receiver = Receiver::Transit(p);
             }
         }
+        let id = msg.id();
+        let to = match self.ports[&p].receiver {
+            Receiver::Task(t, _) => Some(t),
+            Receiver::Transit(_) => None,
+        };
+        self.fault_delivered(id, to);
         if let Some(msg) = self.handoff(p, msg) {
             let port = self.ports.get_mut(&p).expect("live port");
             port.queue.push_back(msg);
@@ -780,10 +786,23 @@ pub(crate) unsafe fn send(
     if !st.task_is_active(t) {
         return MACH_SEND_INVALID_DEST;
     }
+    let injected = st.fault_send_failure(t);
+    if let Some(code) = injected {
+        if code != MACH_SEND_TIMED_OUT && code != MACH_SEND_INTERRUPTED {
+            // Reported as a failed check: nothing was copied in.
+            return code;
+        }
+    }
     let msg = match st.copyin(t, parsed) {
         Ok(m) => m,
         Err(e) => return e,
     };
+    if let Some(code) = injected {
+        // Reported after copyin: the message comes back to the sender (XNU copyout_pseudo).
+        // SAFETY: forwarded.
+        unsafe { st.pseudo_receive(t, msg, buf) };
+        return code;
+    }
     let p = msg.dest_port();
     // A send-once destination bypasses the queue limit (`mach-abi.md` §7).
     if matches!(msg.dest, KRight::SendOnce(_)) || !st.queue_full(p) {
@@ -890,6 +909,10 @@ pub(crate) unsafe fn receive(
         },
         None => return MACH_RCV_INVALID_NAME,
     };
+    if let Some(code) = st.fault_receive_failure(t) {
+        // The queue is left as it is.
+        return code;
+    }
     let trailer = REQUESTED_TRAILER_SIZE(option);
     if let Some(p) = st.first_nonempty(target) {
         let port = &st.ports[&p];
@@ -905,8 +928,10 @@ pub(crate) unsafe fn receive(
             return MACH_RCV_TOO_LARGE;
         }
         let (msg, seqno) = st.dequeue(p);
+        let id = msg.id();
         // SAFETY: size checked above.
         unsafe { st.copyout_msg(t, msg, local, seqno, option, buf) };
+        st.fault_received(t, rcv_name, id);
         return MACH_MSG_SUCCESS;
     }
     let timed = option & MACH_RCV_TIMEOUT != 0;
@@ -974,8 +999,10 @@ pub(crate) unsafe fn receive(
                 st.destroy_msg(msg);
                 return MACH_RCV_PORT_DIED;
             }
+            let id = msg.id();
             // SAFETY: the sender checked the size against our buffer at hand-off.
             unsafe { st.copyout_msg(t, msg, local, seqno, option, buf) };
+            st.fault_received(t, rcv_name, id);
             MACH_MSG_SUCCESS
         }
         RcvOutcome::TooLarge { size, local } => {

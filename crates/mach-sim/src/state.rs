@@ -4,6 +4,7 @@
 //! wait on one condition variable. Objects (ports, sets, kqueues, knotes, waiters) are keyed by
 //! ids that are never reused, so a stale id simply stops resolving (a dead port).
 
+use crate::fault::FaultState;
 use crate::kqueue::{Knote, KqState};
 use crate::msg::KMsg;
 use crate::port::{Port, PortSet, Receiver};
@@ -124,6 +125,8 @@ impl Locked<'_> {
     /// threads re-checking their conditions never ping-pong).
     pub(crate) fn wait(&mut self, deadline: Option<Instant>) -> bool {
         let mut guard = self.guard.take().expect("state guard present");
+        // Injected faults fired by this call take effect before anyone else looks.
+        guard.run_pending_faults();
         guard.blocked += 1;
         let mut guard = match deadline {
             None => self.cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
@@ -160,10 +163,18 @@ impl DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        if let Some(guard) = &self.guard {
+        let mut calls = Vec::new();
+        if let Some(guard) = &mut self.guard {
+            // Fault actions fired during this call run at its end, still under the lock.
+            calls = guard.finish_faults();
             if guard.blocked > 0 {
                 self.cv.notify_all();
             }
+        }
+        drop(self.guard.take());
+        // Fault closures run unlocked (they may call into the kernel).
+        for call in calls {
+            call();
         }
     }
 }
@@ -187,6 +198,8 @@ pub(crate) struct State {
     pub bootstrap: BTreeMap<String, PortId>,
     /// Threads currently blocked on the condition variable.
     pub blocked: usize,
+    /// Armed fault injections ([`crate::Faults`]).
+    pub faults: FaultState,
 }
 
 impl State {
@@ -206,6 +219,7 @@ impl State {
             kernel_rights: HashMap::new(),
             bootstrap: BTreeMap::new(),
             blocked: 0,
+            faults: FaultState::default(),
         }
     }
 
