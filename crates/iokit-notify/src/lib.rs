@@ -34,6 +34,8 @@
 
 pub mod criteria;
 pub mod event;
+#[cfg(any(sim_registry, target_os = "freebsd"))]
+pub mod ffi;
 mod filter;
 pub mod port;
 pub mod registry;

@@ -512,6 +512,14 @@ enum Step {
 
 impl Driver {
     async fn run(mut self) {
+        // Prime the stream while its set is still empty: its first poll drains without a
+        // readiness guard, and a first drain cut short by the fairness cap would then wait for
+        // an edge that was already consumed (mach-async's first-poll path). Every later drain
+        // holds a guard and keeps readiness when capped.
+        let first = poll_fn(|cx| Poll::Ready(self.stream.poll_next_unpin(cx))).await;
+        if let Poll::Ready(Some(item)) = first {
+            self.handle_message(item);
+        }
         loop {
             let step = poll_fn(|cx| {
                 // Commands first: a cancel must win over events still queued for that watch.
@@ -532,11 +540,7 @@ impl Driver {
                     }
                 }
                 Step::Command(Some(Command::Remove(id))) => self.cancel(id),
-                Step::Message(Some(Ok(msg))) => self.dispatch(msg),
-                Step::Message(Some(Err(e))) => {
-                    Counters::bump(&self.counters.receive_errors);
-                    tracing::warn!(error = %e, "iokit-notify: receive error; draining on");
-                }
+                Step::Message(Some(item)) => self.handle_message(item),
                 // The set is gone (its task died): nothing more can arrive.
                 Step::Message(None) => break,
             }
@@ -549,6 +553,16 @@ impl Driver {
         drop(self.stream);
         self.retired.clear();
         self.watches.clear();
+    }
+
+    fn handle_message(&mut self, item: Result<Message, mach_async::Error>) {
+        match item {
+            Ok(msg) => self.dispatch(msg),
+            Err(e) => {
+                Counters::bump(&self.counters.receive_errors);
+                tracing::warn!(error = %e, "iokit-notify: receive error; draining on");
+            }
+        }
     }
 
     fn cancel(&mut self, id: WatchId) {

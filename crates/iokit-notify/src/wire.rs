@@ -98,23 +98,27 @@ pub const fn _IOWR(group: u8, num: u8, len: usize) -> u32 {
     _IOC(IOC_INOUT, group, num, len)
 }
 
-/// `IOREGIOCROOT`: the root node's id (`uint64_t` out).
-pub const IOREGIOCROOT: u32 = _IOR(b'R', 1, size_of::<u64>());
-/// `IOREGIOCNODE`: one node by id ([`ioreg_node`] in/out).
-pub const IOREGIOCNODE: u32 = _IOWR(b'R', 3, size_of::<ioreg_node>());
-/// `IOREGIOCLOOKUP`: ids of the live nodes matching criteria ([`ioreg_lookup`] in/out).
-pub const IOREGIOCLOOKUP: u32 = _IOWR(b'R', 5, size_of::<ioreg_lookup>());
-/// `IOREGIOCWATCH`: register a watch ([`ioreg_watch_reg`] in).
-pub const IOREGIOCWATCH: u32 = _IOW(b'R', 6, size_of::<ioreg_watch_reg>());
-/// `IOREGIOCTESTEVENT`: inject an event ([`ioreg_test_event`] in).
-pub const IOREGIOCTESTEVENT: u32 = _IOW(b'R', 7, size_of::<ioreg_test_event>());
+/// `IOREGIOCROOT`: the root node's id (`uint64_t` out) = `_IOR('R', 1, uint64_t)`.
+pub const IOREGIOCROOT: u32 = 0x4008_5201;
+/// `IOREGIOCNODE`: one node by id ([`ioreg_node`] in/out) = `_IOWR('R', 3, struct ioreg_node)`.
+pub const IOREGIOCNODE: u32 = 0xc188_5203;
+/// `IOREGIOCLOOKUP`: ids of the live nodes matching criteria ([`ioreg_lookup`] in/out) =
+/// `_IOWR('R', 5, struct ioreg_lookup)`.
+pub const IOREGIOCLOOKUP: u32 = 0xc088_5205;
+/// `IOREGIOCWATCH`: register a watch ([`ioreg_watch_reg`] in) =
+/// `_IOW('R', 6, struct ioreg_watch_reg)`.
+pub const IOREGIOCWATCH: u32 = 0x807c_5206;
+/// `IOREGIOCTESTEVENT`: inject an event ([`ioreg_test_event`] in) =
+/// `_IOW('R', 7, struct ioreg_test_event)`.
+pub const IOREGIOCTESTEVENT: u32 = 0x8058_5207;
 
+// The literals (which C headers generated from this file can carry) are the encodings.
 const _: () = {
-    assert!(IOREGIOCROOT == 0x4008_5201);
-    assert!(IOREGIOCNODE == 0xc188_5203);
-    assert!(IOREGIOCLOOKUP == 0xc088_5205);
-    assert!(IOREGIOCWATCH == 0x807c_5206);
-    assert!(IOREGIOCTESTEVENT == 0x8058_5207);
+    assert!(IOREGIOCROOT == _IOR(b'R', 1, size_of::<u64>()));
+    assert!(IOREGIOCNODE == _IOWR(b'R', 3, size_of::<ioreg_node>()));
+    assert!(IOREGIOCLOOKUP == _IOWR(b'R', 5, size_of::<ioreg_lookup>()));
+    assert!(IOREGIOCWATCH == _IOW(b'R', 6, size_of::<ioreg_watch_reg>()));
+    assert!(IOREGIOCTESTEVENT == _IOW(b'R', 7, size_of::<ioreg_test_event>()));
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,618 @@
+//! The C ABI of NextBSD's `IOKitNotify.c` (spec `iokit-notify.md` §2), over [`NotificationPort`].
+//!
+//! Exports exactly the five functions `IOKitNotify.c` exports, with its prototypes, return codes
+//! and ownership rules, and imports only what spec §3 lists from the host library (libIOKit's
+//! private `__io_*` helpers, `IOObjectRelease`, `CFRelease`, and `dispatch_retain`,
+//! `dispatch_release`, `dispatch_async_f`).
+//!
+//! # Threads
+//! Every port runs on one lazily started, process-wide event thread (a current-thread tokio
+//! runtime): N ports cost one thread, not N. Without a dispatch queue, callbacks run inline on
+//! that thread in the middle of the drain; with one, each callback is a `dispatch_async_f`.
+//!
+//! # Fixes over the C (spec §6) that keep its contract
+//! * one receive right per watch in the port's set, so overlapping watches fire once each and
+//!   the driver criterion works (#1, #2, #6); `IONotificationPortGetMachPort` returns the set;
+//! * exactly-once snapshot/stream (#3), untruncated snapshots (#4), empty terminate snapshots
+//!   (#8), only kinds 1/2/4 (#9), a type-string table with `kIOReturnBadArgument` for unknown
+//!   types (#10), rollback and errno mapping (#11), §5 parsing (#12);
+//! * `IONotificationPortDestroy` really releases the set and every watch port (#7), returns at
+//!   once, and no callback starts after it returned — neither inline nor from a bundle already
+//!   queued on the dispatch queue, which skips the callback and only releases the iterator (#14).
+
+#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use mach_abi::{
+    kern_return_t, mach_port_t, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE, KERN_SUCCESS,
+};
+use mach_async::Space;
+use tokio::runtime::Handle;
+
+use crate::criteria::Criteria;
+use crate::event::{DeviceEvent, EventKinds};
+use crate::port::{NotificationPort, Sink, WatchError};
+use crate::registry::{RegistryBackend, RegistryError};
+use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
+
+#[cfg(sim_registry)]
+pub mod sim;
+
+// ---- C types --------------------------------------------------------------------------------
+
+/// The host library's client-side object (`struct __IOObject`); opaque here.
+// Not repr(C) on purpose: cbindgen declares it as an incomplete type, which the host defines.
+pub struct __IOObject {
+    _private: [u8; 0],
+}
+
+/// A registry object: an entry or an iterator (`struct __IOObject *`; `IO_OBJECT_NULL` is 0).
+pub type io_object_t = *mut __IOObject;
+/// An iterator over registry entries.
+pub type io_iterator_t = io_object_t;
+/// A registry entry that is a service.
+pub type io_service_t = io_object_t;
+/// A registry name (`char[128]`; decays to `const char *` as a parameter).
+pub type io_name_t = [c_char; 128];
+/// IOKit's return type (`int`).
+pub type IOReturn = kern_return_t;
+
+/// libdispatch's queue object; opaque.
+// Not repr(C) on purpose: cbindgen declares it as an incomplete type, which the host defines.
+pub struct dispatch_queue_s {
+    _private: [u8; 0],
+}
+/// A dispatch queue.
+pub type dispatch_queue_t = *mut dispatch_queue_s;
+
+/// CoreFoundation's dictionary object; opaque.
+// Not repr(C) on purpose: cbindgen declares it as an incomplete type, which the host defines.
+pub struct __CFDictionary {
+    _private: [u8; 0],
+}
+/// A matching dictionary.
+pub type CFDictionaryRef = *const __CFDictionary;
+
+/// A matching callback: `refcon` as given, and a one-entry iterator owned by the library (the
+/// callback must not release it; it may retain it to keep it longer).
+pub type IOServiceMatchingCallback =
+    Option<unsafe extern "C" fn(refcon: *mut c_void, iterator: io_iterator_t)>;
+
+/// A notification port (opaque).
+pub struct IONotificationPort {
+    port: NotificationPort,
+    state: Arc<CallbackState>,
+}
+
+/// A reference to a notification port.
+pub type IONotificationPortRef = *mut IONotificationPort;
+
+// ---- return codes (NextBSD's values: no 0xe0000000 prefix) ----------------------------------
+
+/// General error.
+pub const kIOReturnError: IOReturn = 0x2bc;
+/// No such device (no `/dev/ioregistry`).
+pub const kIOReturnNoDevice: IOReturn = 0x2c0;
+/// Unsupported function (`ENOTTY` / `ENOSYS`); not in NextBSD's header before this library.
+pub const kIOReturnUnsupported: IOReturn = 0x2c7;
+/// Invalid argument.
+pub const kIOReturnBadArgument: IOReturn = 0x2c9;
+/// Data was not found.
+pub const kIOReturnNotFound: IOReturn = 0x2f0;
+
+// ---- imports from the host library (spec §3) --------------------------------------------------
+
+/// libIOKit's `struct io_criteria` (96 bytes).
+#[repr(C)]
+struct io_criteria {
+    name: [c_char; 32],
+    klass: [c_char; 32],
+    driver: [c_char; 32],
+}
+
+const _: () = assert!(std::mem::size_of::<io_criteria>() == 96);
+
+// The opaque types are incomplete in C too; only pointers to them cross the boundary.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn __io_ioregistry_fd() -> c_int;
+    fn __io_alloc_iterator(ids: *mut u64, n: u32) -> io_object_t;
+    fn __io_extract_criteria(matching: CFDictionaryRef, out: *mut io_criteria);
+    fn IOObjectRelease(object: io_object_t) -> kern_return_t;
+    fn CFRelease(cf: *const c_void);
+    fn dispatch_retain(object: *mut c_void);
+    fn dispatch_release(object: *mut c_void);
+    fn dispatch_async_f(
+        queue: dispatch_queue_t,
+        context: *mut c_void,
+        work: unsafe extern "C" fn(*mut c_void),
+    );
+}
+
+// ---- the event thread ---------------------------------------------------------------------------
+
+/// The process-wide event thread's runtime, started on first use; `None` if it cannot start.
+fn event_runtime() -> Option<&'static Handle> {
+    static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("iokit-notify-events".into())
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(_) => {
+                            let _ = tx.send(None);
+                            return;
+                        }
+                    };
+                    let _ = tx.send(Some(runtime.handle().clone()));
+                    runtime.block_on(std::future::pending::<()>());
+                });
+            spawned.ok()?;
+            rx.recv().ok().flatten()
+        })
+        .as_ref()
+}
+
+// ---- the registry, as the host library opens it ------------------------------------------------
+
+/// The registry behind `__io_ioregistry_fd()`: absent when the host reports no device.
+struct HostRegistry {
+    #[cfg(sim_registry)]
+    sim: crate::registry::SimRegistryHandle,
+}
+
+impl HostRegistry {
+    fn new(space: &Space) -> HostRegistry {
+        #[cfg(sim_registry)]
+        {
+            HostRegistry {
+                sim: crate::registry::SimRegistry::global().open(space.task()),
+            }
+        }
+        #[cfg(not(sim_registry))]
+        {
+            let _ = space;
+            HostRegistry {}
+        }
+    }
+
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&dyn RegistryBackend) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
+        // SAFETY: a host-library call without arguments; it opens the device once.
+        let fd = unsafe { __io_ioregistry_fd() };
+        if fd < 0 {
+            return Err(RegistryError::NoDevice);
+        }
+        #[cfg(sim_registry)]
+        {
+            f(&self.sim)
+        }
+        #[cfg(not(sim_registry))]
+        {
+            f(&crate::registry::DevIoRegistry::from_process_fd(fd))
+        }
+    }
+}
+
+impl RegistryBackend for HostRegistry {
+    fn watch(&self, reg: &ioreg_watch_reg) -> Result<(), RegistryError> {
+        self.with(|r| r.watch(reg))
+    }
+    fn lookup(
+        &self,
+        criteria: &ioreg_criteria,
+        matches: &mut [u64],
+    ) -> Result<usize, RegistryError> {
+        self.with(|r| r.lookup(criteria, matches))
+    }
+    fn node(&self, id: u64) -> Result<ioreg_node, RegistryError> {
+        self.with(|r| r.node(id))
+    }
+    fn test_event(&self, event: &ioreg_test_event) -> Result<(), RegistryError> {
+        self.with(|r| r.test_event(event))
+    }
+}
+
+// ---- callbacks ----------------------------------------------------------------------------------
+
+/// What the event thread and queued bundles share with the port.
+struct CallbackState {
+    /// The callback queue (`dispatch_queue_t`, retained), or null for inline delivery.
+    queue: Mutex<QueuePtr>,
+    /// Set by `IONotificationPortDestroy` before it returns; checked before every callback.
+    destroyed: AtomicBool,
+}
+
+#[derive(Clone, Copy)]
+struct QueuePtr(dispatch_queue_t);
+// SAFETY: a dispatch queue may be used from any thread; the pointer is only passed to
+// libdispatch calls.
+unsafe impl Send for QueuePtr {}
+
+#[derive(Clone, Copy)]
+struct Refcon(*mut c_void);
+// SAFETY: the caller's refcon is handed back to its callback unchanged, as the C library does;
+// the caller guarantees it is usable from the callback's thread.
+unsafe impl Send for Refcon {}
+
+type Callback = unsafe extern "C" fn(*mut c_void, io_iterator_t);
+
+/// One queued callback: what `dispatch_async_f` carries.
+struct Bundle {
+    state: Arc<CallbackState>,
+    callback: Callback,
+    refcon: Refcon,
+    iterator: io_iterator_t,
+}
+
+/// Runs a queued callback on the caller's queue, unless the port was destroyed meanwhile; then
+/// releases the iterator (the library owns it).
+unsafe extern "C" fn run_bundle(context: *mut c_void) {
+    // SAFETY: `context` is the Box<Bundle> leaked by `deliver`, passed here exactly once.
+    let bundle = unsafe { Box::from_raw(context.cast::<Bundle>()) };
+    if !bundle.state.destroyed.load(Ordering::SeqCst) {
+        // SAFETY: the caller's callback with its own refcon and a live iterator.
+        unsafe { (bundle.callback)(bundle.refcon.0, bundle.iterator) };
+    }
+    // SAFETY: the iterator was created for this callback and is released exactly once.
+    unsafe { IOObjectRelease(bundle.iterator) };
+}
+
+impl CallbackState {
+    /// Fires `callback` for one event: a fresh one-entry iterator, inline or on the queue.
+    fn deliver(self: &Arc<Self>, callback: Callback, refcon: Refcon, event: &DeviceEvent) {
+        if self.destroyed.load(Ordering::SeqCst) {
+            return;
+        }
+        // SAFETY: malloc of 8 bytes; the host frees it with the iterator (spec §3 rule: never
+        // Rust's allocator for what C frees).
+        let ids = unsafe { libc::malloc(std::mem::size_of::<u64>()) }.cast::<u64>();
+        if ids.is_null() {
+            tracing::warn!(id = event.id, "iokit-notify: out of memory; event dropped");
+            return;
+        }
+        // SAFETY: `ids` points to 8 writable bytes; __io_alloc_iterator takes ownership of them,
+        // even when it fails.
+        let iterator = unsafe {
+            ids.write(event.id);
+            __io_alloc_iterator(ids, 1)
+        };
+        if iterator.is_null() {
+            tracing::warn!(
+                id = event.id,
+                "iokit-notify: iterator allocation failed; event dropped"
+            );
+            return;
+        }
+        // The queue is read once per callback; retained so a concurrent swap cannot free it.
+        let queue = {
+            let guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if !guard.0.is_null() {
+                // SAFETY: the port holds a reference to this queue while it is set.
+                unsafe { dispatch_retain(guard.0.cast()) };
+            }
+            guard.0
+        };
+        if queue.is_null() {
+            // SAFETY: the caller's callback with its refcon and a live iterator, which the
+            // library releases right after (the callback must not).
+            unsafe {
+                callback(refcon.0, iterator);
+                IOObjectRelease(iterator);
+            }
+            return;
+        }
+        let bundle = Box::new(Bundle {
+            state: Arc::clone(self),
+            callback,
+            refcon,
+            iterator,
+        });
+        // SAFETY: `queue` is retained; the bundle is consumed by run_bundle exactly once.
+        unsafe {
+            dispatch_async_f(queue, Box::into_raw(bundle).cast(), run_bundle);
+            dispatch_release(queue.cast());
+        }
+    }
+}
+
+// ---- notification types -------------------------------------------------------------------------
+
+/// The notification type strings this library accepts (spec §6 #10).
+fn kinds_for_type(notification_type: &CStr) -> Option<EventKinds> {
+    match notification_type.to_bytes() {
+        b"IOServicePublish"
+        | b"IOServiceFirstPublish"
+        | b"IOServiceMatched"
+        | b"IOServiceFirstMatch" => Some(EventKinds::ARRIVE),
+        b"IOServiceTerminate" | b"IOServiceWillTerminate" => Some(EventKinds::DEPART),
+        _ => None,
+    }
+}
+
+fn criteria_from_host(c: &io_criteria) -> Criteria {
+    let text = |field: &[c_char; 32]| {
+        let mut bytes = [0u8; IOREG_NAME_MAX];
+        for (b, c) in bytes.iter_mut().zip(field) {
+            *b = *c as u8;
+        }
+        let s = crate::wire::decode_name(&bytes);
+        (!s.is_empty()).then_some(s)
+    };
+    let mut criteria = Criteria::all();
+    if let Some(name) = text(&c.name) {
+        criteria = criteria.name(name);
+    }
+    if let Some(class) = text(&c.klass) {
+        criteria = criteria.class(class);
+    }
+    if let Some(driver) = text(&c.driver) {
+        criteria = criteria.driver(driver);
+    }
+    criteria
+}
+
+fn watch_error_code(e: &WatchError) -> kern_return_t {
+    match e {
+        WatchError::Criteria(_) | WatchError::NoKinds => kIOReturnBadArgument,
+        WatchError::Registry(RegistryError::NoDevice) => kIOReturnNoDevice,
+        WatchError::Registry(RegistryError::InvalidArgument) => kIOReturnBadArgument,
+        WatchError::Registry(RegistryError::Unsupported(_)) => kIOReturnUnsupported,
+        WatchError::Registry(_) => kIOReturnError,
+        WatchError::Mach(_) => KERN_RESOURCE_SHORTAGE,
+        WatchError::Closed => kIOReturnError,
+    }
+}
+
+/// Releases the caller's `matching` reference exactly once, whatever path is taken.
+struct Consumed(CFDictionaryRef);
+
+impl Drop for Consumed {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: the caller passed one reference, which this function consumes.
+            unsafe { CFRelease(self.0.cast()) };
+        }
+    }
+}
+
+// ---- the five exports ---------------------------------------------------------------------------
+
+/// Creates a notification port; `mainPort` is ignored. NULL on failure.
+///
+/// # Safety
+/// None beyond the C contract; callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONotificationPortRef {
+    let _ = mainPort;
+    let Some(runtime) = event_runtime() else {
+        return ptr::null_mut();
+    };
+    let space = Space::current();
+    let port = NotificationPort::builder(HostRegistry::new(&space))
+        .space(space)
+        .runtime(runtime.clone())
+        .build();
+    match port {
+        Ok(port) => {
+            let state = Arc::new(CallbackState {
+                queue: Mutex::new(QueuePtr(ptr::null_mut())),
+                destroyed: AtomicBool::new(false),
+            });
+            Box::into_raw(Box::new(IONotificationPort { port, state }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "IONotificationPortCreate failed");
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Destroys a port: returns at once; no callback starts after it returned (callbacks already
+/// running finish; bundles already on the dispatch queue skip the callback). The set, every
+/// watch port and their queued messages are released by the event thread; the kernel retires
+/// the watches at its next emission. NULL is a no-op; calling it twice is undefined.
+///
+/// # Safety
+/// `notify` is NULL or a port from [`IONotificationPortCreate`] not yet destroyed.
+#[no_mangle]
+pub unsafe extern "C" fn IONotificationPortDestroy(notify: IONotificationPortRef) {
+    if notify.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, `notify` came from Box::into_raw in Create and is live.
+    let port = unsafe { Box::from_raw(notify) };
+    port.state.destroyed.store(true, Ordering::SeqCst);
+    port.port.shutdown();
+    let old = {
+        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *guard, QueuePtr(ptr::null_mut()))
+    };
+    if !old.0.is_null() {
+        // SAFETY: the reference SetDispatchQueue took.
+        unsafe { dispatch_release(old.0.cast()) };
+    }
+}
+
+/// Sets the queue callbacks run on (retained); NULL goes back to inline delivery on the event
+/// thread. The queue is read once per callback.
+///
+/// # Safety
+/// `notify` is NULL or a live port; `queue` is NULL or a live dispatch queue.
+#[no_mangle]
+pub unsafe extern "C" fn IONotificationPortSetDispatchQueue(
+    notify: IONotificationPortRef,
+    queue: dispatch_queue_t,
+) {
+    // SAFETY: per the contract, a non-null `notify` is live.
+    let Some(port) = (unsafe { notify.as_ref() }) else {
+        return;
+    };
+    if !queue.is_null() {
+        // SAFETY: the caller's live queue; the port keeps this reference.
+        unsafe { dispatch_retain(queue.cast()) };
+    }
+    let old = {
+        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *guard, QueuePtr(queue))
+    };
+    if !old.0.is_null() {
+        // SAFETY: the reference taken when `old` was set; released after unlocking.
+        unsafe { dispatch_release(old.0.cast()) };
+    }
+}
+
+/// The port's receive-side name: the port set every watch's port belongs to. Never receive on
+/// it (that steals events) and never release it. `MACH_PORT_NULL` for NULL.
+///
+/// # Safety
+/// `notify` is NULL or a live port.
+#[no_mangle]
+pub unsafe extern "C" fn IONotificationPortGetMachPort(
+    notify: IONotificationPortRef,
+) -> mach_port_t {
+    // SAFETY: per the contract, a non-null `notify` is live.
+    match unsafe { notify.as_ref() } {
+        Some(port) => port.port.set_name(),
+        None => 0,
+    }
+}
+
+/// Adds a matching notification. `matching` is consumed (one `CFRelease`) on every path.
+///
+/// Types: `IOServicePublish`, `IOServiceFirstPublish`, `IOServiceMatched`, `IOServiceFirstMatch`
+/// report arrivals; `IOServiceTerminate`, `IOServiceWillTerminate` departures; anything else is
+/// `kIOReturnBadArgument`. On success `*notification` is a snapshot iterator the caller owns:
+/// the devices that match now (all of them; empty for departures). Releasing it does not cancel.
+///
+/// Returns `KERN_INVALID_ARGUMENT` for a NULL argument, `kIOReturnNoDevice` without a registry,
+/// `kIOReturnBadArgument` / `kIOReturnUnsupported` / `kIOReturnError` as the registry answers,
+/// `KERN_RESOURCE_SHORTAGE` when memory or ports run out. On any error no watch remains.
+///
+/// # Safety
+/// `notifyPort` is NULL or a live port; `notification_type` is NULL or a C string; `matching`
+/// is NULL or a dictionary reference the call may release; `notification` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn IOServiceAddMatchingNotification(
+    notifyPort: IONotificationPortRef,
+    notification_type: *const c_char,
+    matching: CFDictionaryRef,
+    callback: IOServiceMatchingCallback,
+    refCon: *mut c_void,
+    notification: *mut io_iterator_t,
+) -> kern_return_t {
+    let consumed = Consumed(matching);
+    // SAFETY: per the contract, a non-null port is live.
+    let Some(port) = (unsafe { notifyPort.as_ref() }) else {
+        return KERN_INVALID_ARGUMENT;
+    };
+    let Some(callback) = callback else {
+        return KERN_INVALID_ARGUMENT;
+    };
+    if notification_type.is_null() || matching.is_null() || notification.is_null() {
+        return KERN_INVALID_ARGUMENT;
+    }
+    // SAFETY: a non-null C string per the contract.
+    let notification_type = unsafe { CStr::from_ptr(notification_type) };
+    let Some(kinds) = kinds_for_type(notification_type) else {
+        return kIOReturnBadArgument;
+    };
+    let mut host_criteria = io_criteria {
+        name: [0; 32],
+        klass: [0; 32],
+        driver: [0; 32],
+    };
+    // SAFETY: a live dictionary and a writable io_criteria.
+    unsafe { __io_extract_criteria(matching, &mut host_criteria) };
+    drop(consumed);
+    let criteria = criteria_from_host(&host_criteria);
+
+    let state = Arc::clone(&port.state);
+    let refcon = Refcon(refCon);
+    let sink = Sink::Callback(Box::new(move |event: DeviceEvent| {
+        state.deliver(callback, refcon, &event)
+    }));
+    let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
+        Ok((snapshot, watch, _)) => (snapshot, watch),
+        Err(e) => return watch_error_code(&e),
+    };
+    let ids = snapshot.ids();
+    let Ok(count) = u32::try_from(ids.len()) else {
+        port.port.remove(watch);
+        return KERN_RESOURCE_SHORTAGE;
+    };
+    // SAFETY: malloc for a buffer the host frees; at least one element so it is never NULL for
+    // an empty snapshot.
+    let buf = unsafe { libc::malloc(ids.len().max(1) * std::mem::size_of::<u64>()) }.cast::<u64>();
+    if buf.is_null() {
+        port.port.remove(watch);
+        return KERN_RESOURCE_SHORTAGE;
+    }
+    // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it, even on failure.
+    let iterator = unsafe {
+        ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
+        __io_alloc_iterator(buf, count)
+    };
+    if iterator.is_null() {
+        port.port.remove(watch);
+        return KERN_RESOURCE_SHORTAGE;
+    }
+    // SAFETY: a writable out-pointer per the contract.
+    unsafe { notification.write(iterator) };
+    KERN_SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_strings_map_through_the_table() {
+        let k = |s: &CStr| kinds_for_type(s);
+        assert_eq!(k(c"IOServicePublish"), Some(EventKinds::ARRIVE));
+        assert_eq!(k(c"IOServiceFirstPublish"), Some(EventKinds::ARRIVE));
+        assert_eq!(k(c"IOServiceMatched"), Some(EventKinds::ARRIVE));
+        assert_eq!(k(c"IOServiceFirstMatch"), Some(EventKinds::ARRIVE));
+        assert_eq!(k(c"IOServiceTerminate"), Some(EventKinds::DEPART));
+        assert_eq!(k(c"IOServiceWillTerminate"), Some(EventKinds::DEPART));
+        assert_eq!(k(c"IOServiceTerminated"), None);
+        assert_eq!(k(c"ioservicepublish"), None);
+        assert_eq!(k(c""), None);
+    }
+
+    #[test]
+    fn registry_errors_map_to_nextbsd_codes() {
+        let r = |e| watch_error_code(&WatchError::Registry(e));
+        assert_eq!(r(RegistryError::NoDevice), 0x2c0);
+        assert_eq!(r(RegistryError::InvalidArgument), 0x2c9);
+        assert_eq!(r(RegistryError::Unsupported(libc::ENOTTY)), 0x2c7);
+        assert_eq!(r(RegistryError::Unsupported(libc::ENOSYS)), 0x2c7);
+        assert_eq!(r(RegistryError::Os(libc::EIO)), 0x2bc);
+    }
+
+    #[test]
+    fn host_criteria_are_cut_at_31_and_empty_fields_are_unset() {
+        let mut c = io_criteria {
+            name: [0; 32],
+            klass: [b'k' as c_char; 32],
+            driver: [0; 32],
+        };
+        c.name[..2].copy_from_slice(&[b'e' as c_char, b'm' as c_char]);
+        let criteria = criteria_from_host(&c);
+        assert_eq!(criteria.name_criterion(), Some("em"));
+        assert_eq!(criteria.class_criterion(), Some("k".repeat(31).as_str()));
+        assert_eq!(criteria.driver_criterion(), None);
+    }
+}
