@@ -426,9 +426,12 @@ unsafe extern "C" fn callout_trampoline(ctx: *mut c_void) {
             // SAFETY: the store is retained by this callout.
             unsafe { invoke_callout(ctx.store, &ctx.keys) };
         }
+        // Released while still serialized, so that a cancel that waited for this callout also
+        // sees its store reference gone (releasing the store right after the cancel then
+        // finalizes it at once). The finalizer cannot reach `stop` (nothing is registered).
+        // SAFETY: the callout's own reference, taken in `dispatch`.
+        unsafe { CFRelease(ctx.store.0 as CFTypeRef) };
     }
-    // SAFETY: the callout's own reference, taken in `dispatch`.
-    unsafe { CFRelease(ctx.store.0 as CFTypeRef) };
     if let Some(done) = ctx.done.take() {
         let _ = done.send(());
     }
