@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use c_abi_tests::{assert_passed, build_staticlib, check_header, compile, include_dir, run, workspace_root};
+use c_abi_tests::{
+    assert_passed, build_staticlib, check_header, compile, include_dir, run, workspace_root,
+};
 
 #[test]
 fn headers_are_fresh() {

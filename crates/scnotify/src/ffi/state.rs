@@ -85,8 +85,9 @@ impl StorePtr {
     /// The store's notification fields. Callers hold the per-store lock.
     ///
     /// # Safety
-    /// The store must be alive and the caller must hold its [`StoreState`] lock.
-    pub(crate) unsafe fn fields(&self) -> &mut SCDynamicStorePrivate {
+    /// The store must be alive for `'a` and the caller must hold its [`StoreState`] lock while
+    /// using the reference; no other reference to the fields may be live.
+    pub(crate) unsafe fn fields<'a>(self) -> &'a mut SCDynamicStorePrivate {
         // SAFETY: per the contract.
         unsafe { &mut *self.0 }
     }
@@ -282,7 +283,7 @@ impl StoreState {
             let _ = tx.send(());
         }
         let _ = reg.done.recv();
-        let inside = IN_CALLOUT.with(|c| c.get() == store.0 as *const _);
+        let inside = IN_CALLOUT.with(|c| std::ptr::eq(c.get(), store.0));
         if !inside {
             drop(self.callout.lock().unwrap_or_else(|p| p.into_inner()));
         }
