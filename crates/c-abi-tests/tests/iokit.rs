@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use c_abi_tests::{assert_passed, build_staticlib, check_header, compile, include_dir, run, workspace_root};
+use c_abi_tests::{
+    assert_passed, build_staticlib, check_header, compile, include_dir, run, workspace_root,
+};
 
 #[test]
 fn headers_are_fresh() {
@@ -24,7 +26,98 @@ fn headers_are_fresh() {
     );
     check_header(
         &crate_dir.join("cbindgen-sim.toml"),
-        &[&crate_dir.join("src/ffi/sim.rs"), &crate_dir.join("src/wire.rs")],
+        &[
+            &crate_dir.join("src/ffi/sim.rs"),
+            &crate_dir.join("src/wire.rs"),
+        ],
         &crate_dir.join("include/iokit_sim.h"),
     );
+}
+
+/// The C test program, built once per test process.
+fn program() -> &'static PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let lib = build_staticlib("iokit-notify");
+        let dir = workspace_root().join("tests/c/iokit");
+        let sources = [dir.join("iokit_tests.c"), dir.join("test_host.c")];
+        let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+        compile(
+            &sources,
+            &[
+                include_dir("iokit-notify").as_path(),
+                dir.as_path(),
+                include_dir("mach-sim").as_path(),
+            ],
+            &lib,
+        )
+    })
+}
+
+/// Runs one scenario in its own process (each starts from an empty global kernel and registry
+/// and ends with its own leak check).
+fn scenario(name: &str) {
+    // A generous bound that only turns a hang into a failure.
+    let output = run(program(), &[name], Duration::from_secs(120));
+    assert_passed(&output, &format!("iokit-{name}"));
+}
+
+#[test]
+fn c_iokitnotifytest_with_a_dispatch_queue() {
+    scenario("notifytest");
+}
+
+#[test]
+fn c_iokitnotifyrt_inline_without_a_queue() {
+    scenario("rt-inline");
+}
+
+#[test]
+fn c_iokitnotifyrt_on_a_dispatch_queue() {
+    scenario("rt-queue");
+}
+
+#[test]
+fn c_iokitnotifyrt_skip_probes_and_unsupported_code() {
+    scenario("rt-skip");
+}
+
+#[test]
+fn c_error_paths_release_matching_once() {
+    scenario("errors");
+}
+
+#[test]
+fn c_overlapping_watches_and_driver_criterion() {
+    scenario("overlap");
+}
+
+#[test]
+fn c_burst_of_1000_on_the_queue_then_inline() {
+    scenario("burst");
+}
+
+#[test]
+fn c_snapshot_is_not_truncated() {
+    scenario("snapshot");
+}
+
+#[test]
+fn c_destroy_from_an_inline_callback() {
+    scenario("destroy-in-callback-inline");
+}
+
+#[test]
+fn c_destroy_from_a_queued_callback() {
+    scenario("destroy-in-callback-queue");
+}
+
+#[test]
+fn c_destroy_while_events_are_in_flight() {
+    scenario("destroy-inflight");
+}
+
+#[test]
+fn c_one_event_thread_for_all_ports() {
+    scenario("one-thread");
 }
