@@ -96,3 +96,8 @@ fn c_release_right_after_cancel_is_safe() {
 fn c_server_restart_reconnects_with_an_empty_callout() {
     scenario("restart");
 }
+
+#[test]
+fn c_no_thread_per_store() {
+    scenario("threads");
+}

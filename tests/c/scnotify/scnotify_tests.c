@@ -7,7 +7,7 @@
  * message, kqueue or knote any more, and prints "scnotify-SCENARIO: N passed, M failed".
  *
  * Scenarios: layout, dispatch (NextBSD scnotifytest.c), runloop (NextBSD scrltest.c), errors
- * (spec scnotify.md §2.2), registration, early, concurrent, lifetime, restart.
+ * (spec scnotify.md §2.2), registration, early, concurrent, lifetime, restart, threads.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -549,6 +549,51 @@ static void scenario_restart(void) {
     rec_done(&r);
 }
 
+static int thread_count(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+/* No thread per store: scheduling many stores adds no thread once the event thread runs. */
+static void scenario_threads(void) {
+    enum { N = 12 };
+    struct recorder r;
+    rec_init(&r);
+    dispatch_queue_t q = dispatch_queue_create("threads", NULL);
+    SCDynamicStoreRef stores[N];
+    CFArrayRef keys = list1("threads:key");
+    stores[0] = watcher_store(&r);
+    CHECK(SCDynamicStoreSetNotificationKeys(stores[0], keys, NULL));
+    CHECK(SCDynamicStoreSetDispatchQueue(stores[0], q));
+    int before = thread_count();
+    CHECK(before > 0);
+    for (int i = 1; i < N; i++) {
+        stores[i] = watcher_store(&r);
+        CHECK(SCDynamicStoreSetNotificationKeys(stores[i], keys, NULL));
+        CHECK(SCDynamicStoreSetDispatchQueue(stores[i], q));
+    }
+    SCDynamicStoreRef writer = plain_store();
+    CHECK(set_value(writer, "threads:key", "v"));
+    for (int i = 0; i < 50 && atomic_load(&r.calls) < N; i++) dispatch_semaphore_wait(r.sem, in_ms(100));
+    CHECK(atomic_load(&r.calls) == N);
+    CHECK(thread_count() == before);
+    for (int i = 0; i < N; i++) {
+        CHECK(SCDynamicStoreSetDispatchQueue(stores[i], NULL));
+        CFRelease(stores[i]);
+    }
+    CHECK(thread_count() == before);
+    if (r.kept) CFRelease(r.kept);
+    CFRelease(writer);
+    CFRelease(keys);
+    dispatch_release(q);
+    rec_done(&r);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static int kernel_is_empty(void) {
@@ -574,6 +619,7 @@ int main(int argc, char **argv) {
     else if (strcmp(name, "concurrent") == 0) scenario_concurrent();
     else if (strcmp(name, "lifetime") == 0) scenario_lifetime();
     else if (strcmp(name, "restart") == 0) scenario_restart();
+    else if (strcmp(name, "threads") == 0) scenario_threads();
     else {
         fprintf(stderr, "unknown scenario %s\n", name);
         return 2;
