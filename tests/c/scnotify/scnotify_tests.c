@@ -526,9 +526,16 @@ static void scenario_restart(void) {
     dispatch_queue_t q = dispatch_queue_create("restart", NULL);
     CHECK(SCDynamicStoreSetDispatchQueue(s, q));
     mach_port_t old_server = s->server;
+    SCDynamicStoreRef idle = plain_store(); /* never used before the restart */
 
     scnotify_configd_stop();
     CHECK(scnotify_configd_start() == 0);
+    /* A store whose session died before its first notification call reconnects too. */
+    CHECK(SCDynamicStoreSetNotificationKeys(idle, keys, NULL));
+    CFArrayRef got = SCDynamicStoreCopyNotifiedKeys(idle);
+    CHECK(got != NULL && CFArrayGetCount(got) == 0);
+    if (got) CFRelease(got);
+    CFRelease(idle);
     for (int i = 0; i < 50 && atomic_load(&r.empty_calls) == 0; i++)
         dispatch_semaphore_wait(r.sem, in_ms(100));
     CHECK(atomic_load(&r.empty_calls) == 1);

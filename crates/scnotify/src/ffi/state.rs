@@ -208,10 +208,10 @@ impl StoreState {
     /// The session for `store`, adopted from its `server` port on first use (a copy of the
     /// send right). After a reconnect the new session port is written back to `server`.
     pub(crate) fn session(&self, store: StorePtr) -> Result<Session, i32> {
-        let mut locked = self.lock();
-        if let Some(s) = &locked.session {
+        if let Some(s) = &self.lock().session {
             return Ok(s.clone());
         }
+        // Built without the lock held: opening a new session waits for the event thread.
         let name = store.server().load(Ordering::Acquire);
         // SAFETY: `server` is a send right the store owns; ManuallyDrop keeps it the store's.
         let borrowed = ManuallyDrop::new(unsafe { SendRight::from_raw_in(&self.space, name) });
@@ -233,8 +233,9 @@ impl StoreState {
                 replace_server(&space, store, copy);
             }
         });
-        locked.session = Some(session.clone());
-        Ok(session)
+        let mut locked = self.lock();
+        // Another thread may have won the race; keep the first session.
+        Ok(locked.session.get_or_insert(session).clone())
     }
 
     /// Starts a registration (the store's fields were already switched to `mode` by the
