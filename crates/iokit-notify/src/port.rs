@@ -152,6 +152,8 @@ impl Counters {
 }
 
 /// Where a watch's events go.
+// Callbacks serve the C ABI, which is not built for macOS (Apple's IOKit is the real one there).
+#[cfg_attr(not(any(sim_registry, target_os = "freebsd")), allow(dead_code))]
 pub(crate) enum Sink {
     /// A [`WatchStream`].
     Channel(mpsc::UnboundedSender<DeviceEvent>),
@@ -432,6 +434,7 @@ impl NotificationPort {
     }
 
     /// Cancels a watch added with [`NotificationPort::add`].
+    #[cfg_attr(not(any(sim_registry, target_os = "freebsd")), allow(dead_code))]
     pub(crate) fn remove(&self, id: WatchId) {
         // Edge: after shutdown there is nothing left to remove.
         let _ = self.shared.commands.send(Command::Remove(id));
