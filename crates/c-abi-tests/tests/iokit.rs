@@ -103,6 +103,11 @@ fn c_snapshot_is_not_truncated() {
 }
 
 #[test]
+fn c_snapshot_and_callbacks_report_a_device_once() {
+    scenario("race");
+}
+
+#[test]
 fn c_destroy_from_an_inline_callback() {
     scenario("destroy-in-callback-inline");
 }

@@ -13,6 +13,7 @@
  *   overlap                overlapping watches fire once each; driver criterion; 20 watches
  *   burst                  1000 events in order on the queue, then inline after SetDispatchQueue(NULL)
  *   snapshot               a snapshot of 200 devices is not truncated at 128
+ *   race                   a device in the snapshot whose ARRIVE is flushed later fires no callback
  *   destroy-in-callback-inline, destroy-in-callback-queue
  *                          Destroy from inside a callback: no deadlock, no later callback
  *   destroy-inflight       Destroy from another thread while events are in flight
@@ -490,6 +491,34 @@ static void scenario_snapshot(void)
     destroy_and_check(port, cf0);
 }
 
+static void scenario_race(void)
+{
+    long cf0 = host_cf_live();
+    io_iterator_t it;
+    uint64_t ids[4];
+    struct recorder r, unrelated;
+    recorder_init(&r);
+    recorder_init(&unrelated);
+    IONotificationPortRef port = IONotificationPortCreate(kIOMainPortDefault);
+    /* Any watch makes the kernel queue attaches until the outermost match_end. */
+    CHECK(IOServiceAddMatchingNotification(port, kIOFirstMatchNotification, IOServiceMatching("none"),
+                                           record, &unrelated, &it) == KERN_SUCCESS, "first watch");
+    IOObjectRelease(it);
+    iokit_sim_match_start();
+    uint64_t b = iokit_sim_attach_pending("em", "em", "em", 0, 0);
+    CHECK(IOServiceAddMatchingNotification(port, kIOFirstMatchNotification, IOServiceMatching("em"),
+                                           record, &r, &it) == KERN_SUCCESS, "register inside the bracket");
+    CHECK(drain_ids(it, ids, 4) == 1 && ids[0] == b, "the pending device is in the snapshot");
+    IOObjectRelease(it);
+    iokit_sim_match_end(); /* its ARRIVE and MATCHED are sent now */
+    uint64_t c = iokit_sim_attach("em", "em", "em", 0, 0);
+    WAIT_FOR(recorder_count(&r) >= 1);
+    CHECK(r.ids[0] == c, "fix #3: the first callback is the new device, not the snapshot one");
+    CHECK(recorder_count(&r) == 1, "exactly one callback");
+    CHECK(recorder_count(&unrelated) == 0, "other watch silent");
+    destroy_and_check(port, cf0);
+}
+
 /* ---- Destroy from inside a callback ------------------------------------------------------- */
 
 struct destroyer {
@@ -668,6 +697,8 @@ int main(int argc, char **argv)
         scenario_burst();
     else if (strcmp(scenario, "snapshot") == 0)
         scenario_snapshot();
+    else if (strcmp(scenario, "race") == 0)
+        scenario_race();
     else if (strcmp(scenario, "destroy-in-callback-inline") == 0)
         scenario_destroy_in_callback(0);
     else if (strcmp(scenario, "destroy-in-callback-queue") == 0)
