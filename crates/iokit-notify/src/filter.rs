@@ -105,6 +105,58 @@ mod tests {
         assert!(f.admit(&ev(EventKind::Depart, 5)));
     }
 
+    proptest::proptest! {
+        /// Whatever the interleaving the kernel produces (snapshot members whose ARRIVE and
+        /// MATCHED are flushed late, new devices, departures, devices gone before the snapshot),
+        /// each device is reported as arrived at most once and only if it was not in the
+        /// snapshot, and each departure of a reported device exactly once.
+        #[test]
+        fn every_device_is_reported_once(
+            devices in proptest::collection::vec((proptest::bool::ANY, proptest::bool::ANY, proptest::bool::ANY, proptest::bool::ANY), 0..40),
+            order in proptest::collection::vec(proptest::num::usize::ANY, 0..200),
+        ) {
+            // (in_snapshot, late_arrive_flush, departs, gone_before_snapshot)
+            let snapshot: Vec<u64> = devices.iter().enumerate()
+                .filter(|(_, d)| d.0 && !d.3).map(|(i, _)| i as u64 + 1).collect();
+            let mut per_device: Vec<Vec<DeviceEvent>> = devices.iter().enumerate().map(|(i, d)| {
+                let id = i as u64 + 1;
+                let mut evs = Vec::new();
+                if d.3 {
+                    evs.push(ev(EventKind::Depart, id)); // left between WATCH and LOOKUP
+                    return evs;
+                }
+                if !d.0 || d.1 {
+                    evs.push(ev(EventKind::Arrive, id));
+                    evs.push(ev(EventKind::Matched, id));
+                }
+                if d.2 {
+                    evs.push(ev(EventKind::Depart, id));
+                }
+                evs
+            }).collect();
+            // Interleave devices in an arbitrary order, keeping each device's own order.
+            let mut stream = Vec::new();
+            let mut picks = order.into_iter();
+            while per_device.iter().any(|v| !v.is_empty()) {
+                let live: Vec<usize> = (0..per_device.len()).filter(|&i| !per_device[i].is_empty()).collect();
+                let i = live[picks.next().unwrap_or(0) % live.len()];
+                stream.push(per_device[i].remove(0));
+            }
+            let mut filter = ExactlyOnce::new(&snapshot, UnknownDepartures::Ignore);
+            let admitted: Vec<DeviceEvent> = stream.into_iter().filter(|e| filter.admit(e)).collect();
+            for (i, d) in devices.iter().enumerate() {
+                let id = i as u64 + 1;
+                let arrivals = admitted.iter().filter(|e| e.id == id && e.kind == EventKind::Arrive).count();
+                let departures = admitted.iter().filter(|e| e.id == id && e.kind == EventKind::Depart).count();
+                let in_snapshot = d.0 && !d.3;
+                let expected_arrivals = usize::from(!in_snapshot && !d.3);
+                proptest::prop_assert_eq!(arrivals, expected_arrivals, "device {:?}", d);
+                let expected_departures = usize::from(d.2 && !d.3);
+                proptest::prop_assert_eq!(departures, expected_departures, "device {:?}", d);
+            }
+        }
+    }
+
     #[test]
     fn unknown_departures_can_be_delivered() {
         let mut f = ExactlyOnce::new(&[], UnknownDepartures::Deliver);
