@@ -53,6 +53,11 @@ impl CallError {
 }
 
 /// The wire bytes of a received message, with the header bits and size as received.
+///
+/// A port descriptor that arrived without a valid name (`MACH_PORT_NULL`) is labelled
+/// `PORT_SEND` (17), the type the kernel gives a null name sent with a send disposition, so the
+/// routine (not the type check) sees it: configd answers a null notify port with
+/// `kSCStatusInvalidArgument`. (`mach-async` does not keep the label of a slot without a right.)
 pub fn received_bytes(msg: &Message) -> Vec<u8> {
     let mut wire = msg.to_wire();
     if wire.len() >= layout::HEADER_SIZE {
@@ -60,6 +65,19 @@ pub fn received_bytes(msg: &Message) -> Vec<u8> {
         h.bits = msg.bits();
         h.size = (wire.len() as u32).min(msg.size().max(layout::HEADER_SIZE as u32));
         h.write(&mut wire);
+    }
+    let all_ports = msg
+        .descriptors()
+        .iter()
+        .all(|d| matches!(d, Descriptor::Port(_)));
+    if all_ports {
+        for (i, d) in msg.descriptors().iter().enumerate() {
+            let at = 28 + 12 * i + 10;
+            if matches!(d, Descriptor::Port(None)) && at + 1 < wire.len() {
+                wire[at] = mach_abi::MACH_MSG_TYPE_PORT_SEND as u8;
+                wire[at + 1] = mach_abi::MACH_MSG_PORT_DESCRIPTOR;
+            }
+        }
     }
     wire
 }

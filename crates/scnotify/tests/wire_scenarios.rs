@@ -352,6 +352,24 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         let (port, send) = notify_port(&w.client);
         assert_eq!(notifyviaport(&s, send, 7).await, Status::INVALID_ARGUMENT);
         drop(port);
+        // notifyviaport with a null port → 1002.
+        let req = Request::NotifyViaPort { port: 0, msgid: 0 }
+            .encode()
+            .unwrap();
+        let msg = raw::message_from_bytes(&req, None);
+        let msg = {
+            // Same body, plus a COPY_SEND descriptor of MACH_PORT_NULL.
+            let body = req[40..].to_vec();
+            drop(msg);
+            mach_async::MessageBuilder::new(Routine::NotifyViaPort.id())
+                .port(mach_async::PortSlot::CopySend(0))
+                .body(body)
+                .build()
+        };
+        let reply = s.request(msg, Some(HANG)).await.unwrap();
+        let bytes = raw::received_bytes(&reply);
+        let r = Reply::decode(Routine::NotifyViaPort, &bytes).unwrap();
+        assert_eq!(r.status(), Status::INVALID_ARGUMENT);
         // Notify routines on a port that is not a session → 2001.
         assert_eq!(
             status(&service, Request::NotifyCancel).await,
