@@ -227,6 +227,9 @@ struct State {
     started: bool,
     ended: bool,
     yield_next: bool,
+    /// Set after a fairness yield: the next poll consumes and drains without waiting for
+    /// readiness (rule 11).
+    drain_now: bool,
     stats: Arc<Counters>,
 }
 
@@ -288,6 +291,7 @@ impl Core {
                 started: false,
                 ended: false,
                 yield_next: false,
+                drain_now: false,
                 stats,
             },
         };
@@ -500,11 +504,16 @@ impl Core {
                 self.st.ended = true;
                 continue;
             };
-            if !self.st.started {
+            if !self.st.started || self.st.drain_now {
                 // Rule 6: ready on the first poll. Messages queued before the knote existed
                 // produce no later edge. Consume (rule 8) then drain (rule 13); no guard, so no
                 // readiness is cleared.
+                // Rule 11, after a capped drain: the messages left queued raise no new edge,
+                // and a capped drain that ran without a guard (this very path) has no tokio
+                // readiness to retain, so drain again here rather than wait for readiness.
+                // Readiness is left as it is: at worst one extra, empty wake-up.
                 self.st.started = true;
+                self.st.drain_now = false;
                 Counters::inc(&self.st.stats.wakeups, 1);
                 if let Err(e) = Self::consume_events(kq.get_ref(), &mut self.st) {
                     self.st.queue.push_back(Err(e));
@@ -522,6 +531,7 @@ impl Core {
                 // Rule 11: yield once to the scheduler; readiness was retained, so the next
                 // poll drains again without waiting for a new edge.
                 self.st.yield_next = false;
+                self.st.drain_now = true;
                 Counters::inc(&self.st.stats.yields, 1);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;

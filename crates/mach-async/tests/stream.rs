@@ -574,3 +574,52 @@ fn task_exit_ends_the_stream_on_a_silent_close_kernel() {
     drop(rt);
     kernel.assert_no_leaks();
 }
+
+/// Regression: more messages queued than the fairness cap before the first poll, and no sender
+/// afterwards. The first drain runs without a readiness guard (rule 6), so after its capped
+/// yield the stream must drain again on its own: no later edge will come for these messages.
+#[test]
+fn a_backlog_larger_than_the_cap_before_the_first_poll_is_delivered_whole() {
+    let fx = fixture();
+    let rt = current_thread_rt();
+    rt.block_on(async {
+        let mut ports = Vec::new();
+        let mut senders = Vec::new();
+        for p in 0..16 {
+            let (port, sender) = fx.connect();
+            for i in 0..5 {
+                sender
+                    .try_send(MessageBuilder::new(p * 10 + i).build())
+                    .unwrap();
+            }
+            ports.push(port);
+            senders.push(sender);
+        }
+        let mut stream = MachRecvStream::builder()
+            .ports(ports)
+            .fairness_cap(8)
+            .build()
+            .unwrap();
+        let mut per_port: HashMap<i32, Vec<i32>> = HashMap::new();
+        for _ in 0..80 {
+            let msg = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .expect("backlog delivered without a new edge")
+                .unwrap()
+                .unwrap();
+            per_port
+                .entry(msg.id() / 10)
+                .or_default()
+                .push(msg.id() % 10);
+        }
+        assert_eq!(per_port.len(), 16);
+        for ids in per_port.values() {
+            assert_eq!(ids, &[0, 1, 2, 3, 4], "per-port FIFO");
+        }
+        assert!(stream.stats().yields >= 9, "{:?}", stream.stats());
+        drop(stream);
+        drop(senders);
+    });
+    drop(rt);
+    fx.kernel.assert_no_leaks();
+}
