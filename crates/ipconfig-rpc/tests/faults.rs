@@ -1,0 +1,279 @@
+//! Fault injection on the ipconfig service (simulated kernel, `Kernel::faults`): ipconfigd dies
+//! at chosen points of an RPC, a client dies before reading its reply, the server's reply send
+//! fails, the service queue is full. Each test ends with a defined outcome (a typed error or an
+//! answer, the server still serving or ended with `PortDied`) and the no-leak assertion.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
+use ipconfig_rpc::wire::{
+    InterfaceName, IpconfigStatus, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME,
+};
+use ipconfig_rpc::{IfAddr, Numbering};
+use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
+use mach_async::{ReceiveRight, SendRight, Space};
+use mach_sim::{FaultAction, Kernel, MsgMatch, Name, Task};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Turns a hang into a failure (never a performance assertion).
+const HANG: Duration = Duration::from_secs(20);
+
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f).await.expect("no hang")
+}
+
+/// One bound interface, em0 = 10.0.2.15.
+struct Em0;
+
+#[async_trait]
+impl IpconfigHandler for Em0 {
+    async fn if_count(&self, _ctx: CallContext) -> Result<i32, kern_return_t> {
+        Ok(1)
+    }
+
+    async fn if_addr(
+        &self,
+        name: InterfaceName,
+        _ctx: CallContext,
+    ) -> Result<IfAddr, kern_return_t> {
+        Ok(if name.lookup_key() == b"em0" {
+            IfAddr {
+                addr: Ipv4Addr::new(10, 0, 2, 15),
+                status: IpconfigStatus::SUCCESS,
+            }
+        } else {
+            IfAddr {
+                addr: Ipv4Addr::UNSPECIFIED,
+                status: IpconfigStatus::NO_SERVER,
+            }
+        })
+    }
+}
+
+struct Service {
+    kernel: Kernel,
+    server_task: Task,
+    service: Name,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<JoinHandle<Served>>,
+}
+
+impl Service {
+    fn start() -> Service {
+        let kernel = Kernel::new();
+        let server_task = kernel.task_create("ipconfigd", 100, 0, 0);
+        let service = kernel
+            .bootstrap()
+            .check_in(&server_task, IPCONFIG_SERVICE_NAME)
+            .expect("check_in");
+        // SAFETY: the bootstrap server just gave the server task this receive right.
+        let port =
+            unsafe { ReceiveRight::from_raw_in(&Space::from_task(server_task.clone()), service) };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = IpconfigServer::from_arc(Arc::new(Em0)).numbering(Numbering::NextBsd);
+        let served = tokio::spawn(async move {
+            server
+                .serve_until(port, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server starts")
+        });
+        Service {
+            kernel,
+            server_task,
+            service,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    /// A client in a task of its own.
+    fn client(&self, pid: u32) -> (Task, IpconfigClient) {
+        let task = self.kernel.task_create("ipconfig", pid, 501, 20);
+        let name = self
+            .kernel
+            .bootstrap()
+            .look_up(&task, IPCONFIG_SERVICE_NAME)
+            .expect("look_up");
+        let space = Space::from_task(task.clone());
+        // SAFETY: look_up just gave the client task this send right.
+        let client = IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, name) })
+            .with_timeout(Some(HANG));
+        (task, client)
+    }
+
+    async fn served(&mut self) -> Served {
+        bounded(self.served.take().expect("running"))
+            .await
+            .expect("server task")
+    }
+
+    /// Stops a live server, releases its port, checks the kernel is clean.
+    async fn finish(mut self) -> Served {
+        let _ = self.stop.take().expect("running").send(());
+        let mut served = self.served().await;
+        drop(served.port.take());
+        let _ = self.kernel.bootstrap().unregister(IPCONFIG_SERVICE_NAME);
+        self.kernel.assert_no_leaks();
+        served
+    }
+
+    /// For a server that ended by itself: checks it saw its port die, then the kernel.
+    async fn finish_dead(mut self) {
+        let served = self.served().await;
+        assert_eq!(served.end, ServeEnd::PortDied);
+        assert!(served.port.is_none());
+        let _ = self.kernel.bootstrap().unregister(IPCONFIG_SERVICE_NAME);
+        self.kernel.assert_no_leaks();
+    }
+}
+
+fn em0() -> InterfaceName {
+    InterfaceName::new("em0").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipconfigd_dying_as_it_receives_the_request_gives_server_died() {
+    let fx = Service::start();
+    let (_task, client) = fx.client(200);
+    let fired = fx.kernel.faults().on_receive(
+        MsgMatch::any()
+            .task(&fx.server_task)
+            .id(IPCONFIG_IF_ADDR_ID),
+        FaultAction::TerminateTask(fx.server_task.clone()),
+    );
+    assert_eq!(
+        bounded(client.if_addr(em0())).await,
+        Err(MigError::ServerDied)
+    );
+    assert_eq!(fired.fired(), 1);
+    // Later calls on the dead service fail at once with a typed error, never hang.
+    assert!(matches!(
+        bounded(client.if_count()).await,
+        Err(MigError::Send(MACH_SEND_INVALID_DEST) | MigError::ServerDied)
+    ));
+    drop(client);
+    fx.finish_dead().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipconfigd_dying_with_the_request_queued_gives_server_died() {
+    let fx = Service::start();
+    let (_task, client) = fx.client(200);
+    // A first answer proves the server is up and waiting on its port.
+    assert_eq!(bounded(client.if_count()).await, Ok(1));
+    let fired = fx.kernel.faults().on_deliver(
+        MsgMatch::any()
+            .task(&fx.server_task)
+            .id(IPCONFIG_IF_COUNT_ID),
+        FaultAction::TerminateTask(fx.server_task.clone()),
+    );
+    assert_eq!(bounded(client.if_count()).await, Err(MigError::ServerDied));
+    assert_eq!(fired.fired(), 1);
+    drop(client);
+    fx.finish_dead().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_dying_before_reading_its_reply_does_not_disturb_the_server() {
+    let fx = Service::start();
+    let (doomed_task, doomed) = fx.client(200);
+    let fired = fx.kernel.faults().on_deliver(
+        MsgMatch::any()
+            .task(&doomed_task)
+            .id(IPCONFIG_IF_COUNT_ID + 100),
+        FaultAction::TerminateTask(doomed_task.clone()),
+    );
+    // The reply reached the client's reply port, then the client task died under the call: the
+    // call ends with a typed receive-side error instead of waiting forever.
+    let result = bounded(doomed.if_count()).await;
+    assert_eq!(fired.fired(), 1);
+    assert!(
+        matches!(result, Err(MigError::Receive(_) | MigError::Send(_))),
+        "{result:?}"
+    );
+    drop(doomed);
+    // The server answered and keeps serving other clients.
+    let (_task, client) = fx.client(201);
+    assert_eq!(bounded(client.if_count()).await, Ok(1));
+    drop(client);
+    let served = fx.finish().await;
+    assert_eq!(served.stats.replies, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reply_send_destroys_the_reply_right_and_the_server_keeps_serving() {
+    let fx = Service::start();
+    let (_task, client) = fx.client(200);
+    let fault = fx
+        .kernel
+        .faults()
+        .fail_next_sends_from(&fx.server_task, 1, MACH_SEND_INVALID_DEST);
+    // The reply could not be sent; the server must release the send-once right it still holds,
+    // which the client sees as the send-once notification.
+    assert_eq!(bounded(client.if_count()).await, Err(MigError::ServerDied));
+    assert_eq!(fault.fired(), 1);
+    assert_eq!(
+        bounded(client.if_addr(em0())).await,
+        Ok(IfAddr {
+            addr: Ipv4Addr::new(10, 0, 2, 15),
+            status: IpconfigStatus::SUCCESS
+        })
+    );
+    drop(client);
+    fx.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_send_that_times_out_is_given_back_and_released() {
+    let fx = Service::start();
+    let (_task, client) = fx.client(200);
+    // MACH_SEND_TIMED_OUT pseudo-receives the reply into the server's buffer with its rights.
+    let fault = fx
+        .kernel
+        .faults()
+        .fail_next_sends_from(&fx.server_task, 1, MACH_SEND_TIMED_OUT);
+    let result = bounded(client.if_count()).await;
+    assert_eq!(fault.fired(), 1);
+    // A reply to a send-once right never waits on a queue; whether the server retries or
+    // gives up, the client gets an answer or the send-once notification, never a hang.
+    assert!(
+        matches!(result, Ok(1) | Err(MigError::ServerDied)),
+        "{result:?}"
+    );
+    assert_eq!(bounded(client.if_count()).await, Ok(1));
+    drop(client);
+    fx.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_service_queue_delays_requests_until_it_drains() {
+    let fx = Service::start();
+    let (_task, client) = fx.client(200);
+    fx.kernel
+        .faults()
+        .fill_queue(&fx.server_task, fx.service)
+        .unwrap();
+    let call = tokio::spawn(async move {
+        let r = client.if_count().await;
+        (r, client)
+    });
+    // The request cannot be queued while the queue is held full.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!call.is_finished());
+    fx.kernel
+        .faults()
+        .release_queue(&fx.server_task, fx.service)
+        .unwrap();
+    let (result, client) = bounded(call).await.unwrap();
+    assert_eq!(result, Ok(1));
+    drop(client);
+    fx.finish().await;
+}
