@@ -1,0 +1,195 @@
+//! Fault injection on device notifications (simulated kernel and registry, `Kernel::faults`): a
+//! watch dropped while its events are queued, the client task dying in the middle of a drain or
+//! while the port's knote registers, interrupted receives. Each test ends with the streams in a
+//! defined state (events delivered exactly once, or ended) and the no-leak assertion.
+#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryHandle};
+use iokit_notify::wire::{
+    encode_name_truncating, ioreg_test_event, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_DEPART,
+};
+use iokit_notify::{
+    Criteria, DeviceEvent, EventKinds, NotificationPort, RegistryBackend, WatchError, WatchStream,
+};
+use mach_abi::MACH_RCV_INTERRUPTED;
+use mach_sim::{FaultAction, Kernel, MsgMatch, Task};
+
+/// Turns a hang into a failure (never a performance assertion).
+const HANG: Duration = Duration::from_secs(20);
+
+struct Fixture {
+    kernel: Kernel,
+    task: Task,
+    registry: SimRegistry,
+    dev: SimRegistryHandle,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let kernel = Kernel::new();
+        let task = kernel.task_create("client", 77, 0, 0);
+        let registry = SimRegistry::new(&kernel);
+        let dev = registry.open(&task);
+        Fixture {
+            kernel,
+            task,
+            registry,
+            dev,
+        }
+    }
+
+    /// One emission prunes every kernel watch whose port is dead.
+    fn prune(&self) {
+        let te = ioreg_test_event {
+            kind: IOREG_EVENT_DEPART,
+            id: u64::MAX,
+            name: encode_name_truncating(""),
+            classname: encode_name_truncating(""),
+            ..ioreg_test_event::default()
+        };
+        // A dead client task cannot use its handle; the registry still emits.
+        let _ = self.dev.test_event(&te);
+    }
+
+    /// Closes the port, prunes the dead kernel watches, and asserts that nothing is left.
+    async fn finish(self, port: NotificationPort) {
+        tokio::time::timeout(HANG, port.close())
+            .await
+            .expect("close completes");
+        self.finish_without_port();
+    }
+
+    fn finish_without_port(self) {
+        self.prune();
+        assert_eq!(self.registry.watch_count(), 0, "every kernel watch pruned");
+        let Fixture {
+            kernel,
+            registry,
+            dev,
+            ..
+        } = self;
+        drop(dev);
+        drop(registry);
+        kernel.assert_no_leaks();
+    }
+}
+
+async fn next(stream: &mut WatchStream) -> Option<DeviceEvent> {
+    tokio::time::timeout(HANG, stream.next())
+        .await
+        .expect("an event or the end in time")
+}
+
+#[tokio::test]
+async fn a_watch_dropped_while_its_events_are_queued_loses_nothing_elsewhere() {
+    let fx = Fixture::new();
+    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let (_, dropped) = port
+        .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
+        .unwrap();
+    let (_, mut kept) = port
+        .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
+        .unwrap();
+    // The first event's delivery drops the first watch; on this single-threaded runtime the
+    // port's driver cannot run before all three events are queued in the kernel.
+    let slot = Arc::new(Mutex::new(Some(dropped)));
+    let taken = Arc::clone(&slot);
+    let fired = fx.kernel.faults().on_deliver(
+        MsgMatch::any().task(&fx.task).id(IOKIT_NOTIFY_MSG_ID),
+        FaultAction::call(move || drop(taken.lock().unwrap().take())),
+    );
+    let ids: Vec<u64> = (0..3)
+        .map(|i| {
+            fx.registry
+                .probe_and_attach(SimDevice::new(&format!("em{i}")).class("em"))
+        })
+        .collect();
+    assert_eq!(fired.fired(), 1);
+    assert!(slot.lock().unwrap().is_none(), "dropped at the first event");
+    // The other watch gets every event exactly once, in order.
+    for id in &ids {
+        assert_eq!(next(&mut kept).await.expect("open").id, *id);
+    }
+    assert_eq!(port.stats().unattributed, 0);
+    drop(kept);
+    fx.finish(port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_task_dying_in_the_middle_of_a_drain_ends_the_streams() {
+    let fx = Fixture::new();
+    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let (_, mut s) = port
+        .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
+        .unwrap();
+    let fired = fx.kernel.faults().on_receive(
+        MsgMatch::any().task(&fx.task).nth(2),
+        FaultAction::TerminateTask(fx.task.clone()),
+    );
+    for i in 0..4 {
+        fx.registry
+            .probe_and_attach(SimDevice::new(&format!("em{i}")).class("em"));
+    }
+    // Some events may come through before the death; then the stream ends instead of hanging.
+    let mut got = 0;
+    while next(&mut s).await.is_some() {
+        got += 1;
+        assert!(got <= 2, "at most the events received before the task died");
+    }
+    assert_eq!(fired.fired(), 1);
+    assert!(!fx.task.is_active());
+    drop(s);
+    fx.finish(port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_task_dying_while_the_knote_registers_fails_later_watches() {
+    let fx = Fixture::new();
+    let fired = fx
+        .kernel
+        .faults()
+        .on_knote_register(Some(&fx.task), FaultAction::TerminateTask(fx.task.clone()));
+    // The registration itself succeeds (the set was valid when looked up); the port is built,
+    // its knote reports EOF, and every later use fails with a typed error.
+    let port = NotificationPort::on_sim(&fx.registry, &fx.task).expect("port");
+    let watch = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE);
+    assert!(
+        matches!(watch, Err(WatchError::Mach(_))),
+        "a watch in a dead task fails: {watch:?}"
+    );
+    tokio::time::timeout(HANG, port.close())
+        .await
+        .expect("close completes");
+    assert_eq!(fired.fired(), 1);
+    assert!(!fx.task.is_active());
+    fx.finish_without_port();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_receives_in_the_driver_lose_no_event() {
+    let fx = Fixture::new();
+    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let (_, mut s) = port
+        .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
+        .unwrap();
+    let fault = fx
+        .kernel
+        .faults()
+        .fail_next_receives_in(&fx.task, 3, MACH_RCV_INTERRUPTED);
+    let ids: Vec<u64> = (0..3)
+        .map(|i| {
+            fx.registry
+                .probe_and_attach(SimDevice::new(&format!("em{i}")).class("em"))
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(next(&mut s).await.expect("open").id, *id);
+    }
+    assert_eq!(fault.fired(), 3);
+    drop(s);
+    fx.finish(port).await;
+}
