@@ -520,6 +520,12 @@ impl Core {
                     self.st.ended = true;
                     continue;
                 }
+                if !self.st.set_alive {
+                    // Rule 15: EV_EOF. The set is gone and its name may already denote another
+                    // right of this task (§3.7): never receive on it again.
+                    self.st.ended = true;
+                    continue;
+                }
                 match Self::drain(&mut self.st) {
                     Drain::Empty => {}
                     Drain::Capped => self.st.yield_next = true,
@@ -555,8 +561,15 @@ impl Core {
                     continue;
                 }
             };
+            if !self.st.set_alive {
+                // Rule 15: EV_EOF. The knote is gone, so no edge is left to lose (rule 13), and
+                // the set's name may already denote another right of this task (§3.7): do not
+                // drain it. Deliver what is queued, then end.
+                self.st.ended = true;
+                continue;
+            }
             let before = self.st.queue.len();
-            // Rule 13: a consume is always followed by a drain.
+            // Rule 13: a consume is always followed by a drain (unless EV_EOF ended the set).
             match Self::drain(&mut self.st) {
                 Drain::Empty => {
                     if events == 0 && self.st.queue.len() == before {
@@ -846,6 +859,11 @@ impl Stream for MachNotifyStream {
                 Counters::inc(&this.core.st.stats.wakeups, 1);
                 if let Err(e) = Core::consume_events(kq.get_ref(), &mut this.core.st) {
                     this.core.st.queue.push_back(Err(e));
+                    continue;
+                }
+                if !this.core.st.set_alive {
+                    // EV_EOF: no drain on a name that may have been reused (§3.7).
+                    this.core.st.ended = true;
                     continue;
                 }
                 // Rule 13: the caller's drain follows the signal.
