@@ -177,8 +177,19 @@ pub struct Message {
     pub(crate) local_name: Name,
     pub(crate) voucher: Option<PortRight>,
     pub(crate) descriptors: Vec<Descriptor>,
+    /// Received port descriptors that carried no right (`Descriptor::Port(None)`): index, the
+    /// name the kernel wrote (`MACH_PORT_NULL`, `MACH_PORT_DEAD`, a bare name) and its type.
+    pub(crate) rightless_ports: Vec<RightlessPort>,
     pub(crate) body: Bytes,
     pub(crate) trailer: Option<Trailer>,
+}
+
+/// A received port descriptor without a right: where it is and what the kernel wrote in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RightlessPort {
+    pub(crate) index: usize,
+    pub(crate) name: Name,
+    pub(crate) received_type: u8,
 }
 
 impl fmt::Debug for Message {
@@ -303,7 +314,20 @@ impl Message {
 
     /// Takes all descriptors out.
     pub fn take_descriptors(&mut self) -> Vec<Descriptor> {
+        self.rightless_ports.clear();
         std::mem::take(&mut self.descriptors)
+    }
+
+    /// For received port descriptor `index` that carried no right ([`Descriptor::Port`]`(None)`):
+    /// the name and received type the kernel wrote. A null or dead name sent with a send
+    /// disposition arrives as (`MACH_PORT_NULL` / `MACH_PORT_DEAD`, `PORT_SEND` 17); a bare name
+    /// as (name, `MACH_MSG_TYPE_PORT_NAME`). `None` for descriptors that carried a right, other
+    /// descriptor kinds, and outgoing messages.
+    pub fn rightless_port(&self, index: usize) -> Option<(Name, u32)> {
+        self.rightless_ports
+            .iter()
+            .find(|p| p.index == index)
+            .map(|p| (p.name, u32::from(p.received_type)))
     }
 
     /// The trailer, for received messages.
@@ -550,13 +574,25 @@ impl Message {
         let remote = PortRight::adopt(space, raw.remote, MACH_MSGH_BITS_REMOTE(raw.bits))
             .map(PortSlot::Right);
         let voucher = PortRight::adopt(space, raw.voucher, MACH_MSGH_BITS_VOUCHER(raw.bits));
+        let mut rightless_ports = Vec::new();
         let descriptors = raw
             .descriptors
             .iter()
-            .map(|d| match *d {
-                RawDescriptor::Port { name, disposition } => Descriptor::Port(
-                    PortRight::adopt(space, name, u32::from(disposition)).map(PortSlot::Right),
-                ),
+            .enumerate()
+            .map(|(index, d)| match *d {
+                RawDescriptor::Port { name, disposition } => {
+                    let right = PortRight::adopt(space, name, u32::from(disposition));
+                    if right.is_none() {
+                        // A null or dead name, or a bare name: keep what the kernel wrote so
+                        // that a MIG check sees the received type (mig.md §8 check 4).
+                        rightless_ports.push(RightlessPort {
+                            index,
+                            name,
+                            received_type: disposition,
+                        });
+                    }
+                    Descriptor::Port(right.map(PortSlot::Right))
+                }
                 RawDescriptor::Ool { address, size, .. } => {
                     let data = if address == 0 || size == 0 {
                         Bytes::new()
@@ -603,6 +639,7 @@ impl Message {
             local_name: raw.local,
             voucher,
             descriptors,
+            rightless_ports,
             body: raw.body,
             trailer: raw.trailer.map(Trailer),
         })
@@ -687,6 +724,7 @@ impl MessageBuilder {
                 local_name: 0,
                 voucher: None,
                 descriptors: Vec::new(),
+                rightless_ports: Vec::new(),
                 body: Bytes::new(),
                 trailer: None,
             },

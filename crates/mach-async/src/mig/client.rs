@@ -26,11 +26,11 @@ use mach_abi::{
     MACH_SEND_INVALID_HEADER, MACH_SEND_TIMED_OUT,
 };
 
-use crate::message::{Message, MessageBuilder, PortSlot};
+use crate::message::{Descriptor, Message, MessageBuilder, PortSlot};
 use crate::mig::check::{check_reply, ReplyShape};
 use crate::mig::error::MigError;
 use crate::mig::view::received_bytes;
-use crate::rights::{ReceiveRight, SendRight};
+use crate::rights::{PortRight, ReceiveRight, SendRight};
 use crate::stream::{MachRecvStream, TrailerRequest};
 use crate::Error;
 
@@ -44,6 +44,24 @@ pub struct MigReply {
     pub message: Message,
     /// The received buffer (message then trailer): fixed-layout outs are read from it by offset.
     pub bytes: Vec<u8>,
+}
+
+impl MigReply {
+    /// The message part of [`MigReply::bytes`] (`msgh_size` bytes, without the trailer).
+    pub fn message_bytes(&self) -> &[u8] {
+        let size = (self.message.size() as usize).min(self.bytes.len());
+        &self.bytes[..size]
+    }
+
+    /// Takes the right out of port descriptor `index` of a complex reply (e.g. a session port
+    /// a routine returned). `None` if that descriptor carried no right (a null port) or is not
+    /// a port descriptor; a right left in the reply is released when the reply is dropped.
+    pub fn take_port(&mut self, index: usize) -> Option<PortRight> {
+        match self.message.descriptors_mut().get_mut(index) {
+            Some(Descriptor::Port(slot)) => slot.take().and_then(PortSlot::into_right),
+            _ => None,
+        }
+    }
 }
 
 /// A client of one MIG server port.
@@ -114,24 +132,45 @@ impl MigClient {
     }
 
     /// Calls routine `id` with `body` (everything after the 24-byte header, padded to 4) and
-    /// checks the reply against `shape` as a generated stub does. Errors: the server's
-    /// `RetCode` (e.g. [`MigError::BadId`]), [`MigError::ServerDied`], [`MigError::TypeError`],
-    /// [`MigError::ReplyMismatch`], [`MigError::TimedOut`], [`MigError::Send`],
-    /// [`MigError::Receive`]. Must be called within a tokio runtime with I/O (and time, when a
-    /// timeout is set) enabled.
+    /// checks the reply against `shape` as a generated stub does: [`MigClient::call_message`]
+    /// for a simple request.
     pub async fn call(
         &self,
         id: mach_msg_id_t,
         body: Bytes,
         shape: &ReplyShape,
     ) -> Result<MigReply, MigError> {
+        self.call_message(MessageBuilder::new(id).body(body).build(), shape)
+            .await
+    }
+
+    /// Calls the routine `request.id()` with `request` as built (descriptors and inline data)
+    /// and checks the reply against `shape` as a generated stub does. The client sets the
+    /// reply port (a send-once right made from a pooled port, the `0x1513` request form);
+    /// anything already in the message's reply slot is replaced and released.
+    ///
+    /// Port descriptors carry any disposition: a [`PortSlot::Right`] is moved (`MOVE_SEND`,
+    /// `MOVE_SEND_ONCE`, `MOVE_RECEIVE`), [`PortSlot::CopySend`] / [`PortSlot::MakeSend`] /
+    /// [`PortSlot::MakeSendOnce`] name a right the caller keeps, and `CopySend(MACH_PORT_NULL)`
+    /// sends a null port. A request the kernel refuses releases the rights it would have moved
+    /// (they are not handed back).
+    ///
+    /// Errors: the server's `RetCode` (e.g. [`MigError::BadId`]), [`MigError::ServerDied`],
+    /// [`MigError::TypeError`], [`MigError::ReplyMismatch`], [`MigError::TimedOut`],
+    /// [`MigError::Send`], [`MigError::Receive`]. A complex success reply owns the rights it
+    /// carries ([`MigReply::take_port`]). Must be called within a tokio runtime with I/O (and
+    /// time, when a timeout is set) enabled.
+    pub async fn call_message(
+        &self,
+        request: Message,
+        shape: &ReplyShape,
+    ) -> Result<MigReply, MigError> {
+        let id = request.id();
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let mut stream = self.take_port()?;
         let reply_port = stream.port_names()[0];
-        let request = MessageBuilder::new(id)
-            .body(body)
-            .reply(PortSlot::MakeSendOnce(reply_port))
-            .build();
+        let mut request = request;
+        request.local = Some(PortSlot::MakeSendOnce(reply_port));
         let send_timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if let Err(e) = self.server.send_timeout(request, send_timeout).await {
             let code = e.code();

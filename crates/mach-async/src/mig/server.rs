@@ -21,9 +21,28 @@
 //! are received with the audit trailer ([`TrailerRequest::Audit`]) so routines can authorize
 //! callers ([`MigRequest::audit_token`]). A receive error on one message (a garbage message the
 //! stream could not parse) is logged and the server keeps serving; the server ends when the
-//! port dies or when the stop future given to [`MigServer::serve_until`] completes. On stop,
+//! port set dies or when the stop future given to [`MigServer::serve_until`] completes. On stop,
 //! routines still running are cancelled (their requests are dropped, so their clients get
-//! `MIG_SERVER_DIED`), and the service port is handed back with the requests still queued on it.
+//! `MIG_SERVER_DIED`), and the served ports are handed back with the requests still queued on
+//! them.
+//!
+//! # Several ports, added and removed while serving
+//!
+//! A server serves the port given to [`MigServer::new`] and any port added later through its
+//! [`MigServerHandle`] ([`MigServerHandle::add_port`], [`MigServerHandle::remove_port`]), all
+//! in one [`MachRecvStream`] (one port set, one kqueue). Routines get the handle from
+//! [`MigRequest::server`] and the name the request arrived on from [`MigRequest::local_port`],
+//! so a server that hands out per-client ports (configd's sessions) can map a request to its
+//! client. Requests already drained from a port when it is removed are still dispatched.
+//!
+//! # Messages that are not requests
+//!
+//! A message whose id has no routine (a kernel notification, or a bad id) is first offered to
+//! the unrouted-message hook ([`MigServer::with_unrouted_hook`]), if one is set. The hook takes
+//! it (returns `None`: it now owns the message, e.g. a no-senders notification that ends a
+//! client's session, see [`NoSenders`] and [`MigServerHandle::request_no_senders`]) or declines
+//! it (returns it): a declined message, or any such message without a hook, gets the
+//! `MIG_BAD_ID` treatment of the table above.
 
 use std::fmt;
 use std::future::Future;
@@ -31,21 +50,26 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::sync::MutexGuard;
+use std::task::Poll;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use mach_abi::{
-    audit_token_t, kern_return_t, mach_msg_header_t, mach_msg_id_t, KERN_FAILURE, KERN_SUCCESS,
-    MIG_NO_REPLY,
+    audit_token_t, kern_return_t, mach_msg_header_t, mach_msg_id_t, KERN_FAILURE,
+    KERN_INVALID_NAME, KERN_SUCCESS, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_NOTIFY_NO_SENDERS,
+    MACH_PORT_VALID, MIG_NO_REPLY,
 };
 use tokio::task::JoinSet;
 
-use crate::message::{Message, MessageBuilder};
+use crate::message::{Message, MessageBuilder, PortSlot};
 use crate::mig::check::{check_request, CheckedRequest, RequestShape};
 use crate::mig::error::MigError;
 use crate::mig::view::{received_bytes, received_header};
-use crate::mig::wire::{error_reply, reply_id, simple_reply, HEADER_SIZE};
-use crate::rights::{PortRight, ReceiveRight};
+use crate::mig::wire::{error_reply, read_u32, reply_id, simple_reply, HEADER_SIZE};
+use crate::rights::{PortRight, ReceiveRight, SendOnceRight};
 use crate::stream::{MachRecvStream, TrailerRequest};
+use crate::sys::{Name, Space};
 use crate::Error;
 
 /// What a routine decided.
@@ -191,6 +215,7 @@ pub struct MigRequest {
     bytes: Vec<u8>,
     audit_token: Option<audit_token_t>,
     reply: Arc<Mutex<Option<PortRight>>>,
+    server: MigServerHandle,
 }
 
 impl fmt::Debug for MigRequest {
@@ -198,6 +223,7 @@ impl fmt::Debug for MigRequest {
         f.debug_struct("MigRequest")
             .field("id", &self.message.id())
             .field("size", &self.message.size())
+            .field("local_port", &self.message.local_port())
             .field("audit_token", &self.audit_token)
             .finish()
     }
@@ -207,6 +233,17 @@ impl MigRequest {
     /// `msgh_id`.
     pub fn id(&self) -> mach_msg_id_t {
         self.message.id()
+    }
+
+    /// The name of the served port the request arrived on (`msgh_local_port`): the service
+    /// port or a port added with [`MigServerHandle::add_port`]. A name, not a right.
+    pub fn local_port(&self) -> Name {
+        self.message.local_port()
+    }
+
+    /// The server the request arrived at (to add or remove served ports).
+    pub fn server(&self) -> &MigServerHandle {
+        &self.server
     }
 
     /// The received buffer: `msgh_size` bytes of message (header included, padded to 4), then
@@ -223,6 +260,16 @@ impl MigRequest {
     /// The parsed message, to take rights out of it.
     pub fn message_mut(&mut self) -> &mut Message {
         &mut self.message
+    }
+
+    /// Takes the right out of port descriptor `index` (a port argument of the routine).
+    /// `None` for a null port, or when `index` is not a port descriptor. Rights left in the
+    /// request are released when the request is dropped.
+    pub fn take_port(&mut self, index: usize) -> Option<PortRight> {
+        match self.message.descriptors_mut().get_mut(index) {
+            Some(crate::Descriptor::Port(slot)) => slot.take().and_then(PortSlot::into_right),
+            _ => None,
+        }
     }
 
     /// The sender's audit token, when the trailer carried one (always, for a routine whose
@@ -242,7 +289,7 @@ impl MigRequest {
 /// Counters of one server run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServerStats {
-    /// Requests received.
+    /// Messages received (requests, and messages offered to the unrouted hook).
     pub requests: u64,
     /// Success replies sent.
     pub replies: u64,
@@ -252,6 +299,8 @@ pub struct ServerStats {
     pub send_failures: u64,
     /// Messages the stream could not deliver (garbage, receive errors); serving went on.
     pub receive_errors: u64,
+    /// Messages without a routine that the unrouted hook took.
+    pub hooked: u64,
 }
 
 #[derive(Default)]
@@ -261,6 +310,7 @@ struct Counters {
     error_replies: std::sync::atomic::AtomicU64,
     send_failures: std::sync::atomic::AtomicU64,
     receive_errors: std::sync::atomic::AtomicU64,
+    hooked: std::sync::atomic::AtomicU64,
 }
 
 impl Counters {
@@ -276,6 +326,7 @@ impl Counters {
             error_replies: self.error_replies.load(Relaxed),
             send_failures: self.send_failures.load(Relaxed),
             receive_errors: self.receive_errors.load(Relaxed),
+            hooked: self.hooked.load(Relaxed),
         }
     }
 }
@@ -285,7 +336,7 @@ impl Counters {
 pub enum ServeEnd {
     /// The stop future completed.
     Stopped,
-    /// The stream ended: the service port or its set died (e.g. the task was terminated).
+    /// The stream ended: the server's port set died (e.g. the task was terminated).
     PortDied,
 }
 
@@ -294,24 +345,174 @@ pub enum ServeEnd {
 pub struct Served {
     /// Why serving ended.
     pub end: ServeEnd,
-    /// The service port (with requests still queued on it), unless it died.
+    /// The service port given to [`MigServer::new`] (with requests still queued on it), unless
+    /// it died or was removed while serving.
     pub port: Option<ReceiveRight>,
+    /// The ports added with [`MigServerHandle::add_port`] and still served at the stop, in the
+    /// order they were added (empty when the port set died).
+    pub added: Vec<ReceiveRight>,
     /// Counters of the run.
     pub stats: ServerStats,
 }
 
-/// A MIG server: one service port, one routine table.
+/// The hook that is offered every message whose id has no routine: return `None` to take it
+/// (the hook owns it from then on), or the message to decline it (it then gets the
+/// `MIG_BAD_ID` treatment). Runs in the message's own task, like a routine.
+pub type UnroutedHook =
+    Arc<dyn Fn(Message, &MigServerHandle) -> Option<Message> + Send + Sync + 'static>;
+
+/// A kernel no-senders notification (`mach_no_senders_notification_t`: header, NDR, make-send
+/// count; 36 bytes, id 70, no reply right), as the unrouted hook receives it when it was armed
+/// with [`MigServerHandle::request_no_senders`].
+///
+/// Anyone holding a send right to the port can send a message of this shape; for a per-client
+/// port that is the client itself (which can only end its own session that way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoSenders {
+    /// The port that has no senders left (the name the notification arrived on).
+    pub port: Name,
+    /// The port's make-send count when the notification was generated.
+    pub mscount: u32,
+}
+
+impl NoSenders {
+    /// Size of the notification.
+    const SIZE: u32 = 36;
+    /// Offset of the make-send count in the inline data (after the NDR record).
+    const MSCOUNT_OFFSET: usize = 8;
+
+    /// The notification `msg` is, if it is one.
+    pub fn parse(msg: &Message) -> Option<NoSenders> {
+        if msg.id() != MACH_NOTIFY_NO_SENDERS
+            || msg.is_complex()
+            || msg.reply().is_some()
+            || msg.size() != Self::SIZE
+        {
+            return None;
+        }
+        Some(NoSenders {
+            port: msg.local_port(),
+            mscount: read_u32(msg.body(), Self::MSCOUNT_OFFSET)?,
+        })
+    }
+}
+
+/// What a server and its handles share: the stream (taken out when serving ends), its space
+/// and the counters.
+struct Shared {
+    stream: Mutex<Option<MachRecvStream>>,
+    space: Space,
+    counters: Counters,
+}
+
+/// A handle on a [`MigServer`]: adds and removes served ports while it serves, arms no-senders
+/// notifications on them, reads its counters. Cheap to clone; routines get one from
+/// [`MigRequest::server`]. Once serving has ended, port operations fail with [`Error::Ended`].
+#[derive(Clone)]
+pub struct MigServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for MigServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MigServerHandle")
+            .field("ports", &self.port_names())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl MigServerHandle {
+    fn stream(&self) -> MutexGuard<'_, Option<MachRecvStream>> {
+        self.shared.stream.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves `port` too, from now on. Requests already queued on it are served (moving it into
+    /// the server's port set signals them). On failure (the server has ended, or the port is
+    /// in another set) the port is destroyed.
+    pub fn add_port(&self, port: ReceiveRight) -> Result<(), Error> {
+        match self.stream().as_mut() {
+            Some(stream) => stream.insert_port(port),
+            None => Err(Error::Ended),
+        }
+    }
+
+    /// Stops serving the port named `name` and hands it back, with the messages not yet
+    /// drained from it still queued on it. Requests the server already drained from it are
+    /// still dispatched. `None` if the server does not serve such a port (or has ended).
+    pub fn remove_port(&self, name: Name) -> Option<ReceiveRight> {
+        self.stream().as_mut()?.remove_port(name)
+    }
+
+    /// The names of the ports served now (empty once serving has ended).
+    pub fn port_names(&self) -> Vec<Name> {
+        self.stream()
+            .as_ref()
+            .map(MachRecvStream::port_names)
+            .unwrap_or_default()
+    }
+
+    /// Arms a no-senders notification for the served port `name`, delivered **on that port**
+    /// (the C servers' idiom: `mach_port_request_notification(port, MACH_NOTIFY_NO_SENDERS,
+    /// sync, port, MAKE_SEND_ONCE)`), so it reaches the unrouted hook as a [`NoSenders`]
+    /// message when the last send right to the port goes away. With `sync` = 1 it waits for a
+    /// send right to have been made first. A request it replaces is cancelled (its send-once
+    /// right destroyed). Errors with `KERN_INVALID_NAME` if the server does not serve `name`.
+    pub fn request_no_senders(&self, name: Name, sync: u32) -> Result<(), Error> {
+        let guard = self.stream();
+        let stream = guard.as_ref().ok_or(Error::Ended)?;
+        if !stream.port_names().contains(&name) {
+            return Err(Error::kern(
+                "mach_port_request_notification",
+                KERN_INVALID_NAME,
+            ));
+        }
+        let space = stream.space();
+        let previous = space.request_notification(
+            name,
+            MACH_NOTIFY_NO_SENDERS,
+            sync,
+            name,
+            MACH_MSG_TYPE_MAKE_SEND_ONCE,
+        )?;
+        if MACH_PORT_VALID(previous) {
+            // SAFETY: the kernel just handed us the replaced request's send-once right.
+            drop(unsafe { SendOnceRight::from_raw_in(space, previous) });
+        }
+        Ok(())
+    }
+
+    /// The IPC space the served ports live in (where to create per-client ports).
+    pub fn space(&self) -> &Space {
+        &self.shared.space
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.counters.get()
+    }
+}
+
+/// Everything a message's task needs to dispatch it.
+struct Dispatch {
+    table: RoutineTable,
+    hook: Option<UnroutedHook>,
+    server: MigServerHandle,
+}
+
+/// A MIG server: a routine table served on one port, plus any ports added while it serves.
 pub struct MigServer {
-    stream: MachRecvStream,
-    table: Arc<RoutineTable>,
-    counters: Arc<Counters>,
+    service: Name,
+    dispatch: Dispatch,
 }
 
 impl fmt::Debug for MigServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MigServer")
-            .field("stream", &self.stream)
-            .field("table", &self.table)
+            .field("service", &self.service)
+            .field("table", &self.dispatch.table)
+            .field("hook", &self.dispatch.hook.is_some())
+            .field("server", &self.dispatch.server)
             .finish()
     }
 }
@@ -320,30 +521,53 @@ impl MigServer {
     /// A server for `table` on `port`, receiving with the audit trailer. Must be called within
     /// a tokio runtime with I/O enabled.
     pub fn new(port: ReceiveRight, table: RoutineTable) -> Result<MigServer, Error> {
+        let service = port.name();
+        let space = port.space().clone();
         let stream = MachRecvStream::builder()
-            .space(port.space().clone())
+            .space(space.clone())
             .port(port)
             .trailer(TrailerRequest::Audit)
             .build()?;
+        let shared = Arc::new(Shared {
+            stream: Mutex::new(Some(stream)),
+            space,
+            counters: Counters::default(),
+        });
         Ok(MigServer {
-            stream,
-            table: Arc::new(table),
-            counters: Arc::default(),
+            service,
+            dispatch: Dispatch {
+                table,
+                hook: None,
+                server: MigServerHandle { shared },
+            },
         })
+    }
+
+    /// Sets the hook offered every message whose id has no routine (see [`UnroutedHook`]).
+    pub fn with_unrouted_hook<F>(mut self, hook: F) -> MigServer
+    where
+        F: Fn(Message, &MigServerHandle) -> Option<Message> + Send + Sync + 'static,
+    {
+        self.dispatch.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// A handle to add and remove served ports while the server runs.
+    pub fn handle(&self) -> MigServerHandle {
+        self.dispatch.server.clone()
     }
 
     /// Counters so far.
     pub fn stats(&self) -> ServerStats {
-        self.counters.get()
+        self.dispatch.server.stats()
     }
 
-    /// Serves until `stop` completes or the port dies. See the module docs for the rules.
+    /// Serves until `stop` completes or the port set dies. See the module docs for the rules.
     pub async fn serve_until(self, stop: impl Future<Output = ()>) -> Served {
-        let MigServer {
-            mut stream,
-            table,
-            counters,
-        } = self;
+        let MigServer { service, dispatch } = self;
+        let dispatch = Arc::new(dispatch);
+        let shared = dispatch.server.shared.clone();
+        let counters = &shared.counters;
         let mut inflight = JoinSet::new();
         tokio::pin!(stop);
         let end = loop {
@@ -357,7 +581,7 @@ impl MigServer {
                         }
                     }
                 }
-                item = stream.next() => match item {
+                item = next_message(&shared) => match item {
                     None => break ServeEnd::PortDied,
                     Some(Err(e)) => {
                         Counters::bump(&counters.receive_errors);
@@ -365,36 +589,70 @@ impl MigServer {
                     }
                     Some(Ok(message)) => {
                         Counters::bump(&counters.requests);
-                        inflight.spawn(handle(table.clone(), counters.clone(), message));
+                        inflight.spawn(handle(dispatch.clone(), message));
                     }
                 },
             }
         };
         // Cancel routines still running: their requests drop, destroying the reply rights.
         inflight.shutdown().await;
-        let port = match end {
-            ServeEnd::Stopped => {
-                let (mut ports, undelivered) = stream.into_ports();
+        let stream = shared
+            .stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let (port, added) = match (end, stream) {
+            (ServeEnd::Stopped, Some(stream)) => {
+                let (ports, undelivered) = stream.into_ports();
                 // Drained but never dispatched: destroy them (their clients see the server die).
                 drop(undelivered);
-                ports.pop()
+                let (service_port, added): (Vec<_>, Vec<_>) =
+                    ports.into_iter().partition(|p| p.name() == service);
+                (service_port.into_iter().next(), added)
             }
-            ServeEnd::PortDied => None,
+            // The port set died: dropping the stream releases what is left.
+            _ => (None, Vec::new()),
         };
         Served {
             end,
             port,
+            added,
             stats: counters.get(),
         }
     }
 }
 
-/// Runs one request through the table and the reply rules.
-async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: Message) {
+/// The next message of the shared stream (`None` once it ended or was taken out). The lock is
+/// held only while polling, so handles can add and remove ports between polls; a port moved
+/// into the set with messages queued signals the kqueue, which wakes this poll.
+fn next_message(shared: &Shared) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+    futures::future::poll_fn(move |cx| {
+        let mut stream = shared.stream.lock().unwrap_or_else(|e| e.into_inner());
+        match stream.as_mut() {
+            Some(stream) => stream.poll_next_unpin(cx),
+            None => Poll::Ready(None),
+        }
+    })
+}
+
+/// Runs one message through the hook, the table and the reply rules.
+async fn handle(dispatch: Arc<Dispatch>, message: Message) {
+    let counters = &dispatch.server.shared.counters;
+    let routine = dispatch.table.lookup(message.id());
+    let mut message = match (routine, &dispatch.hook) {
+        (None, Some(hook)) => match hook(message, &dispatch.server) {
+            None => {
+                Counters::bump(&counters.hooked);
+                return;
+            }
+            Some(declined) => declined,
+        },
+        _ => message,
+    };
     let header = received_header(&message);
     let bytes = received_bytes(&message);
     let reply_right = message.take_reply();
-    let checked = match table.lookup(header.msgh_id) {
+    let checked = match routine {
         None => Err(MigError::BadId),
         Some(routine) => routine
             .check
@@ -408,7 +666,7 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
             // error reply).
             drop(message);
             tracing::debug!(id = header.msgh_id, %error, "MIG request rejected");
-            send_error(&counters, reply_right, &header, error.code()).await;
+            send_error(counters, reply_right, &header, error.code()).await;
             return;
         }
     };
@@ -423,6 +681,7 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
         bytes,
         audit_token,
         reply: slot.clone(),
+        server: dispatch.server.clone(),
     };
     let outcome = handler(request).await;
     let reply_right = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -432,12 +691,12 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
             let msg = MessageBuilder::new(reply_id(header.msgh_id))
                 .body(Bytes::copy_from_slice(&reply[HEADER_SIZE..]))
                 .build();
-            send(&counters, reply_right, msg, false).await;
+            send(counters, reply_right, msg, false).await;
         }
         RoutineOutcome::ComplexReply(msg) => {
             let mut msg = *msg;
             msg.set_id(reply_id(header.msgh_id));
-            send(&counters, reply_right, msg, false).await;
+            send(counters, reply_right, msg, false).await;
         }
         RoutineOutcome::NoReply | RoutineOutcome::Error(MIG_NO_REPLY) => {
             if reply_right.is_some() {
@@ -454,7 +713,7 @@ async fn handle(table: Arc<RoutineTable>, counters: Arc<Counters>, mut message: 
             } else {
                 code
             };
-            send_error(&counters, reply_right, &header, code).await;
+            send_error(counters, reply_right, &header, code).await;
         }
     }
 }
