@@ -140,12 +140,47 @@ pub fn run_with(
         }
     }
 
-    let rpc = Vec::new();
+    let mut rpc = Vec::new();
     if runner.group(opts, Group::Rpc) {
-        runner.progress.step("rpc");
-        runner
-            .missing
-            .push("rpc: ipconfig-rpc is not built into this binary yet".into());
+        let slow = Some(plan.rpc_slow_handler);
+        for (clients, delay) in [
+            (1, None),
+            (plan.rpc_clients, None),
+            (plan.rpc_clients, slow),
+            (1, slow),
+        ] {
+            let cfg = measure::rpc::RpcConfig {
+                clients,
+                handler_delay: delay,
+            };
+            let what = format!(
+                "rpc: {clients} client{}, {}",
+                if clients == 1 { "" } else { "s" },
+                if delay.is_some() {
+                    "slow handler"
+                } else {
+                    "instant handler"
+                }
+            );
+            let old = runner.measure(&format!("{what}, old server loop"), |env| {
+                measure::rpc::old_rpc(env, plan.rpc_window, cfg)
+            });
+            let stream = runner.measure(&format!("{what}, async server"), |env| {
+                measure::rpc::stream_rpc(env, plan.rpc_window, cfg)
+            });
+            rpc.push(report::RpcRow {
+                clients,
+                slow: delay.is_some(),
+                rate: Pair {
+                    old: old.map(|o| o.rate),
+                    stream: stream.map(|o| o.rate),
+                },
+                send_retries: Pair {
+                    old: old.map(|o| o.send_retries as f64),
+                    stream: stream.map(|o| o.send_retries as f64),
+                },
+            });
+        }
     }
 
     let missing = runner.missing;

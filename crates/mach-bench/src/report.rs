@@ -75,6 +75,9 @@ pub struct RpcRow {
     pub slow: bool,
     /// Requests per second.
     pub rate: Pair,
+    /// Client sends that waited a whole slice for room in the service queue and were retried
+    /// during the window (see `measure::rpc::RpcOutcome::send_retries`).
+    pub send_retries: Pair,
 }
 
 /// Everything one run measured.
@@ -299,6 +302,21 @@ impl Report {
         }
         // The key order: old_1, stream_1, old_64, stream_64, old_64_slow, stream_64_slow.
         let rpc = Json::Obj(rpc_pairs);
+        let mut retry_pairs = Vec::new();
+        for r in &self.rpc {
+            let suffix = format!(
+                "{}{}",
+                if r.clients == 1 {
+                    "1".to_string()
+                } else {
+                    "64".to_string()
+                },
+                if r.slow { "_slow" } else { "" }
+            );
+            retry_pairs.push((format!("old_{suffix}"), Json::opt(r.send_retries.old)));
+            retry_pairs.push((format!("stream_{suffix}"), Json::opt(r.send_retries.stream)));
+        }
+        let rpc_retries = Json::Obj(retry_pairs);
 
         let shut_pair = self.idle_pair(largest, shut_f);
         let ratios = Json::obj([
@@ -438,6 +456,7 @@ impl Report {
             ("rss_bytes_per_port", rss),
             ("shutdown_us", shutdown),
             ("rpc_per_s", rpc),
+            ("rpc_send_retries", rpc_retries),
             ("ratios", ratios),
             ("goals", goals),
             ("run", run),
@@ -602,6 +621,27 @@ impl Report {
                 let _ = writeln!(out, "  - {r}");
             }
         }
+        let retried: Vec<String> = self
+            .rpc
+            .iter()
+            .filter(|r| r.send_retries.old.unwrap_or(0.0) > 0.0 || r.send_retries.stream.unwrap_or(0.0) > 0.0)
+            .map(|r| {
+                format!(
+                    "  - {} client{}{}: {} (old) / {} (async) client sends waited 20 ms for queue room and were retried",
+                    r.clients,
+                    if r.clients == 1 { "" } else { "s" },
+                    if r.slow { ", slow handler" } else { "" },
+                    fmt_num(r.send_retries.old, 0),
+                    fmt_num(r.send_retries.stream, 0)
+                )
+            })
+            .collect();
+        if !retried.is_empty() {
+            out.push_str("\nrpc notes:\n");
+            for line in retried {
+                let _ = writeln!(out, "{line}");
+            }
+        }
         if !self.missing.is_empty() {
             out.push_str("\nnot measured:\n");
             for m in &self.missing {
@@ -762,6 +802,7 @@ mod tests {
                         old: Some(50_000.0),
                         stream: Some(40_000.0),
                     },
+                    send_retries: Pair::default(),
                 },
                 RpcRow {
                     clients: 64,
@@ -770,6 +811,7 @@ mod tests {
                         old: Some(60_000.0),
                         stream: Some(90_000.0),
                     },
+                    send_retries: Pair::default(),
                 },
                 RpcRow {
                     clients: 64,
@@ -777,6 +819,10 @@ mod tests {
                     rate: Pair {
                         old: Some(900.0),
                         stream: Some(30_000.0),
+                    },
+                    send_retries: Pair {
+                        old: Some(12.0),
+                        stream: Some(0.0),
                     },
                 },
             ],
@@ -843,6 +889,9 @@ mod tests {
         assert_eq!(v["ratios"]["shutdown_old_over_stream"], 12.75);
         assert_eq!(v["run"]["port_counts"][2], 10_000.0);
         assert_eq!(v["run"]["missing"][0], "demo: scnotify not built");
+        assert_eq!(v["rpc_send_retries"]["old_64_slow"], 12.0);
+        assert_eq!(v["rpc_send_retries"]["stream_64_slow"], 0.0);
+        assert!(v["rpc_send_retries"]["stream_1"].is_null());
     }
 
     #[test]
@@ -919,6 +968,7 @@ mod tests {
         assert!(text.contains("510 ms"));
         assert!(text.contains("MISSED"));
         assert!(text.contains("not measured:\n  - demo: scnotify not built"));
+        assert!(text.contains("64 clients, slow handler: 12 (old) / 0 (async) client sends waited"));
         let md = r.render_markdown();
         assert!(md.contains("|---|---:|---:|---:|---|"));
         assert_eq!(md.matches("\n| ").count(), r.rows().len() + 1);

@@ -128,6 +128,20 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     );
     assert!(num(&v, "shutdown_us", "old") > 0.0 && num(&v, "shutdown_us", "stream") > 0.0);
 
+    // RPC: every configuration answered, through the old loop and the async server alike.
+    for key in [
+        "old_1",
+        "stream_1",
+        "old_64",
+        "stream_64",
+        "old_64_slow",
+        "stream_64_slow",
+        "old_1_slow",
+        "stream_1_slow",
+    ] {
+        assert!(num(&v, "rpc_per_s", key) > 0.0, "rpc_per_s.{key}");
+    }
+
     // The table and the plot render from the same report.
     let table = report.render_text();
     assert!(table.contains("delivery latency p50") && table.contains("goals:"));

@@ -3,8 +3,10 @@
 //!
 //! - [`old`]: the old one-thread-per-port loop and the floor, through raw `mach_msg`.
 //! - [`stream`]: `MachRecvStream` tasks on one event thread.
+//! - [`rpc`]: ipconfig requests per second, old server loop against the async MIG server.
 
 pub mod old;
+pub mod rpc;
 pub mod stream;
 
 use crate::clock::now_ns;

@@ -76,6 +76,31 @@ impl MsgBuffer {
         m
     }
 
+    /// A message from its wire bytes (header first, `msgh_size` already set), in a buffer of
+    /// at least `capacity` bytes (so a reply can be received into it).
+    pub fn from_bytes(bytes: &[u8], capacity: u32) -> MsgBuffer {
+        let mut m = Self::with_capacity(capacity.max(bytes.len() as u32));
+        for (word, chunk) in m.words.iter_mut().zip(bytes.chunks(4)) {
+            let mut w = [0u8; 4];
+            w[..chunk.len()].copy_from_slice(chunk);
+            *word = u32::from_ne_bytes(w);
+        }
+        m
+    }
+
+    /// Sets the header's bits and ports (a request: `remote` is the destination, `local` the
+    /// reply port).
+    pub fn set_ports(&mut self, bits: u32, remote: Name, local: Name) {
+        self.words[W_BITS] = bits;
+        self.words[W_REMOTE] = remote;
+        self.words[W_LOCAL] = local;
+    }
+
+    /// `msgh_remote_port` (after a receive: the reply right).
+    pub fn remote_port(&self) -> Name {
+        self.words[W_REMOTE]
+    }
+
     /// Rewrites the stamp of a message built with [`Self::message`] (reuse without allocating).
     pub fn set_stamp(&mut self, stamp: Stamp) {
         let [a, b] = split(stamp.seq);
@@ -175,6 +200,16 @@ pub trait RawMach: Send + Sync {
         port: Name,
         buf: &mut MsgBuffer,
         timeout_ms: Option<u32>,
+    ) -> mach_msg_return_t;
+    /// A C MIG stub's call: `mach_msg(MACH_SEND_MSG | MACH_RCV_MSG)` sending the request in
+    /// `msg` and receiving the reply on `reply_port` into the same buffer, in one trap. With
+    /// `send_timeout_ms`, `MACH_SEND_TIMEOUT` bounds the send half; on `MACH_SEND_TIMED_OUT` the
+    /// kernel has put the request (and its rights) back into `msg`, ready to be sent again.
+    fn call(
+        &self,
+        msg: &mut MsgBuffer,
+        reply_port: Name,
+        send_timeout_ms: Option<u32>,
     ) -> mach_msg_return_t;
 }
 
@@ -277,6 +312,29 @@ impl RawMach for SimRaw {
             )
         }
     }
+
+    fn call(
+        &self,
+        msg: &mut MsgBuffer,
+        reply_port: Name,
+        send_timeout_ms: Option<u32>,
+    ) -> mach_msg_return_t {
+        let (size, capacity) = (msg.size(), msg.capacity());
+        debug_assert!(size <= capacity);
+        // SAFETY: the buffer is 4-byte aligned, exclusively borrowed, valid for reading the
+        // `size`-byte request and writing `capacity` bytes of reply; simple messages only.
+        unsafe {
+            self.task.mach_msg(
+                msg.as_mut_ptr(),
+                send_options(send_timeout_ms) | MACH_RCV_MSG,
+                size,
+                capacity,
+                reply_port,
+                send_timeout_ms.unwrap_or(0),
+                MACH_PORT_NULL,
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +374,21 @@ mod tests {
         assert_eq!(Stamp::from_body(&bytes[24..]), Some(stamp));
         assert_eq!(Stamp::from_body(&bytes[24..39]), None);
         assert_eq!(Stamp::from_body(&[]), None);
+    }
+
+    #[test]
+    fn messages_rebuild_from_their_bytes() {
+        let m = MsgBuffer::message(9, BENCH_MSG_ID, Stamp { seq: 3, sent_ns: 4 });
+        let bytes = m.bytes(BENCH_MSG_SIZE as usize);
+        let mut back = MsgBuffer::from_bytes(&bytes, 4096);
+        assert_eq!(back.capacity(), 4096);
+        assert_eq!(back.bytes(40), bytes);
+        assert_eq!(back.stamp(), m.stamp());
+        back.set_ports(0x1513, 7, 8);
+        assert_eq!((back.remote_port(), back.local_port()), (7, 8));
+        // A ragged tail is zero-padded, not dropped.
+        let odd = MsgBuffer::from_bytes(&[1, 2, 3, 4, 5], 8);
+        assert_eq!(odd.bytes(8), vec![1, 2, 3, 4, 5, 0, 0, 0]);
     }
 
     #[test]

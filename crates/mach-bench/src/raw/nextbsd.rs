@@ -176,4 +176,22 @@ impl RawMach for NativeRaw {
             timeout_ms.unwrap_or(0),
         )
     }
+
+    fn call(
+        &self,
+        msg: &mut MsgBuffer,
+        reply_port: Name,
+        send_timeout_ms: Option<u32>,
+    ) -> mach_msg_return_t {
+        let (size, cap) = (msg.size(), msg.capacity());
+        let option = send_options(send_timeout_ms) | mach_abi::MACH_RCV_MSG;
+        self.msg(
+            msg,
+            option,
+            size,
+            cap,
+            reply_port,
+            send_timeout_ms.unwrap_or(0),
+        )
+    }
 }
