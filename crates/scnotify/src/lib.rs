@@ -43,9 +43,11 @@
 //! # fn main() {}
 //! ```
 
+pub mod bootstrap;
 pub mod client;
 pub mod ffi;
 pub mod raw;
+pub mod rpc;
 pub mod server;
 pub mod store;
 pub mod wire;

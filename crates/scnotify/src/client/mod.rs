@@ -11,11 +11,13 @@ mod notifications;
 
 pub use notifications::Notifications;
 
-use crate::raw::{self, bootstrap, call, CallError};
+use crate::bootstrap;
+use crate::rpc::{call, CallError, ReplyMessage};
 use crate::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
 use crate::wire::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
 use mach_abi::kern_return_t;
-use mach_async::{PortRight, SendRight, Space};
+use mach_async::mig::MigClient;
+use mach_async::{PortSlot, SendRight, Space};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,8 +138,9 @@ pub(crate) struct WatchSet {
     pub(crate) patterns: Vec<u8>,
 }
 
+/// The current session port, as the MIG client that calls it.
 struct Connection {
-    server: SendRight,
+    client: Arc<MigClient>,
     generation: u64,
 }
 
@@ -150,6 +153,11 @@ pub(crate) struct Inner {
     registered: AtomicBool,
     timeout: Option<Duration>,
     on_reconnect: Mutex<Option<ReconnectHook>>,
+}
+
+/// A MIG client of `server` with the session's RPC bound.
+fn mig_client(server: SendRight, timeout: Option<Duration>) -> Arc<MigClient> {
+    Arc::new(MigClient::new(server).with_timeout(timeout))
 }
 
 type ReconnectHook = Box<dyn Fn(&SendRight) + Send + Sync>;
@@ -227,7 +235,7 @@ impl Session {
                 space: space.clone(),
                 connector: options.connector,
                 conn: Mutex::new(Connection {
-                    server,
+                    client: mig_client(server, options.rpc_timeout),
                     generation: 0,
                 }),
                 reconnect_lock: tokio::sync::Mutex::new(()),
@@ -250,14 +258,15 @@ impl Session {
             .conn
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .server
+            .client
+            .server()
             .name()
     }
 
     /// A copy (another user reference) of the current session port.
     pub fn server_right(&self) -> Result<SendRight, Error> {
         let c = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(c.server.try_clone()?)
+        Ok(c.client.server().try_clone()?)
     }
 
     /// How many times the session reconnected after server death.
@@ -279,15 +288,15 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner()) = Some(Box::new(hook));
     }
 
-    /// A reference to the current server right and its generation; `None` when the right can no
-    /// longer be copied (it became a dead name: the server died).
-    fn current(&self) -> (Option<SendRight>, u64) {
+    /// The client of the current session port and its generation. (After the server died the
+    /// port is a dead name: a call fails with `MACH_SEND_INVALID_DEST`, the cue to reconnect.)
+    fn current(&self) -> (Arc<MigClient>, u64) {
         let c = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-        (c.server.try_clone().ok(), c.generation)
+        (c.client.clone(), c.generation)
     }
 
     /// One RPC on the current server with reconnect-and-retry-once on server death.
-    async fn rpc(&self, req: &Request<'_>) -> Result<raw::ReplyMessage, Error> {
+    async fn rpc(&self, req: &Request<'_>) -> Result<ReplyMessage, Error> {
         let routine = req.routine().name();
         match self.rpc_once(req, None).await {
             Ok((r, _)) => Ok(r),
@@ -302,18 +311,16 @@ impl Session {
         }
     }
 
-    /// One RPC without reconnecting (the notification registration handles death itself).
-    /// Returns the generation of the connection used, with the reply or the error.
+    /// One RPC without reconnecting (the notification registration handles death itself),
+    /// with `moved` in the request's port descriptor. Returns the generation of the connection
+    /// used, with the reply or the error.
     pub(crate) async fn rpc_once(
         &self,
         req: &Request<'_>,
-        moved: Option<PortRight>,
-    ) -> Result<(raw::ReplyMessage, u64), (CallError, u64)> {
-        let (server, generation) = self.current();
-        let Some(server) = server else {
-            return Err((CallError::DeadServer, generation));
-        };
-        match call(&server, req, moved, self.inner.timeout).await {
+        moved: Option<PortSlot>,
+    ) -> Result<(ReplyMessage, u64), (CallError, u64)> {
+        let (client, generation) = self.current();
+        match call(&client, req, moved).await {
             Ok(r) => Ok((r, generation)),
             Err(e) => Err((e, generation)),
         }
@@ -328,6 +335,7 @@ impl Session {
         }
         let server =
             open_server(&self.inner.space, &self.inner.connector, self.inner.timeout).await?;
+        let client = mig_client(server, self.inner.timeout);
         let watch = self
             .inner
             .watch
@@ -339,7 +347,7 @@ impl Session {
                 keys: &watch.keys,
                 patterns: &watch.patterns,
             };
-            let r = call(&server, &req, None, self.inner.timeout)
+            let r = call(&client, &req, None)
                 .await
                 .map_err(|e| Error::rpc("notifyset", &e))?;
             let status = r.reply().status();
@@ -349,7 +357,7 @@ impl Session {
         }
         {
             let mut c = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-            c.server = server;
+            c.client = client;
             c.generation += 1;
             if let Some(hook) = &*self
                 .inner
@@ -357,14 +365,14 @@ impl Session {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
             {
-                hook(&c.server);
+                hook(c.client.server());
             }
         }
         tracing::info!(generation = generation + 1, "reconnected to configd");
         Ok(())
     }
 
-    fn status_of(r: &raw::ReplyMessage) -> Result<(), Error> {
+    fn status_of(r: &ReplyMessage) -> Result<(), Error> {
         r.reply().status().into_result().map_err(Error::Status)
     }
 
@@ -598,7 +606,7 @@ fn check_len(b: &[u8]) -> Result<(), Error> {
 
 /// Decodes a key-list reply: status, then records; invalid UTF-8 keys and a truncated tail are
 /// dropped (with a trace), as `SCDynamicStoreCopyNotifiedKeys` does.
-fn decode_changes(r: &raw::ReplyMessage) -> Result<Vec<String>, Error> {
+fn decode_changes(r: &ReplyMessage) -> Result<Vec<String>, Error> {
     match r.reply() {
         Reply::Data { data, status } => {
             status.into_result().map_err(Error::Status)?;
@@ -631,15 +639,14 @@ async fn open_server(
     connector: &Connector,
     timeout: Option<Duration>,
 ) -> Result<SendRight, Error> {
-    let service = connector.look_up(space).await?;
-    let r = call(
+    let service = MigClient::new(connector.look_up(space).await?).with_timeout(timeout);
+    let mut r = call(
         &service,
         &Request::ConfigOpen {
             name: b"",
             options: b"",
         },
         None,
-        timeout,
     )
     .await
     .map_err(|e| Error::NoServer(format!("configopen: {e}")))?;
@@ -647,6 +654,6 @@ async fn open_server(
     if !status.is_ok() {
         return Err(Error::Status(status));
     }
-    r.session
+    r.take_session()
         .ok_or_else(|| Error::NoServer("configopen returned no session port".into()))
 }

@@ -1,7 +1,7 @@
 //! The stream of changed-key batches, driven by a `MachNotifyStream` on the session's notify port.
 
 use super::{decode_key_strings, Error, Session};
-use crate::raw::CallError;
+use crate::rpc::CallError;
 use crate::wire::{Reply, Request, Status};
 use futures::{Stream, StreamExt};
 use mach_async::{MachNotifyStream, Notification, PortRight, ReceiveRight};
@@ -173,7 +173,7 @@ impl State {
         };
         let (reply, generation) = match self
             .session
-            .rpc_once(&req, Some(PortRight::Send(send)))
+            .rpc_once(&req, Some(PortRight::Send(send).into()))
             .await
         {
             Ok(r) => r,

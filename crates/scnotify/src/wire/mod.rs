@@ -22,7 +22,7 @@ mod codec;
 
 pub use codec::EncodeError;
 pub use keylist::{KeyList, KeyListError, KvMap, CONFIG_DATA_MAX};
-pub use reply::{Reply, ReplyError};
+pub use reply::{reply_shape, Reply, ReplyError};
 pub use request::{Request, RequestError};
 pub use status::Status;
 

@@ -3,10 +3,11 @@
 
 use super::codec::{EncodeError, MsgReader, MsgWriter, NDR_BYTES};
 use super::layout::{fixed_min, ERROR_REPLY_SIZE, HEADER_SIZE, REPLY_FIELDS_OFFSET};
-use super::{Header, Routine, Status, WireError, REPLY_BITS};
+use super::{Header, Routine, Status, WireError, CONFIG_DATA_MAX, REPLY_BITS};
 use mach_abi::{
     kern_return_t, MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_PORT_SEND, MACH_NOTIFY_SEND_ONCE,
 };
+use mach_async::mig::{Body, DescriptorSpec, ReplyShape, SizeRule};
 use thiserror::Error;
 
 /// A successful `config.defs` reply, borrowing its payload from the message.
@@ -293,6 +294,40 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// The configopen reply's only descriptor: the session send right (received label 17).
+const SESSION_PORT: &[DescriptorSpec] = &[DescriptorSpec::Port {
+    label: MACH_MSG_TYPE_PORT_SEND as u8,
+}];
+
+/// What a success reply to `routine` looks like to the MIG runtime's client checks (mig.md §9):
+/// configopen's is complex (the session right, 52 bytes); the others are simple, of a fixed
+/// size or with one `array[*:8192]` whose count follows `RetCode`.
+pub fn reply_shape(routine: Routine) -> ReplyShape {
+    let s = shape(routine);
+    if s == Shape::Session {
+        return ReplyShape {
+            body: Body::Complex(SESSION_PORT),
+            size: SizeRule::Exact(core::mem::size_of::<super::layout::ConfigOpenReply>() as u32),
+        };
+    }
+    let (arrays, ints) = counts(s);
+    let min = fixed_min(arrays, ints) as u32;
+    let size = if arrays == 0 {
+        SizeRule::Exact(min)
+    } else {
+        SizeRule::InlineArray {
+            fixed_min: min,
+            count_offset: REPLY_FIELDS_OFFSET,
+            elem_size: 1,
+            max_count: CONFIG_DATA_MAX as u32,
+        }
+    };
+    ReplyShape {
+        body: Body::Simple,
+        size,
+    }
+}
+
 /// Smallest buffer that receives any reply to `routine` plus the largest trailer (68 bytes).
 pub const fn reply_buffer_size(routine: Routine) -> usize {
     routine.max_reply_size() + 68
@@ -304,6 +339,7 @@ const _: () = assert!(HEADER_SIZE == 24);
 mod tests {
     use super::*;
     use mach_abi::{MIG_BAD_ID, MIG_REPLY_MISMATCH, MIG_SERVER_DIED, MIG_TYPE_ERROR};
+    use mach_async::mig::check_reply;
     use proptest::prelude::*;
 
     fn u32_at(m: &[u8], off: usize) -> u32 {
@@ -547,6 +583,31 @@ mod tests {
             let bytes = reply.encode(routine).unwrap();
             prop_assert!(bytes.len() <= routine.max_reply_size());
             prop_assert_eq!(Reply::decode(routine, &bytes).unwrap(), reply);
+        }
+
+        #[test]
+        fn the_runtime_checks_accept_every_encoded_reply((idx, data, a, b) in arb_reply()) {
+            let routine = Routine::ALL[idx];
+            let bytes = build(routine, &data, a, b).encode(routine).unwrap();
+            prop_assert_eq!(check_reply(&bytes, routine.id(), &reply_shape(routine)), Ok(()));
+        }
+
+        #[test]
+        fn the_runtime_checks_and_the_decoder_agree_on_mutated_replies(
+            (idx, data, a, b) in arb_reply(),
+            pos in any::<prop::sample::Index>(),
+            val in any::<u8>(),
+        ) {
+            let routine = Routine::ALL[idx];
+            let mut bytes = build(routine, &data, a, b).encode(routine).unwrap();
+            let p = pos.index(bytes.len());
+            bytes[p] = val;
+            let runtime = check_reply(&bytes, routine.id(), &reply_shape(routine))
+                .map_err(|e| e.code());
+            let decoder = Reply::decode(routine, &bytes)
+                .map(|_| ())
+                .map_err(|e| e.kern_return());
+            prop_assert_eq!(runtime, decoder);
         }
 
         #[test]

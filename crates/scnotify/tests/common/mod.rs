@@ -2,9 +2,10 @@
 //! wire helpers.
 #![allow(dead_code)]
 
+use mach_async::mig::MigClient;
 use mach_async::{MachRecvStream, Message, PortRight, ReceiveRight, SendRight, Space};
 use mach_sim::Kernel;
-use scnotify::raw::{self, ReplyMessage};
+use scnotify::rpc::{self, ReplyMessage};
 use scnotify::wire::{Reply, Request, Status};
 use scnotify::{ConfigdServer, ServerHandle};
 use std::future::Future;
@@ -45,7 +46,7 @@ impl World {
     }
 
     pub fn look_up(&self) -> SendRight {
-        raw::bootstrap::look_up(&self.client, scnotify::wire::CONFIGD_SERVICE_NAME)
+        scnotify::bootstrap::look_up(&self.client, scnotify::wire::CONFIGD_SERVICE_NAME)
             .expect("look-up")
     }
 }
@@ -71,9 +72,14 @@ where
     world.kernel.assert_no_leaks();
 }
 
+/// A MIG client of `server` (its own reply ports), bounded by [`HANG`].
+pub fn client(server: &SendRight) -> MigClient {
+    MigClient::new(server.clone()).with_timeout(Some(HANG))
+}
+
 /// One raw RPC, panicking on transport errors.
 pub async fn rpc(server: &SendRight, req: Request<'_>) -> ReplyMessage {
-    raw::call(server, &req, None, Some(HANG))
+    rpc::call(&client(server), &req, None)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", req.routine().name()))
 }
@@ -85,7 +91,7 @@ pub async fn status(server: &SendRight, req: Request<'_>) -> Status {
 
 /// Raw configopen.
 pub async fn configopen(service: &SendRight) -> SendRight {
-    let r = rpc(
+    let mut r = rpc(
         service,
         Request::ConfigOpen {
             name: b"test",
@@ -94,7 +100,7 @@ pub async fn configopen(service: &SendRight) -> SendRight {
     )
     .await;
     assert_eq!(r.reply().status(), Status::OK);
-    r.session.expect("session right")
+    r.take_session().expect("session right")
 }
 
 /// The data of a Data reply.
@@ -121,7 +127,7 @@ pub async fn notifyviaport(session: &SendRight, send: SendRight, msgid: i32) -> 
         port: send.name(),
         msgid,
     };
-    raw::call(session, &req, Some(PortRight::Send(send)), Some(HANG))
+    rpc::call(&client(session), &req, Some(PortRight::Send(send).into()))
         .await
         .unwrap()
         .reply()
