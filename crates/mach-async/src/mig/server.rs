@@ -365,8 +365,10 @@ pub type UnroutedHook =
 /// count; 36 bytes, id 70, no reply right), as the unrouted hook receives it when it was armed
 /// with [`MigServerHandle::request_no_senders`].
 ///
-/// Anyone holding a send right to the port can send a message of this shape; for a per-client
-/// port that is the client itself (which can only end its own session that way).
+/// Anyone holding a send right to the port can send a message of this shape. [`NoSenders::parse`]
+/// refuses one whose audit token names a user task (the kernel's token is all zeros); where
+/// tokens are not trustworthy (NextBSD, mig.md §11) a forgery can still pass, but only from a
+/// holder of a send right to the port: for a per-client port, the client itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoSenders {
     /// The port that has no senders left (the name the notification arrived on).
@@ -381,12 +383,15 @@ impl NoSenders {
     /// Offset of the make-send count in the inline data (after the NDR record).
     const MSCOUNT_OFFSET: usize = 8;
 
-    /// The notification `msg` is, if it is one.
+    /// The notification `msg` is, if it is one: the shape above, and no audit token of a user
+    /// task (a trailer without a token is accepted).
     pub fn parse(msg: &Message) -> Option<NoSenders> {
+        let from_user_task = msg.audit_token().is_some_and(|token| !token.is_kernel());
         if msg.id() != MACH_NOTIFY_NO_SENDERS
             || msg.is_complex()
             || msg.reply().is_some()
             || msg.size() != Self::SIZE
+            || from_user_task
         {
             return None;
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mach_abi::{
     KERN_INVALID_NAME, KERN_INVALID_VALUE, MACH_MSG_TYPE_PORT_RECEIVE, MACH_MSG_TYPE_PORT_SEND,
-    MACH_NOTIFY_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_INVALID_DEST,
+    MACH_NOTIFY_NO_SENDERS, MACH_NOTIFY_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_INVALID_DEST,
 };
 use mach_sim::{Kernel, Task};
 use tokio::sync::oneshot;
@@ -568,6 +568,18 @@ async fn no_senders_on_an_added_port_reaches_the_hook_and_other_messages_get_bad
 
     let (session, name) = open(&s.client, BASE + 1).await;
     assert_eq!(arrival_name(&session).await, Ok(name));
+    // A client forging the notification's shape is not the kernel: declined, still served.
+    let mut forged = NDR_BYTES.to_vec();
+    forged.extend_from_slice(&99u32.to_ne_bytes());
+    session
+        .server()
+        .try_send(
+            MessageBuilder::new(MACH_NOTIFY_NO_SENDERS)
+                .body(forged)
+                .build(),
+        )
+        .unwrap();
+    assert_eq!(arrival_name(&session).await, Ok(name));
     assert!(rx.try_recv().is_err(), "a sender remains");
     // The client's last send right goes: the kernel's notification arrives on the port itself.
     drop(session);
@@ -585,6 +597,6 @@ async fn no_senders_on_an_added_port_reaches_the_hook_and_other_messages_get_bad
     let bad = bounded(s.client.call(BASE + 7, Bytes::new(), &REPLY_40)).await;
     assert_eq!(bad.unwrap_err(), MigError::BadId);
     let served = s.finish().await;
-    assert_eq!(served.stats.hooked, 1);
+    assert_eq!(served.stats.hooked, 1, "the forgery was not taken");
     assert_eq!(served.stats.error_replies, 1);
 }
