@@ -1,10 +1,22 @@
 //! A configd-compatible store server: NextBSD configd's semantics (spec §6) on the same wire code,
-//! served by one task over a `MachRecvStream`.
+//! served by the MIG server runtime (`mach_async::mig::MigServer`).
 //!
 //! Usable as a standalone in-process configd for applications' tests: [`ConfigdServer::check_in`]
 //! registers `com.apple.SystemConfiguration.configd` with the bootstrap server, and
-//! [`ConfigdServer::spawn`] serves a port the caller already has. Like configd it serves one
-//! request at a time, so every request sees the store as the previous one left it.
+//! [`ConfigdServer::spawn`] serves a port the caller already has.
+//!
+//! How configd maps onto the runtime:
+//! - every `config.defs` routine is one slot of the routine table, checked by the wire decoder's
+//!   generated-server checks ([`Request::decode`]);
+//! - `configopen` creates a session port, adds it to the server's ports
+//!   ([`MigServerHandle::add_port`]) and arms a no-senders notification on it, delivered on the
+//!   port itself ([`MigServerHandle::request_no_senders`]); requests on a session port find
+//!   their session by the name they arrived on ([`MigRequest::local_port`]);
+//! - the no-senders notification reaches the server's unrouted-message hook, which tears the
+//!   session down (watches, pending keys, notify right) and destroys the session port.
+//!
+//! Routines run concurrently, each one under the store's lock, so every request sees the store
+//! as the previous one left it (configd serves one request at a time).
 //!
 //! Behaviour that differs from NextBSD configd (both are what the project's MIG rules require):
 //! - a request with an unknown or skipped id gets a `MIG_BAD_ID` error reply (configd destroys
@@ -13,20 +25,25 @@
 //!   reply, and a key list that does not decode is answered with `kSCStatusInvalidArgument`
 //!   instead of being truncated silently.
 
-use crate::raw::{self, message_from_bytes, received_bytes, take_port};
+use crate::bootstrap;
 use crate::store::{SessionId, Store, WakeupSink};
-use crate::wire::reply::encode_error_reply;
-use crate::wire::{Header, Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, NOTIFY_MSG_ID};
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
+use crate::wire::layout::REPLY_FIELDS_OFFSET;
+use crate::wire::{
+    Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, CONFIG_SUBSYSTEM_BASE,
+    CONFIG_SUBSYSTEM_END, NOTIFY_MSG_ID,
+};
+use bytes::Bytes;
+use mach_abi::{KERN_RESOURCE_SHORTAGE, MIG_ARRAY_TOO_LARGE};
+use mach_async::mig::{
+    message_from_encoded, CheckedRequest, MigError, MigRequest, MigServer, MigServerHandle,
+    NoSenders, RequestCheck, RoutineOutcome, RoutineTable,
+};
 use mach_async::{
-    MachRecvStream, Message, MessageBuilder, Name, PortRight, ReceiveRight, SendRight, Space,
+    Message, MessageBuilder, Name, PortRight, PortSlot, ReceiveRight, SendRight, Space,
 };
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -60,18 +77,44 @@ pub struct ServerStats {
 
 #[derive(Default)]
 struct Counters {
-    requests: AtomicU64,
-    rejected: AtomicU64,
     wakeups_sent: AtomicU64,
     wakeups_failed: AtomicU64,
     sessions_opened: AtomicU64,
     sessions_closed: AtomicU64,
 }
 
+/// What the routines, the hook and the handle share.
 struct Shared {
     store: Mutex<Store<SendRight>>,
+    /// Session port name (in the server's space) → session.
+    sessions: Mutex<HashMap<Name, SessionId>>,
     drop_wakeups: AtomicUsize,
     counters: Counters,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store<SendRight>> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Name, SessionId>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Frees a session's watches, pending keys and notify right.
+    fn close_session(&self, sid: SessionId) {
+        drop(self.store().close_session(sid));
+    }
+
+    /// Closes every session (server shutdown).
+    fn close_all_sessions(&self) {
+        self.sessions().clear();
+        let mut store = self.store();
+        let ids: Vec<_> = store.session_ids().collect();
+        for id in ids {
+            drop(store.close_session(id));
+        }
+    }
 }
 
 /// Sends configd's wake-ups: a bare `'CNFT'` header, `COPY_SEND`, 0 ms timeout.
@@ -117,28 +160,37 @@ impl ConfigdServer {
 
     /// [`ConfigdServer::check_in`] under another service name.
     pub fn check_in_as(space: &Space, name: &str) -> Result<ServerHandle, ServerError> {
-        let port = raw::bootstrap::check_in(space, name).map_err(ServerError::CheckIn)?;
+        let port = bootstrap::check_in(space, name).map_err(ServerError::CheckIn)?;
         Self::spawn(port)
     }
 
     /// Serves `service` (clients send `configopen` there) on the current tokio runtime.
     pub fn spawn(service: ReceiveRight) -> Result<ServerHandle, ServerError> {
-        let stream = MachRecvStream::new(service)?;
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::new()),
+            sessions: Mutex::new(HashMap::new()),
             drop_wakeups: AtomicUsize::new(0),
             counters: Counters::default(),
         });
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let server = Server {
-            shared: shared.clone(),
-            stream,
-            sessions: HashMap::new(),
-            no_senders: FuturesUnordered::new(),
-        };
-        let task = tokio::spawn(server.run(stop_rx));
+        let hook_shared = shared.clone();
+        let server = MigServer::new(service, routine_table(&shared))?
+            .with_unrouted_hook(move |msg, server| end_session(&hook_shared, msg, server));
+        let mig = server.handle();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let teardown = shared.clone();
+        let task = tokio::spawn(async move {
+            let served = server
+                .serve_until(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            // Sessions' notify rights first, then (dropping `served`) the ports.
+            teardown.close_all_sessions();
+            drop(served);
+        });
         Ok(ServerHandle {
             shared,
+            mig,
             stop: Some(stop_tx),
             task: Some(task),
         })
@@ -149,6 +201,7 @@ impl ConfigdServer {
 /// also waits until every port it held is destroyed.
 pub struct ServerHandle {
     shared: Arc<Shared>,
+    mig: MigServerHandle,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -164,8 +217,7 @@ impl std::fmt::Debug for ServerHandle {
 impl ServerHandle {
     /// Runs `f` on the store (for inspection or seeding data in tests).
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store<SendRight>) -> R) -> R {
-        let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut store)
+        f(&mut self.shared.store())
     }
 
     /// Makes the next `n` wake-up sends fail as if the client's queue were full (the #259 test).
@@ -176,9 +228,11 @@ impl ServerHandle {
     /// Counters so far.
     pub fn stats(&self) -> ServerStats {
         let c = &self.shared.counters;
+        let mig = self.mig.stats();
         ServerStats {
-            requests: c.requests.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
+            // Messages that took the MIG path (no-senders notifications are not requests).
+            requests: mig.requests - mig.hooked,
+            rejected: mig.error_replies,
             wakeups_sent: c.wakeups_sent.load(Ordering::Relaxed),
             wakeups_failed: c.wakeups_failed.load(Ordering::Relaxed),
             sessions_opened: c.sessions_opened.load(Ordering::Relaxed),
@@ -206,240 +260,207 @@ impl Drop for ServerHandle {
     }
 }
 
-type NoSendersFuture = Pin<Box<dyn Future<Output = (Name, SessionId)> + Send>>;
-
-struct Server {
-    shared: Arc<Shared>,
-    stream: MachRecvStream,
-    sessions: HashMap<Name, SessionId>,
-    no_senders: FuturesUnordered<NoSendersFuture>,
+/// The `config.defs` routine table: every routine checked by the generated server's checks of
+/// the wire decoder, served by [`serve`].
+fn routine_table(shared: &Arc<Shared>) -> RoutineTable {
+    Routine::ALL.iter().fold(
+        RoutineTable::new(CONFIG_SUBSYSTEM_BASE, CONFIG_SUBSYSTEM_END),
+        |table, routine| {
+            let shared = shared.clone();
+            table.routine(
+                routine.id(),
+                RequestCheck::Custom(check_request),
+                move |request: MigRequest| {
+                    // Every routine finishes under the store lock without waiting.
+                    let outcome = serve(&shared, request);
+                    async move { outcome }
+                },
+            )
+        },
+    )
 }
 
-impl Server {
-    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut stop => break,
-                Some((name, sid)) = self.no_senders.next(), if !self.no_senders.is_empty() => {
-                    self.close_session(name, sid);
-                }
-                next = self.stream.next() => match next {
-                    Some(Ok(msg)) => self.handle(msg),
-                    Some(Err(e)) => tracing::warn!(error = %e, "configd receive error; still serving"),
-                    None => break,
-                },
-            }
-        }
-        // Teardown: sessions' notify rights, then (dropping `self`) the ports.
-        let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        let ids: Vec<_> = store.session_ids().collect();
-        for id in ids {
-            drop(store.close_session(id));
-        }
-    }
+/// The generated server's checks (mig.md §8) as the wire decoder runs them.
+fn check_request(bytes: &[u8]) -> Result<CheckedRequest, MigError> {
+    Request::decode(bytes)
+        .map(|_| CheckedRequest::default())
+        .map_err(|e| MigError::from_code(e.mig_code()))
+}
 
-    /// The client's session send right is gone: free watches, pending keys and the notify
-    /// right, destroy the session port.
-    fn close_session(&mut self, name: Name, sid: SessionId) {
-        self.sessions.remove(&name);
-        drop(
-            self.shared
-                .store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .close_session(sid),
-        );
-        drop(self.stream.remove_port(name));
-        self.shared
-            .counters
-            .sessions_closed
-            .fetch_add(1, Ordering::Relaxed);
-    }
+/// The unrouted-message hook: a no-senders notification on a session port means its client is
+/// gone; free its watches, pending keys and notify right, and destroy the port. Anything else
+/// is declined (and destroyed by the runtime, or answered with `MIG_BAD_ID`).
+fn end_session(shared: &Shared, msg: Message, server: &MigServerHandle) -> Option<Message> {
+    let Some(notification) = NoSenders::parse(&msg) else {
+        return Some(msg);
+    };
+    let Some(sid) = shared.sessions().remove(&notification.port) else {
+        return Some(msg);
+    };
+    shared.close_session(sid);
+    drop(server.remove_port(notification.port));
+    shared
+        .counters
+        .sessions_closed
+        .fetch_add(1, Ordering::Relaxed);
+    None
+}
 
-    fn handle(&mut self, mut msg: Message) {
-        let shared = self.shared.clone();
-        let c = &shared.counters;
-        c.requests.fetch_add(1, Ordering::Relaxed);
-        let wire = received_bytes(&msg);
-        let reply_right = msg.take_reply();
-        let session = self.sessions.get(&msg.local_port()).copied();
-        let id = Header::parse(&wire).map(|h| h.id).unwrap_or(0);
-        let outcome = match Request::decode(&wire) {
-            Ok(req) => self.dispatch(req, session, &mut msg),
-            Err(e) => {
-                tracing::debug!(error = %e, "configd: rejecting request");
-                Err(e.mig_code())
-            }
+/// A simple success reply, or `MIG_ARRAY_TOO_LARGE` if it does not encode.
+fn simple(routine: Routine, reply: Reply<'_>) -> RoutineOutcome {
+    match reply.encode(routine) {
+        Ok(bytes) => RoutineOutcome::Reply(Bytes::copy_from_slice(&bytes[REPLY_FIELDS_OFFSET..])),
+        Err(_) => RoutineOutcome::Error(MIG_ARRAY_TOO_LARGE),
+    }
+}
+
+/// One checked request: decode, find its session by the port it arrived on, run it on the store.
+fn serve(shared: &Shared, mut request: MigRequest) -> RoutineOutcome {
+    let session = shared.sessions().get(&request.local_port()).copied();
+    // notifyviaport's / notifyviafd's port (`None` for the others, and for a null port).
+    let port = request.take_port(0);
+    let req = match Request::decode(request.bytes()) {
+        Ok(req) => req,
+        // The check ran the same decoder; kept as a typed refusal rather than a panic.
+        Err(e) => return RoutineOutcome::Error(e.mig_code()),
+    };
+    let routine = req.routine();
+    if routine == Routine::ConfigOpen {
+        return open_session(shared, request.server());
+    }
+    let mut store = shared.store();
+    let mut sink = Wakeups { shared };
+    let no_session = Status::NO_STORE_SESSION;
+    let status_only = |status: Status| simple(routine, Reply::Status { status });
+    let instance = |status: Status| {
+        simple(
+            routine,
+            Reply::Instance {
+                new_instance: 0,
+                status,
+            },
+        )
+    };
+    let data = |r: Result<Vec<u8>, Status>| {
+        let (bytes, status) = match r {
+            Ok(b) => (b, Status::OK),
+            Err(s) => (Vec::new(), s),
         };
-        // Whatever the routine did not take (e.g. a refused notify port) is released here.
-        drop(msg);
-        let reply = match outcome {
-            Ok(reply) => reply,
-            Err(code) => {
-                c.rejected.fetch_add(1, Ordering::Relaxed);
-                message_from_bytes(&encode_error_reply(id, code), None)
-            }
-        };
-        let Some(right) = reply_right else { return };
-        let sent = match right {
-            PortRight::SendOnce(so) => so.try_send(reply).map_err(drop),
-            PortRight::Send(s) => s.try_send(reply).map_err(drop),
-            PortRight::Receive(r) => {
-                drop(r);
-                Ok(())
-            }
-        };
-        if sent.is_err() {
-            tracing::debug!("configd: reply not delivered (client gone)");
-        }
-    }
-
-    fn reply(routine: Routine, reply: Reply<'_>, port: Option<PortRight>) -> Result<Message, i32> {
-        let bytes = reply
-            .encode(routine)
-            .map_err(|_| mach_abi::MIG_ARRAY_TOO_LARGE)?;
-        Ok(message_from_bytes(&bytes, port))
-    }
-
-    fn dispatch(
-        &mut self,
-        req: Request<'_>,
-        session: Option<SessionId>,
-        msg: &mut Message,
-    ) -> Result<Message, i32> {
-        let routine = req.routine();
-        if routine == Routine::ConfigOpen {
-            return self.open_session();
-        }
-        let shared = self.shared.clone();
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        let mut sink = Wakeups { shared: &shared };
-        let no_session = Status::NO_STORE_SESSION;
-        let status_only = |status: Status| Self::reply(routine, Reply::Status { status }, None);
-        let instance = |status: Status| {
-            Self::reply(
+        simple(
+            routine,
+            Reply::Data {
+                data: &bytes,
+                status,
+            },
+        )
+    };
+    let in_session = |f: &mut dyn FnMut(SessionId) -> Status| match session {
+        Some(s) => f(s),
+        None => no_session,
+    };
+    match req {
+        Request::ConfigOpen { .. } => unreachable!("handled above"),
+        Request::ConfigList { key, is_regex } => data(store.list(key, is_regex != 0)),
+        Request::ConfigAdd { key, data: value } => instance(store.add(key, value, &mut sink)),
+        Request::ConfigGet { key } => {
+            let (value, status) = match store.get(key) {
+                Ok(v) => (v.to_vec(), Status::OK),
+                Err(s) => (Vec::new(), s),
+            };
+            simple(
                 routine,
-                Reply::Instance {
+                Reply::Get {
+                    data: &value,
                     new_instance: 0,
                     status,
                 },
-                None,
             )
-        };
-        let data = |r: Result<Vec<u8>, Status>| {
-            let (bytes, status) = match r {
-                Ok(b) => (b, Status::OK),
-                Err(s) => (Vec::new(), s),
-            };
-            Self::reply(
-                routine,
-                Reply::Data {
-                    data: &bytes,
-                    status,
-                },
-                None,
-            )
-        };
-        let in_session = |f: &mut dyn FnMut(SessionId) -> Status| match session {
-            Some(s) => f(s),
-            None => no_session,
-        };
-        match req {
-            Request::ConfigOpen { .. } => unreachable!("handled above"),
-            Request::ConfigList { key, is_regex } => data(store.list(key, is_regex != 0)),
-            Request::ConfigAdd { key, data: value } => instance(store.add(key, value, &mut sink)),
-            Request::ConfigGet { key } => {
-                let (value, status) = match store.get(key) {
-                    Ok(v) => (v.to_vec(), Status::OK),
-                    Err(s) => (Vec::new(), s),
-                };
-                Self::reply(
-                    routine,
-                    Reply::Get {
-                        data: &value,
-                        new_instance: 0,
-                        status,
-                    },
-                    None,
-                )
-            }
-            Request::ConfigSet {
-                key, data: value, ..
-            } => instance(store.set(key, value, &mut sink)),
-            Request::ConfigRemove { key } => status_only(store.remove(key, &mut sink)),
-            Request::ConfigAddS { .. } => instance(Status::FAILED),
-            Request::ConfigNotify { key } => status_only(store.notify(key, &mut sink)),
-            Request::ConfigGetM { keys, patterns } => data(store.get_multiple(keys, patterns)),
-            Request::ConfigSetM {
-                data: d,
-                remove,
-                notify,
-            } => status_only(store.set_multiple(d, remove, notify, &mut sink)),
-            Request::NotifyAdd { key, is_regex } => {
-                status_only(in_session(&mut |s| store.notify_add(s, key, is_regex != 0)))
-            }
-            Request::NotifyRemove { key, is_regex } => status_only(in_session(&mut |s| {
-                store.notify_remove(s, key, is_regex != 0)
-            })),
-            Request::NotifyChanges => match session {
-                Some(s) => data(store.notify_changes(s)),
-                None => data(Err(no_session)),
-            },
-            Request::NotifyViaPort { msgid, .. } => {
-                let port = take_port(msg).and_then(PortRight::into_send);
-                let status = match (msgid, session) {
-                    (0, Some(s)) => store.notify_via_port(s, port, msgid),
-                    (0, None) => no_session,
-                    _ => Status::INVALID_ARGUMENT,
-                };
-                status_only(status)
-            }
-            Request::NotifyCancel => status_only(in_session(&mut |s| store.notify_cancel(s))),
-            Request::NotifySet { keys, patterns } => {
-                status_only(in_session(&mut |s| store.notify_set(s, keys, patterns)))
-            }
-            Request::NotifyViaFd { .. } => {
-                drop(take_port(msg));
-                status_only(Status::FAILED)
-            }
-            Request::Snapshot => status_only(Status::FAILED),
         }
+        Request::ConfigSet {
+            key, data: value, ..
+        } => instance(store.set(key, value, &mut sink)),
+        Request::ConfigRemove { key } => status_only(store.remove(key, &mut sink)),
+        Request::ConfigAddS { .. } => instance(Status::FAILED),
+        Request::ConfigNotify { key } => status_only(store.notify(key, &mut sink)),
+        Request::ConfigGetM { keys, patterns } => data(store.get_multiple(keys, patterns)),
+        Request::ConfigSetM {
+            data: d,
+            remove,
+            notify,
+        } => status_only(store.set_multiple(d, remove, notify, &mut sink)),
+        Request::NotifyAdd { key, is_regex } => {
+            status_only(in_session(&mut |s| store.notify_add(s, key, is_regex != 0)))
+        }
+        Request::NotifyRemove { key, is_regex } => status_only(in_session(&mut |s| {
+            store.notify_remove(s, key, is_regex != 0)
+        })),
+        Request::NotifyChanges => match session {
+            Some(s) => data(store.notify_changes(s)),
+            None => data(Err(no_session)),
+        },
+        Request::NotifyViaPort { msgid, .. } => {
+            // A refused right is released with the request.
+            let port = port.and_then(PortRight::into_send);
+            let status = match (msgid, session) {
+                (0, Some(s)) => store.notify_via_port(s, port, msgid),
+                (0, None) => no_session,
+                _ => Status::INVALID_ARGUMENT,
+            };
+            status_only(status)
+        }
+        Request::NotifyCancel => status_only(in_session(&mut |s| store.notify_cancel(s))),
+        Request::NotifySet { keys, patterns } => {
+            status_only(in_session(&mut |s| store.notify_set(s, keys, patterns)))
+        }
+        Request::NotifyViaFd { .. } => status_only(Status::FAILED),
+        Request::Snapshot => status_only(Status::FAILED),
     }
+}
 
-    /// configopen: a fresh session port in the server's set, no-senders armed (sync 1), the send
-    /// right moved to the client.
-    fn open_session(&mut self) -> Result<Message, i32> {
-        let space = self.stream.space().clone();
-        let fail = |e: mach_async::Error| {
-            tracing::warn!(error = %e, "configopen failed");
-            e.code().unwrap_or(mach_abi::KERN_RESOURCE_SHORTAGE)
-        };
-        let port = ReceiveRight::new_in(&space).map_err(fail)?;
-        let send = port.make_send().map_err(fail)?;
-        let notification = port.request_no_senders(1).map_err(fail)?;
-        let name = port.name();
-        self.stream.insert_port(port).map_err(fail)?;
-        let sid = self
-            .shared
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .open_session();
-        self.sessions.insert(name, sid);
-        self.no_senders
-            .push(notification.map(move |_| (name, sid)).boxed());
-        self.shared
-            .counters
-            .sessions_opened
-            .fetch_add(1, Ordering::Relaxed);
-        Self::reply(
-            Routine::ConfigOpen,
-            Reply::Session {
-                session: name,
-                status: Status::OK,
-            },
-            Some(PortRight::Send(send)),
-        )
+/// configopen: a fresh session port served from now on, no-senders armed on it (sync 1,
+/// delivered on the port itself), the send right moved to the client.
+fn open_session(shared: &Shared, server: &MigServerHandle) -> RoutineOutcome {
+    let fail = |e: mach_async::Error| {
+        tracing::warn!(error = %e, "configopen failed");
+        RoutineOutcome::Error(e.code().unwrap_or(KERN_RESOURCE_SHORTAGE))
+    };
+    let port = match ReceiveRight::new_in(server.space()) {
+        Ok(port) => port,
+        Err(e) => return fail(e),
+    };
+    let send = match port.make_send() {
+        Ok(send) => send,
+        Err(e) => return fail(e),
+    };
+    let name = port.name();
+    if let Err(e) = server.add_port(port) {
+        return fail(e);
+    }
+    if let Err(e) = server.request_no_senders(name, 1) {
+        drop(server.remove_port(name));
+        return fail(e);
+    }
+    let sid = shared.store().open_session();
+    shared.sessions().insert(name, sid);
+    shared
+        .counters
+        .sessions_opened
+        .fetch_add(1, Ordering::Relaxed);
+    session_reply(name, send)
+}
+
+/// configopen's complex reply moving `send` (the session right named `name` in our space).
+fn session_reply(name: Name, send: SendRight) -> RoutineOutcome {
+    let reply = Reply::Session {
+        session: name,
+        status: Status::OK,
+    };
+    let encoded = match reply.encode(Routine::ConfigOpen) {
+        Ok(encoded) => encoded,
+        Err(_) => return RoutineOutcome::Error(MIG_ARRAY_TOO_LARGE),
+    };
+    match message_from_encoded(&encoded, [PortSlot::Right(PortRight::Send(send))]) {
+        Ok(message) => RoutineOutcome::ComplexReply(Box::new(message)),
+        Err(e) => RoutineOutcome::Error(e.code()),
     }
 }
