@@ -6,8 +6,9 @@
 //!   payloads, key lists and key/value maps), with the checks MIG stubs perform;
 //! - [`store`]: configd's store semantics as a pure state machine (sessions, watched keys and
 //!   anchored POSIX extended regex patterns, `notify_owed` coalescing);
-//! - [`ConfigdServer`]: a configd-compatible server over that state machine, usable as an
-//!   in-process configd in tests;
+//! - [`rpc`]: `config.defs` calls on the MIG client runtime (`mach_async::mig`);
+//! - [`ConfigdServer`]: a configd-compatible server over that state machine on the MIG server
+//!   runtime, usable as an in-process configd in tests;
 //! - [`Session`] and [`Notifications`]: the async client, whose stream yields batches of changed
 //!   keys and survives configd restarts;
 //! - [`ffi`]: the C ABI of `SCNotify.c` (`SCDynamicStoreSetNotificationKeys` and friends) over
@@ -46,7 +47,6 @@
 pub mod bootstrap;
 pub mod client;
 pub mod ffi;
-pub mod raw;
 pub mod rpc;
 pub mod server;
 pub mod store;

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use mach_abi::{MIG_BAD_ARGUMENTS, MIG_BAD_ID, MIG_TYPE_ERROR};
 use mach_async::MessageBuilder;
-use scnotify::raw;
 use scnotify::wire::keylist::{encode_key_list, encode_kv_map};
 use scnotify::wire::{
     KvMap, Reply, ReplyError, Request, Routine, Status, CONFIG_DATA_MAX, NOTIFY_MSG_ID,
@@ -356,18 +355,10 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         let req = Request::NotifyViaPort { port: 0, msgid: 0 }
             .encode()
             .unwrap();
-        let msg = raw::message_from_bytes(&req, None);
-        let msg = {
-            // Same body, plus a COPY_SEND descriptor of MACH_PORT_NULL.
-            let body = req[40..].to_vec();
-            drop(msg);
-            mach_async::MessageBuilder::new(Routine::NotifyViaPort.id())
-                .port(mach_async::PortSlot::CopySend(0))
-                .body(body)
-                .build()
-        };
+        // A COPY_SEND descriptor of MACH_PORT_NULL.
+        let msg = message(&req, Some(mach_async::PortSlot::CopySend(0)));
         let reply = s.request(msg, Some(HANG)).await.unwrap();
-        let bytes = raw::received_bytes(&reply);
+        let bytes = reply_bytes(&reply);
         let r = Reply::decode(Routine::NotifyViaPort, &bytes).unwrap();
         assert_eq!(r.status(), Status::INVALID_ARGUMENT);
         // Notify routines on a port that is not a session → 2001.
@@ -426,24 +417,18 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         // Unknown / skipped id → MIG_BAD_ID error reply (not a hang).
         let mut bad = Request::NotifyCancel.encode().unwrap();
         bad[20..24].copy_from_slice(&20_013i32.to_le_bytes());
-        let msg = raw::message_from_bytes(&bad, None);
+        let msg = message(&bad, None);
         let reply = s.request(msg, Some(HANG)).await.unwrap();
         assert_eq!(reply.id(), 20_113);
-        let err = Reply::decode(Routine::NotifyCancel, &raw::received_bytes(&reply)).unwrap_err();
+        let err = Reply::decode(Routine::NotifyCancel, &reply_bytes(&reply)).unwrap_err();
         assert!(matches!(err, ReplyError::Mismatch { .. }));
-        assert_eq!(
-            &raw::received_bytes(&reply)[32..36],
-            &MIG_BAD_ID.to_le_bytes()
-        );
+        assert_eq!(&reply_bytes(&reply)[32..36], &MIG_BAD_ID.to_le_bytes());
 
         // A count that disagrees with msgh_size → MIG_BAD_ARGUMENTS.
         let mut bad = Request::ConfigGet { key: b"abcd" }.encode().unwrap();
         bad[32] = 9;
-        let reply = s
-            .request(raw::message_from_bytes(&bad, None), Some(HANG))
-            .await
-            .unwrap();
-        let err = Reply::decode(Routine::ConfigGet, &raw::received_bytes(&reply)).unwrap_err();
+        let reply = s.request(message(&bad, None), Some(HANG)).await.unwrap();
+        let err = Reply::decode(Routine::ConfigGet, &reply_bytes(&reply)).unwrap_err();
         assert_eq!(err, ReplyError::Remote(MIG_BAD_ARGUMENTS));
         // notifyviaport without its descriptor (not complex) → MIG_BAD_ARGUMENTS; with a
         // send-once right instead of a send right → MIG_TYPE_ERROR (right released).
@@ -454,12 +439,9 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         let plain: Vec<u8> = [&bad[..24], &bad[40..]].concat();
         let mut plain = plain;
         plain[4] = plain.len() as u8;
-        let reply = s
-            .request(raw::message_from_bytes(&plain, None), Some(HANG))
-            .await
-            .unwrap();
+        let reply = s.request(message(&plain, None), Some(HANG)).await.unwrap();
         assert_eq!(
-            Reply::decode(Routine::NotifyViaPort, &raw::received_bytes(&reply)).unwrap_err(),
+            Reply::decode(Routine::NotifyViaPort, &reply_bytes(&reply)).unwrap_err(),
             ReplyError::Remote(MIG_BAD_ARGUMENTS)
         );
         let notify = mach_async::ReceiveRight::new_in(&w.client).unwrap();
@@ -467,10 +449,10 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         let good = Request::NotifyViaPort { port: 0, msgid: 0 }
             .encode()
             .unwrap();
-        let msg = raw::message_from_bytes(&good, Some(mach_async::PortRight::SendOnce(once)));
+        let msg = message(&good, Some(mach_async::PortRight::SendOnce(once).into()));
         let reply = s.request(msg, Some(HANG)).await.unwrap();
         assert_eq!(
-            Reply::decode(Routine::NotifyViaPort, &raw::received_bytes(&reply)).unwrap_err(),
+            Reply::decode(Routine::NotifyViaPort, &reply_bytes(&reply)).unwrap_err(),
             ReplyError::Remote(MIG_TYPE_ERROR)
         );
         drop(notify);

@@ -3,19 +3,8 @@
 use super::keylist::CONFIG_DATA_MAX;
 use super::layout::{r, HEADER_SIZE};
 use super::{Header, WireError};
-use mach_abi::{NDR_record, MACH_MSGH_BITS_COMPLEX, MACH_MSG_PORT_DESCRIPTOR};
-
-/// The NDR record's bytes.
-pub(crate) const NDR_BYTES: [u8; 8] = [
-    NDR_record.mig_vers,
-    NDR_record.if_vers,
-    NDR_record.reserved1,
-    NDR_record.mig_encoding,
-    NDR_record.int_rep,
-    NDR_record.char_rep,
-    NDR_record.float_rep,
-    NDR_record.reserved2,
-];
+use mach_abi::{MACH_MSGH_BITS_COMPLEX, MACH_MSG_PORT_DESCRIPTOR};
+use mach_async::mig::wire::NDR_BYTES;
 
 /// An inline array longer than its bound was handed to an encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Replies: encoding (server side) and decoding with a generated client stub's checks
 //! (mig.md §9).
 
-use super::codec::{EncodeError, MsgReader, MsgWriter, NDR_BYTES};
+use super::codec::{EncodeError, MsgReader, MsgWriter};
 use super::layout::{fixed_min, ERROR_REPLY_SIZE, HEADER_SIZE, REPLY_FIELDS_OFFSET};
 use super::{Header, Routine, Status, WireError, CONFIG_DATA_MAX, REPLY_BITS};
 use mach_abi::{
@@ -115,21 +115,6 @@ fn counts(shape: Shape) -> (usize, usize) {
         Shape::Get => (1, 3),
         Shape::Session => (0, 0),
     }
-}
-
-/// Encodes the 36-byte MIG error reply (`mig_reply_error_t`) for request id `request_id`.
-pub fn encode_error_reply(request_id: i32, code: kern_return_t) -> Vec<u8> {
-    let mut m = vec![0u8; ERROR_REPLY_SIZE];
-    Header {
-        bits: REPLY_BITS,
-        size: ERROR_REPLY_SIZE as u32,
-        id: request_id.wrapping_add(super::REPLY_ID_OFFSET),
-        ..Header::default()
-    }
-    .write(&mut m);
-    m[24..32].copy_from_slice(&NDR_BYTES);
-    m[32..36].copy_from_slice(&code.to_le_bytes());
-    m
 }
 
 impl<'a> Reply<'a> {
@@ -342,6 +327,19 @@ mod tests {
     use mach_async::mig::check_reply;
     use proptest::prelude::*;
 
+    /// The 36-byte error reply a MIG server sends for request id `request_id`, as received.
+    fn error_reply(request_id: i32, code: kern_return_t) -> Vec<u8> {
+        let request = mach_abi::mach_msg_header_t {
+            msgh_bits: 0x1112,
+            msgh_size: 24,
+            msgh_remote_port: 0,
+            msgh_local_port: 0,
+            msgh_voucher_port: 0,
+            msgh_id: request_id,
+        };
+        mach_async::mig::wire::error_reply(&request, code).to_vec()
+    }
+
     fn u32_at(m: &[u8], off: usize) -> u32 {
         u32::from_le_bytes(m[off..off + 4].try_into().unwrap())
     }
@@ -432,20 +430,20 @@ mod tests {
     #[test]
     fn client_checks_give_the_generated_codes() {
         // Error reply form → RetCode.
-        let e = encode_error_reply(Routine::NotifyChanges.id(), MIG_BAD_ID);
+        let e = error_reply(Routine::NotifyChanges.id(), MIG_BAD_ID);
         assert_eq!(e.len(), 36);
         assert_eq!(u32_at(&e, 20), 20_120);
         let err = Reply::decode(Routine::NotifyChanges, &e).unwrap_err();
         assert_eq!(err, ReplyError::Remote(MIG_BAD_ID));
         assert_eq!(err.kern_return(), MIG_BAD_ID);
         // The same for the complex routine.
-        let e = encode_error_reply(Routine::ConfigOpen.id(), mach_abi::MIG_BAD_ARGUMENTS);
+        let e = error_reply(Routine::ConfigOpen.id(), mach_abi::MIG_BAD_ARGUMENTS);
         assert_eq!(
             Reply::decode(Routine::ConfigOpen, &e).unwrap_err(),
             ReplyError::Remote(mach_abi::MIG_BAD_ARGUMENTS)
         );
         // A 36-byte reply with RetCode 0 is not the error form → type error.
-        let e = encode_error_reply(Routine::NotifySet.id(), 0);
+        let e = error_reply(Routine::NotifySet.id(), 0);
         assert_eq!(
             Reply::decode(Routine::NotifySet, &e)
                 .unwrap_err()

@@ -2,8 +2,8 @@
 //! wire helpers.
 #![allow(dead_code)]
 
-use mach_async::mig::MigClient;
-use mach_async::{MachRecvStream, Message, PortRight, ReceiveRight, SendRight, Space};
+use mach_async::mig::{message_from_encoded, view, MigClient};
+use mach_async::{MachRecvStream, Message, PortRight, PortSlot, ReceiveRight, SendRight, Space};
 use mach_sim::Kernel;
 use scnotify::rpc::{self, ReplyMessage};
 use scnotify::wire::{Reply, Request, Status};
@@ -153,4 +153,17 @@ pub fn keys(bytes: &[u8]) -> Vec<String> {
         .into_iter()
         .map(|k| String::from_utf8(k.to_vec()).unwrap())
         .collect()
+}
+
+/// An encoded message (as the wire encoders produce it, possibly tampered with) as an outgoing
+/// message, with `port` in its port descriptor.
+pub fn message(encoded: &[u8], port: Option<PortSlot>) -> Message {
+    message_from_encoded(encoded, port).expect("a well-formed Mach message")
+}
+
+/// The bytes of a received reply, as a client stub's checks see them (trailer excluded).
+pub fn reply_bytes(reply: &Message) -> Vec<u8> {
+    let mut bytes = view::received_bytes(reply);
+    bytes.truncate(reply.size() as usize);
+    bytes
 }
