@@ -334,49 +334,33 @@ async fn port_descriptors_of_every_disposition_reach_the_routine_as_rights() {
     let kept = notify.make_send().unwrap();
     let mut stream = MachRecvStream::new(notify).unwrap();
     let name = stream.port_names()[0];
-    let call = |request| bounded(s.client.call_message(request, &REPLY_40));
+    // Calls routine `id` with `port` as its only argument.
+    let call = |id: i32, port: PortSlot| {
+        let request = MessageBuilder::new(id).port(port).build();
+        bounded(s.client.call_message(request, &REPLY_40))
+    };
     let answer = |reply: Result<MigReply, MigError>| read_i32(&reply.unwrap().bytes, 36);
 
     // MOVE_SEND: the right moves to the server, which uses it.
-    let reply = call(
-        MessageBuilder::new(BASE)
-            .port(PortRight::Send(moved))
-            .build(),
-    )
-    .await;
+    let reply = call(BASE, PortRight::Send(moved).into()).await;
     assert_eq!(answer(reply), Some(1));
     assert_eq!(next_id(&mut stream).await, 777);
     // COPY_SEND: the server gets its own copy; the client's right stays usable.
-    let reply = call(MessageBuilder::new(BASE).copy_send(&kept).build()).await;
+    let reply = call(BASE, PortSlot::CopySend(kept.name())).await;
     assert_eq!(answer(reply), Some(1));
     assert_eq!(next_id(&mut stream).await, 777);
     kept.try_send(MessageBuilder::new(778).build()).unwrap();
     assert_eq!(next_id(&mut stream).await, 778);
     // MAKE_SEND: a send right made from the client's receive right.
-    let reply = call(
-        MessageBuilder::new(BASE)
-            .port(PortSlot::MakeSend(name))
-            .build(),
-    )
-    .await;
+    let reply = call(BASE, PortSlot::MakeSend(name)).await;
     assert_eq!(answer(reply), Some(1));
     assert_eq!(next_id(&mut stream).await, 777);
     // A null port passes the send-right check and reaches the routine as no right.
-    let reply = call(
-        MessageBuilder::new(BASE)
-            .port(PortSlot::CopySend(MACH_PORT_NULL))
-            .build(),
-    )
-    .await;
+    let reply = call(BASE, PortSlot::CopySend(MACH_PORT_NULL)).await;
     assert_eq!(answer(reply), Some(0));
     // A send-once right where a send right is expected: MIG_TYPE_ERROR, and the server
     // destroys the request, so the right dies (its send-once notification arrives).
-    let reply = call(
-        MessageBuilder::new(BASE)
-            .port(PortSlot::MakeSendOnce(name))
-            .build(),
-    )
-    .await;
+    let reply = call(BASE, PortSlot::MakeSendOnce(name)).await;
     assert_eq!(reply.unwrap_err(), MigError::TypeError);
     assert_eq!(next_id(&mut stream).await, MACH_NOTIFY_SEND_ONCE);
 
@@ -387,12 +371,7 @@ async fn port_descriptors_of_every_disposition_reach_the_routine_as_rights() {
         .unwrap()
         .try_send(MessageBuilder::new(555).build())
         .unwrap();
-    let reply = call(
-        MessageBuilder::new(BASE + 1)
-            .port(PortRight::Receive(given))
-            .build(),
-    )
-    .await;
+    let reply = call(BASE + 1, PortRight::Receive(given).into()).await;
     assert_eq!(answer(reply), Some(1));
     let right = received
         .lock()
