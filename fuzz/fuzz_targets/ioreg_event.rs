@@ -20,8 +20,18 @@ fuzz_target!(|data: &[u8]| {
     let again = parse_event_message(&bytes).expect("an encoded event parses");
     assert_eq!(again.local_port, msg.local_port);
     assert_eq!(
-        (again.event.kind, again.event.id, again.event.pci_vendor, again.event.pci_device),
-        (msg.event.kind, msg.event.id, msg.event.pci_vendor, msg.event.pci_device)
+        (
+            again.event.kind,
+            again.event.id,
+            again.event.pci_vendor,
+            again.event.pci_device
+        ),
+        (
+            msg.event.kind,
+            msg.event.id,
+            msg.event.pci_vendor,
+            msg.event.pci_device
+        )
     );
     for (back, parsed) in [
         (&again.event.name, &msg.event.name),
@@ -32,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
         } else {
             // Truncated to the field, possibly inside a character (which decodes lossily).
             let keep = back.trim_end_matches('\u{fffd}');
-            assert!(parsed.starts_with(keep), "{back:?} is not a prefix of {parsed:?}");
+            assert!(
+                parsed.starts_with(keep),
+                "{back:?} is not a prefix of {parsed:?}"
+            );
         }
     }
 });

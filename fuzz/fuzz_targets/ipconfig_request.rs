@@ -10,7 +10,10 @@ use libfuzzer_sys::fuzz_target;
 fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(data: &[u8]) {
     if let Ok(m) = M::from_bytes(data) {
         let bytes = m.to_bytes();
-        assert_eq!(M::from_bytes(&bytes).expect("re-encoded message decodes"), m);
+        assert_eq!(
+            M::from_bytes(&bytes).expect("re-encoded message decodes"),
+            m
+        );
     }
 }
 

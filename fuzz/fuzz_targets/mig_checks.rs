@@ -76,7 +76,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(checked.audit_token.is_some(), shape.audit_token);
         }
     }
-    let request_id = data.get(..4).map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let request_id = data
+        .get(..4)
+        .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     for shape in reply_shapes() {
         if check_reply(data, request_id.wrapping_sub(100), &shape).is_ok() {
             let size = size.expect("a passing reply has a header");

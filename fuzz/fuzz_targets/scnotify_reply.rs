@@ -13,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(reply) = Reply::decode(routine, msg) else {
         return;
     };
-    let bytes = reply.encode(routine).expect("a decoded reply fits its routine");
+    let bytes = reply
+        .encode(routine)
+        .expect("a decoded reply fits its routine");
     assert!(bytes.len() <= routine.max_reply_size());
-    assert_eq!(Reply::decode(routine, &bytes).expect("re-encoded reply decodes"), reply);
+    assert_eq!(
+        Reply::decode(routine, &bytes).expect("re-encoded reply decodes"),
+        reply
+    );
 });

@@ -9,7 +9,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = Request::decode(data) else {
         return;
     };
-    let bytes = request.encode().expect("a decoded request fits its routine");
+    let bytes = request
+        .encode()
+        .expect("a decoded request fits its routine");
     assert!(bytes.len() <= request.routine().max_request_size());
-    assert_eq!(Request::decode(&bytes).expect("re-encoded request decodes"), request);
+    assert_eq!(
+        Request::decode(&bytes).expect("re-encoded request decodes"),
+        request
+    );
 });

@@ -15,6 +15,12 @@ fuzz_target!(|data: &[u8]| {
         let bytes = wire::encode(&msg);
         assert_eq!(bytes.len(), msg.wire_size());
         let again = wire::parse(&bytes, false).expect("an encoded message parses");
-        assert_eq!(again, RawMessage { trailer: None, ..msg });
+        assert_eq!(
+            again,
+            RawMessage {
+                trailer: None,
+                ..msg
+            }
+        );
     }
 });
