@@ -10,23 +10,30 @@
 //!
 //! # Example
 //!
-//! The old loop's idle cost with three ports on a fresh simulated kernel: each thread wakes up
-//! every 500 ms to look at its stop flag, and stopping them waits for those timeouts.
+//! Delivery latency of the old loop and of the floor, a few samples each, on a fresh simulated
+//! kernel that is then checked for leaks:
 //!
-//! ```no_run
-//! use mach_bench::{env::Env, measure::old::old_idle, plan::Plan};
+//! ```
+//! # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+//! # fn main() {
+//! use mach_bench::{env::Env, measure::old::{floor_latency, old_latency}, plan::Plan};
 //!
-//! let mut plan = Plan::tiny();
-//! plan.idle_window_old = std::time::Duration::from_secs(1);
+//! let plan = Plan::tiny();
 //! let env = Env::sim("example");
-//! let idle = old_idle(&env, &plan, 3).unwrap();
-//! println!("{:.1} wake-ups per port per second", idle.wakeups_per_port_per_s().unwrap());
-//! assert!(idle.shutdown > std::time::Duration::from_millis(1));
-//! env.finish("example").unwrap();
+//! let old = old_latency(&env, &plan).unwrap();
+//! let floor = floor_latency(&env, &plan).unwrap();
+//! assert_eq!((old.len(), floor.len()), (plan.latency_samples, plan.latency_samples));
+//! println!("p50: old loop {:?} ns, floor {:?} ns", old.percentile_ns(50.0), floor.percentile_ns(50.0));
+//! env.finish("example").unwrap(); // fails if the phase left a right, port or message behind
+//! # }
+//! # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+//! # fn main() {}
 //! ```
 
 pub mod cli;
 pub mod clock;
+#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+pub mod demo;
 pub mod env;
 pub mod error;
 pub mod json;
@@ -51,7 +58,7 @@ use std::time::Instant;
 
 /// Number of progress steps of a run with `plan` (for the progress line's `n/N`).
 pub fn step_count(plan: &Plan, demo: bool) -> usize {
-    usize::from(demo) + 3 + 2 + 2 * plan.port_counts.len() + 2 * 4
+    usize::from(demo) + 3 + 2 + 2 * plan.port_counts.len() + 2 * 4 * 2
 }
 
 /// Makes a fresh measurement environment for a phase (given the phase's label).
@@ -90,14 +97,14 @@ pub fn run_with(
         envs,
         progress,
         missing: Vec::new(),
+        failures: 0,
     };
+    let mut demo_trace = Vec::new();
     if !opts.no_demo {
         runner
             .progress
             .step("end-to-end demo of the three consumers");
-        runner.missing.push(
-            "demo: the consumer crates (scnotify, iokit-notify, ipconfig-rpc) are not built into this binary yet".into(),
-        );
+        runner.demo(opts.backend, &mut demo_trace);
     }
 
     let mut latency = LatencyFigures::default();
@@ -183,7 +190,7 @@ pub fn run_with(
         }
     }
 
-    let missing = runner.missing;
+    let (missing, failures) = (runner.missing, runner.failures);
     Ok(Report {
         run: RunInfo {
             backend: opts.backend.as_str().into(),
@@ -200,7 +207,9 @@ pub fn run_with(
         throughput,
         idle,
         rpc,
+        demo: demo_trace,
         missing,
+        failures,
     })
 }
 
@@ -225,9 +234,38 @@ struct Runner<'a, 'p> {
     envs: &'a mut EnvFactory<'a>,
     progress: &'p mut Progress,
     missing: Vec<String>,
+    failures: usize,
 }
 
 impl Runner<'_, '_> {
+    /// The end-to-end demo, its trace printed as it happens and kept for the report.
+    fn demo(&mut self, backend: BackendChoice, lines: &mut Vec<String>) {
+        let progress = &mut *self.progress;
+        progress.println("end-to-end: registry → ipconfigd (IOKit) → configd (SCDynamicStore) → app (SCNotify) → ipconfigd (MIG)");
+        let mut trace = |line: String| {
+            progress.println(&format!("  {line}"));
+            lines.push(line);
+        };
+        #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+        let result = match backend {
+            BackendChoice::Sim => demo::run(&mut trace),
+            BackendChoice::Native => Err(BenchError::Unavailable(
+                "the demo's device registry is the simulated one".into(),
+            )),
+        };
+        #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+        let result: Result<(), BenchError> = {
+            let _ = (backend, &mut trace);
+            Err(BenchError::Unavailable(
+                "needs the simulated kernel (a real registry cannot attach devices on demand); the measurements below run on the native kernel".into(),
+            ))
+        };
+        if let Err(e) = result {
+            self.record_failure("demo", &e);
+        }
+        self.progress.println("");
+    }
+
     /// Whether `group` runs; a skipped group is listed as not measured.
     fn group(&mut self, opts: &Options, group: Group) -> bool {
         let runs = opts.runs(group);
@@ -255,10 +293,19 @@ impl Runner<'_, '_> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.progress.note(&format!("{label}: {e}"));
-                self.missing.push(format!("{label}: {e}"));
+                self.record_failure(label, &e);
                 None
             }
         }
+    }
+
+    /// Lists a part as not measured; counts it as a failure unless it is merely unavailable in
+    /// this build or on this backend.
+    fn record_failure(&mut self, label: &str, e: &BenchError) {
+        if !matches!(e, BenchError::Unavailable(_)) {
+            self.failures += 1;
+            self.progress.note(&format!("{label}: {e}"));
+        }
+        self.missing.push(format!("{label}: {e}"));
     }
 }

@@ -70,6 +70,19 @@ impl Progress {
         let _ = writeln!(err, "{message}");
     }
 
+    /// Prints a line of the command's output on stdout, above the status line.
+    pub fn println(&mut self, line: &str) {
+        if self.enabled && self.drawn {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+            self.drawn = false;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
     /// Erases the status line.
     pub fn finish(&mut self) {
         if self.enabled && self.drawn {

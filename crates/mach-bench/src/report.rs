@@ -93,8 +93,12 @@ pub struct Report {
     pub idle: Vec<IdleRow>,
     /// RPC requests per second.
     pub rpc: Vec<RpcRow>,
+    /// The end-to-end demo's trace (empty when it did not run).
+    pub demo: Vec<String>,
     /// Parts that could not be measured, and why.
     pub missing: Vec<String>,
+    /// How many of them failed (rather than being unavailable or not selected).
+    pub failures: usize,
 }
 
 /// A goal from the issue and whether this run met it.
@@ -446,6 +450,10 @@ impl Report {
             (
                 "missing",
                 Json::Arr(self.missing.iter().map(|r| Json::Str(r.clone())).collect()),
+            ),
+            (
+                "demo_trace",
+                Json::Arr(self.demo.iter().map(|r| Json::Str(r.clone())).collect()),
             ),
         ]);
         Json::obj([
@@ -826,7 +834,9 @@ mod tests {
                     },
                 },
             ],
+            demo: Vec::new(),
             missing: vec!["demo: scnotify not built".into()],
+            failures: 0,
         }
     }
 
