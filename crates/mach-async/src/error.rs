@@ -58,6 +58,12 @@ pub enum Error {
     Ended,
     /// No tokio runtime with I/O enabled is available to register the kqueue.
     NoRuntime(io::Error),
+    /// A right of one IPC space was combined with an object of another (port names are only
+    /// meaningful in their own space, so the call was refused before using the name).
+    WrongSpace {
+        /// The operation.
+        op: &'static str,
+    },
 }
 
 impl Error {
@@ -100,6 +106,9 @@ impl fmt::Display for Error {
             Error::NotificationCancelled => f.write_str("notification request cancelled"),
             Error::Ended => f.write_str("the receive stream ended"),
             Error::NoRuntime(e) => write!(f, "no tokio reactor to register the kqueue: {e}"),
+            Error::WrongSpace { op } => {
+                write!(f, "{op}: the right belongs to another IPC space")
+            }
         }
     }
 }

@@ -334,14 +334,27 @@ impl PortSet {
         })
     }
 
-    /// Moves `port` into this set (out of any other set, atomically).
+    /// Moves `port` into this set (out of any other set, atomically). [`Error::WrongSpace`] if
+    /// the port lives in another space.
     pub fn insert(&self, port: &ReceiveRight) -> Result<(), Error> {
+        self.same_space(port, "PortSet::insert")?;
         self.space.move_member(port.name, self.name)
     }
 
-    /// Removes `port` from this set (`KERN_NOT_IN_SET` if it is not a member).
+    /// Removes `port` from this set (`KERN_NOT_IN_SET` if it is not a member;
+    /// [`Error::WrongSpace`] if it lives in another space).
     pub fn remove(&self, port: &ReceiveRight) -> Result<(), Error> {
+        self.same_space(port, "PortSet::remove")?;
         self.space.move_member(port.name, 0)
+    }
+
+    /// Names are per space: never resolve another space's name here.
+    fn same_space(&self, port: &ReceiveRight, op: &'static str) -> Result<(), Error> {
+        if port.space == self.space {
+            Ok(())
+        } else {
+            Err(Error::WrongSpace { op })
+        }
     }
 }
 
@@ -363,6 +376,15 @@ impl PortRight {
             PortRight::Receive(r) => r.name(),
             PortRight::Send(r) => r.name(),
             PortRight::SendOnce(r) => r.name(),
+        }
+    }
+
+    /// The space the right lives in.
+    pub fn space(&self) -> &Space {
+        match self {
+            PortRight::Receive(r) => r.space(),
+            PortRight::Send(r) => r.space(),
+            PortRight::SendOnce(r) => r.space(),
         }
     }
 

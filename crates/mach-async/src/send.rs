@@ -38,7 +38,8 @@ use mach_abi::{
 };
 
 use crate::buffer::MsgBuf;
-use crate::message::{Message, PortSlot};
+use crate::message::{Descriptor, Message, PortSlot};
+use crate::rights::PortRight;
 use crate::sys::Space;
 use crate::wire;
 use crate::Error;
@@ -110,14 +111,35 @@ impl From<SendError> for Error {
     }
 }
 
+/// Whether the message owns a right of a space other than `space`. Its name would be resolved in
+/// `space` by the kernel, moving whatever right has that number there.
+fn owns_foreign_right(space: &Space, m: &Message) -> bool {
+    let foreign = |r: &PortRight| r.space() != space;
+    let slot = |s: &Option<PortSlot>| matches!(s, Some(PortSlot::Right(r)) if foreign(r));
+    slot(&m.remote)
+        || slot(&m.local)
+        || m.voucher.as_ref().is_some_and(foreign)
+        || m.descriptors.iter().any(|d| match d {
+            Descriptor::Port(p) => slot(p),
+            Descriptor::OolPorts(v) => v.iter().any(foreign),
+            Descriptor::Ool(_) => false,
+        })
+}
+
 /// One send attempt with `SEND_TIMEOUT` = `timeout_ms`. On success the message's rights were
-/// moved; on failure it is reconciled with what the kernel handed back.
+/// moved; on failure it is reconciled with what the kernel handed back. A message owning a
+/// right of another space is refused untouched ([`Error::WrongSpace`]).
 pub(crate) fn attempt(
     space: &Space,
     msg: &mut Option<Message>,
     timeout_ms: u32,
 ) -> Result<(), Error> {
     let m = msg.as_mut().expect("message present");
+    if owns_foreign_right(space, m) {
+        return Err(Error::WrongSpace {
+            op: "send (a right of another space in the message)",
+        });
+    }
     let (raw, _ool_port_arrays) = m.to_raw_parts();
     let size = raw.wire_size();
     let mut buf = MsgBuf::from_bytes(&wire::encode(&raw));

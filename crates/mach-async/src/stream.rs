@@ -176,7 +176,7 @@ impl MachRecvStreamBuilder {
         self
     }
     /// The space for the stream's set and kqueue (default: the first port's, else
-    /// [`Space::current`]). All ports must live in it.
+    /// [`Space::current`]). All ports must live in it ([`Error::WrongSpace`] otherwise).
     pub fn space(mut self, space: Space) -> Self {
         self.space = Some(space);
         self
@@ -271,6 +271,12 @@ impl Core {
             .clone()
             .or_else(|| b.ports.first().map(|p| p.space().clone()))
             .unwrap_or_else(Space::current);
+        // Names are per space: a port of another space would be resolved by its number here.
+        if b.ports.iter().any(|p| p.space() != &space) {
+            return Err(Error::WrongSpace {
+                op: "MachRecvStream: a port of another space",
+            });
+        }
         // Rule 1: one private kqueue per stream, never reused.
         let kq = space.kqueue().map_err(|e| Error::io("kqueue", e))?;
         // Rule 2: a port set of our own (mach_port_allocate(PORT_SET) only, §3.1).
@@ -329,6 +335,11 @@ impl Core {
     }
 
     fn insert_port(&mut self, port: ReceiveRight) -> Result<(), Error> {
+        if port.space() != &self.st.space {
+            return Err(Error::WrongSpace {
+                op: "MachRecvStream::insert_port",
+            });
+        }
         self.st.space.move_member(port.name(), self.st.set)?;
         self.st.ports.push(port);
         Ok(())
@@ -730,7 +741,8 @@ impl MachRecvStream {
     }
 
     /// Adds a port to the stream's set (messages already queued on it are signalled by
-    /// `move_member`).
+    /// `move_member`). A port of another space is refused with [`Error::WrongSpace`] (and,
+    /// like a port the kernel refuses, dropped, i.e. destroyed).
     pub fn insert_port(&mut self, port: ReceiveRight) -> Result<(), Error> {
         self.core.insert_port(port)
     }

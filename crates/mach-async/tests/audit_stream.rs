@@ -9,7 +9,23 @@ use std::time::Duration;
 
 use common::*;
 use futures::StreamExt;
-use mach_async::{MachRecvStream, MessageBuilder, ReceiveRight};
+use mach_async::{MachRecvStream, MessageBuilder, ReceiveRight, Space};
+
+/// A port in `a` and a port in `b` with the same name, plus the spare ports allocated on the
+/// way (names are the lowest free number in each space).
+fn same_number(a: &Space, b: &Space) -> (ReceiveRight, ReceiveRight, Vec<ReceiveRight>) {
+    let mut pa = ReceiveRight::new_in(a).unwrap();
+    let mut pb = ReceiveRight::new_in(b).unwrap();
+    let mut spare = Vec::new();
+    while pa.name() != pb.name() {
+        if pa.name() < pb.name() {
+            spare.push(std::mem::replace(&mut pa, ReceiveRight::new_in(a).unwrap()));
+        } else {
+            spare.push(std::mem::replace(&mut pb, ReceiveRight::new_in(b).unwrap()));
+        }
+    }
+    (pa, pb, spare)
+}
 
 /// Rule 15 with §3.7's name-reuse trap: after `EV_EOF` the set name no longer belongs to the
 /// stream; the stream must end without receiving on that name, which may already denote
@@ -110,6 +126,147 @@ fn notify_mode_eof_ends_and_try_recv_leaves_a_reused_name_alone() {
         drop(notify);
         drop(sender);
         drop(foreign);
+    });
+    drop(rt);
+    fx.kernel.assert_no_leaks();
+}
+
+/// Names are per space: a port of another space handed to a stream (or a port set) must be
+/// refused with an error, not resolved by its number in the stream's space, where the same
+/// number denotes an unrelated right.
+#[test]
+fn a_port_from_another_space_is_refused_not_confused_with_a_local_name() {
+    let fx = fixture();
+    let rt = current_thread_rt();
+    rt.block_on(async {
+        let theirs = ReceiveRight::new_in(&fx.server).unwrap();
+        let ours = ReceiveRight::new_in(&fx.client).unwrap();
+        assert_eq!(theirs.name(), ours.name(), "precondition: same number");
+        let built = MachRecvStream::builder()
+            .space(fx.client.clone())
+            .port(theirs)
+            .build();
+        assert!(
+            matches!(built, Err(mach_async::Error::WrongSpace { .. })),
+            "a foreign port was accepted: {built:?}"
+        );
+        drop(built);
+        assert_eq!(
+            fx.client.task().port_status(ours.name()).unwrap().pset,
+            0,
+            "the local port with the same number was not touched"
+        );
+
+        // insert_port: the same check on a live stream.
+        let (port, sender) = fx.connect();
+        let mut stream = MachRecvStream::builder()
+            .space(fx.server.clone())
+            .port(port)
+            .build()
+            .unwrap();
+        let other = ReceiveRight::new_in(&fx.client).unwrap();
+        let clash = fx
+            .server
+            .task()
+            .port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE);
+        let clash = clash.unwrap();
+        assert_eq!(
+            other.name(),
+            clash,
+            "precondition: same number in the two spaces"
+        );
+        assert!(matches!(
+            stream.insert_port(other),
+            Err(mach_async::Error::WrongSpace { .. })
+        ));
+        assert_eq!(fx.server.task().port_status(clash).unwrap().pset, 0);
+        fx.server.task().port_close(clash).unwrap();
+
+        // PortSet::insert / remove.
+        let set = mach_async::PortSet::new_in(&fx.client).unwrap();
+        let local = fx
+            .client
+            .task()
+            .port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE)
+            .unwrap();
+        // A server port with the same number (allocating past lower free names).
+        let mut spare = Vec::new();
+        let foreign = loop {
+            let p = ReceiveRight::new_in(&fx.server).unwrap();
+            assert!(
+                p.name() <= local,
+                "precondition: same number in the two spaces"
+            );
+            if p.name() == local {
+                break p;
+            }
+            spare.push(p);
+        };
+        assert!(matches!(
+            set.insert(&foreign),
+            Err(mach_async::Error::WrongSpace { .. })
+        ));
+        assert_eq!(fx.client.task().port_status(local).unwrap().pset, 0);
+        assert!(set.remove(&foreign).is_err());
+        fx.client.task().port_close(local).unwrap();
+        drop((set, foreign, spare, stream, sender, ours));
+    });
+    drop(rt);
+    fx.kernel.assert_no_leaks();
+}
+
+/// A message carrying a right of another space must not be sent: the kernel would move the
+/// sender's right that has the same number. The send fails with [`Error::WrongSpace`] and hands
+/// the message back with the right still in it.
+#[test]
+fn a_message_carrying_a_right_of_another_space_is_not_sent() {
+    let fx = fixture();
+    let rt = current_thread_rt();
+    rt.block_on(async {
+        let (port, sender) = fx.connect();
+        let mut stream = MachRecvStream::new(port).unwrap();
+        // A client port and a server port with the same number.
+        let (local, foreign, spare) = same_number(&fx.client, &fx.server);
+        let foreign_name = foreign.name();
+        let msg = MessageBuilder::new(5)
+            .port(mach_async::PortSlot::Right(foreign.into()))
+            .build();
+        let err = sender.try_send(msg).expect_err("a foreign right was sent");
+        assert!(
+            matches!(err.error(), mach_async::Error::WrongSpace { .. }),
+            "{err}"
+        );
+        let mut back = err.into_message();
+        match back.take_descriptors().pop() {
+            Some(mach_async::Descriptor::Port(Some(mach_async::PortSlot::Right(r)))) => {
+                assert_eq!(r.name(), foreign_name);
+                assert_eq!(r.space(), &fx.server, "the right came back untouched");
+            }
+            other => panic!("descriptor not handed back: {other:?}"),
+        }
+        // The client's own port with that number is still the client's.
+        assert_eq!(
+            fx.client.task().port_status(local.name()).unwrap().msgcount,
+            0
+        );
+        // Nothing arrived.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), stream.next())
+                .await
+                .is_err()
+        );
+        // The async path refuses it the same way.
+        let msg = MessageBuilder::new(6)
+            .port(mach_async::PortSlot::Right(
+                ReceiveRight::new_in(&fx.server).unwrap().into(),
+            ))
+            .build();
+        let err = sender
+            .send(msg)
+            .await
+            .expect_err("a foreign right was sent");
+        assert!(matches!(err.error(), mach_async::Error::WrongSpace { .. }));
+        drop((err, back, spare, local, stream, sender));
     });
     drop(rt);
     fx.kernel.assert_no_leaks();

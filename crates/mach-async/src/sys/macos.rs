@@ -84,8 +84,8 @@ pub fn mach_available() -> Result<(), Error> {
     Ok(())
 }
 
-/// The process's IPC space.
-#[derive(Clone, Default)]
+/// The process's IPC space (all values are equal: one space per process).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Space {
     _private: (),
 }

@@ -14,9 +14,11 @@
 //!
 //! # What every platform file provides
 //!
-//! * `struct Space` (`Clone + Send + Sync + Debug`): the IPC space in which names live. One per
-//!   process natively; a `mach_sim::Task` in the simulation. Every object captures the space it
-//!   was created in, so it keeps working when polled from any thread.
+//! * `struct Space` (`Clone + Send + Sync + Debug + Eq`): the IPC space in which names live. One
+//!   per process natively; a `mach_sim::Task` in the simulation. Every object captures the space
+//!   it was created in, so it keeps working when polled from any thread. Equality means "the
+//!   same space": a name is only meaningful in its own space, so operations that combine two
+//!   objects (a port and a set) check it.
 //!   * `Space::current() -> Space`
 //!   * `allocate(right) -> Result<Name, Error>`: `mach_port_allocate` (receive right or port set).
 //!   * `insert_right(name, poly, poly_poly) -> Result<(), Error>`: `mach_port_insert_right`.

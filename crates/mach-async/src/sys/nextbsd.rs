@@ -130,8 +130,8 @@ fn task_self() -> u32 {
     })
 }
 
-/// The process's IPC space (one per process on NextBSD).
-#[derive(Clone, Default)]
+/// The process's IPC space (one per process on NextBSD, so all values are equal).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Space {
     _private: (),
 }

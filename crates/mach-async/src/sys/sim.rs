@@ -31,8 +31,9 @@ pub fn mach_available() -> Result<(), Error> {
     Ok(())
 }
 
-/// An IPC space: a simulated task.
-#[derive(Clone)]
+/// An IPC space: a simulated task. Two spaces are equal when they are the same task of the
+/// same simulated kernel.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Space {
     task: Task,
 }
