@@ -103,15 +103,15 @@ pub fn old_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, BenchEr
     let threads_added = delta(threads_before, sysinfo::thread_count());
     let rss_added_bytes = delta(rss_before, sysinfo::rss_bytes());
 
+    // The threads have just started their first 500 ms receives, all in phase. Counting from
+    // now would always catch the same part of the period; a random start phase makes the count
+    // over a window of whole periods an unbiased estimate, and puts the stop request (right
+    // after the window) at a random phase of the receives too — the old design's shutdown is
+    // anywhere from 0 to 500 ms depending on it.
+    std::thread::sleep(random_fraction_of(Duration::from_millis(u64::from(OLD_RECEIVE_TIMEOUT_MS))));
     let before = group.counters().timeouts.load(Ordering::Relaxed);
     let start = Instant::now();
-    // The window is a whole number of receive timeouts; a random extra part of one timeout
-    // puts the stop request at a random phase of the threads' receives (else it would always
-    // land just after a timeout, or just before one).
-    std::thread::sleep(
-        plan.idle_window_old
-            + random_fraction_of(Duration::from_millis(u64::from(OLD_RECEIVE_TIMEOUT_MS))),
-    );
+    std::thread::sleep(plan.idle_window_old);
     let wakeups = group.counters().timeouts.load(Ordering::Relaxed) - before;
     let window = start.elapsed();
 
