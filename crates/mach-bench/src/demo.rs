@@ -98,13 +98,22 @@ pub fn run_on(kernel: &mach_sim::Kernel, trace: &mut dyn FnMut(String)) -> Resul
         .build()?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let result = rt.block_on(async {
-        let demo = tokio::spawn(scenario(kernel.clone(), tx));
-        while let Some(line) = rx.recv().await {
+        let mut demo = tokio::spawn(scenario(kernel.clone(), tx));
+        // Print as lines come, until the scenario ends (its helper tasks may still hold a
+        // sender if it failed half-way, so the channel closing cannot be the signal).
+        let outcome = loop {
+            tokio::select! {
+                Some(line) = rx.recv() => trace(line),
+                joined = &mut demo => break joined,
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
             trace(line);
         }
-        demo.await
-            .map_err(|e| BenchError::Stream(format!("demo task: {e}")))?
+        outcome.map_err(|e| BenchError::Stream(format!("demo task: {e}")))?
     });
+    // Dropping the runtime cancels whatever a failed scenario left running, releasing its
+    // rights before the leak check.
     drop(rt);
     result?;
     let live = kernel.stats();

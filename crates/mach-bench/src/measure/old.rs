@@ -108,7 +108,9 @@ pub fn old_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, BenchEr
     // over a window of whole periods an unbiased estimate, and puts the stop request (right
     // after the window) at a random phase of the receives too — the old design's shutdown is
     // anywhere from 0 to 500 ms depending on it.
-    std::thread::sleep(random_fraction_of(Duration::from_millis(u64::from(OLD_RECEIVE_TIMEOUT_MS))));
+    std::thread::sleep(random_fraction_of(Duration::from_millis(u64::from(
+        OLD_RECEIVE_TIMEOUT_MS,
+    ))));
     let before = group.counters().timeouts.load(Ordering::Relaxed);
     let start = Instant::now();
     std::thread::sleep(plan.idle_window_old);
