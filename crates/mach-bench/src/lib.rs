@@ -51,6 +51,7 @@ pub mod sysinfo;
 use cli::{BackendChoice, Group, Options};
 use env::Env;
 use error::BenchError;
+use measure::rpc::{ClientKind, RpcConfig};
 use plan::Plan;
 use progress::Progress;
 use report::{IdleRow, LatencyFigures, Pair, Report, RunInfo};
@@ -150,43 +151,55 @@ pub fn run_with(
     let mut rpc = Vec::new();
     if runner.group(opts, Group::Rpc) {
         let slow = Some(plan.rpc_slow_handler);
-        for (clients, delay) in [
-            (1, None),
-            (plan.rpc_clients, None),
-            (plan.rpc_clients, slow),
-            (1, slow),
-        ] {
-            let cfg = measure::rpc::RpcConfig {
-                clients,
-                handler_delay: delay,
-            };
-            let what = format!(
-                "rpc: {clients} client{}, {}",
-                if clients == 1 { "" } else { "s" },
-                if delay.is_some() {
-                    "slow handler"
-                } else {
-                    "instant handler"
-                }
-            );
-            let old = runner.measure(&format!("{what}, old server loop"), |env| {
-                measure::rpc::old_rpc(env, plan.rpc_window, cfg)
-            });
-            let stream = runner.measure(&format!("{what}, async server"), |env| {
-                measure::rpc::stream_rpc(env, plan.rpc_window, cfg)
-            });
-            rpc.push(report::RpcRow {
-                clients,
-                slow: delay.is_some(),
-                rate: Pair {
-                    old: old.map(|o| o.rate),
-                    stream: stream.map(|o| o.rate),
-                },
-                send_retries: Pair {
-                    old: old.map(|o| o.send_retries as f64),
-                    stream: stream.map(|o| o.send_retries as f64),
-                },
-            });
+        for client in [ClientKind::Async, ClientKind::Threads] {
+            for (clients, delay) in [
+                (1, None),
+                (plan.rpc_clients, None),
+                (plan.rpc_clients, slow),
+                (1, slow),
+            ] {
+                let cfg = RpcConfig {
+                    client,
+                    clients,
+                    handler_delay: delay,
+                };
+                let what = format!(
+                    "rpc: {clients} {}{}, {}",
+                    if client == ClientKind::Async {
+                        "async client"
+                    } else {
+                        "C-stub thread"
+                    },
+                    if clients == 1 { "" } else { "s" },
+                    if delay.is_some() {
+                        "slow handler"
+                    } else {
+                        "instant handler"
+                    }
+                );
+                let old = runner.measure(&format!("{what}, old server loop"), |env| {
+                    measure::rpc::old_rpc(env, plan.rpc_window, cfg)
+                });
+                let stream = runner.measure(&format!("{what}, async server"), |env| {
+                    measure::rpc::stream_rpc(env, plan.rpc_window, cfg)
+                });
+                let retries = |o: &Option<measure::rpc::RpcOutcome>| {
+                    o.and_then(|o| o.send_retries).map(|r| r as f64)
+                };
+                rpc.push(report::RpcRow {
+                    client,
+                    clients,
+                    slow: delay.is_some(),
+                    rate: Pair {
+                        old: old.map(|o| o.rate),
+                        stream: stream.map(|o| o.rate),
+                    },
+                    send_retries: Pair {
+                        old: retries(&old),
+                        stream: retries(&stream),
+                    },
+                });
+            }
         }
     }
 

@@ -165,7 +165,11 @@ pub fn latency_cdf(title: &str, series: &[Series<'_>]) -> String {
 
     // Legend, bottom right inside the plot (CDFs rise to the top left).
     // Wide enough for the longest entry (about 6.6 px per character at 12 px sans-serif).
-    let longest = drawn.iter().map(|s| s.label.chars().count() + 28).max().unwrap_or(0);
+    let longest = drawn
+        .iter()
+        .map(|s| s.label.chars().count() + 28)
+        .max()
+        .unwrap_or(0);
     let legend_x = (LEFT + plot_w - 40.0 - longest as f64 * 6.6).max(LEFT + 8.0);
     let mut legend_y = TOP + plot_h - 18.0 * drawn.len() as f64;
     for s in &drawn {

@@ -128,7 +128,8 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     );
     assert!(num(&v, "shutdown_us", "old") > 0.0 && num(&v, "shutdown_us", "stream") > 0.0);
 
-    // RPC: every configuration answered, through the old loop and the async server alike.
+    // RPC: every configuration answered, through the old loop and the async server alike, to
+    // async clients and to C-stub threads.
     for key in [
         "old_1",
         "stream_1",
@@ -140,6 +141,10 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         "stream_1_slow",
     ] {
         assert!(num(&v, "rpc_per_s", key) > 0.0, "rpc_per_s.{key}");
+        assert!(
+            num(&v, "rpc_per_s_c_stub_threads", key) > 0.0,
+            "rpc_per_s_c_stub_threads.{key}"
+        );
     }
 
     // The table and the plot render from the same report.

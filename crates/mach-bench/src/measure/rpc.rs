@@ -1,10 +1,12 @@
 //! ipconfig RPC rates: the old single-thread server loop of `mach_service.c` against
 //! `ipconfig-rpc`'s async server on the MIG runtime, driven by the same clients.
 //!
-//! **Clients** are what ipconfigd's real clients are: C MIG stubs, one thread each, each call
-//! one `mach_msg(MACH_SEND_MSG | MACH_RCV_MSG)` that sends `ipconfig_if_count` with a
-//! send-once reply right and waits for the reply on the thread's own reply port. Every reply
-//! is checked as the generated stub checks it (id, size, `RetCode`, the count).
+//! **Clients**, the same for both servers, of two kinds ([`ClientKind`]): `ipconfig-rpc`'s
+//! async `IpconfigClient` (tasks on one event thread), and what ipconfigd's C clients are —
+//! MIG stubs, one thread each, each call one `mach_msg(MACH_SEND_MSG | MACH_RCV_MSG)` that
+//! sends `ipconfig_if_count` with a send-once reply right and waits for the reply on the
+//! thread's own reply port. Every reply is checked as the generated stub checks it (id, size,
+//! `RetCode`, the count).
 //!
 //! **Old server** (`ipconfig-rpc.md` §1): one thread; receive into a 4 KiB buffer with
 //! `MACH_RCV_MSG | MACH_RCV_TIMEOUT` 500 ms; run the MIG demux; call the handler on that thread;
@@ -19,6 +21,7 @@ use crate::error::BenchError;
 use crate::raw::{MsgBuffer, Name, RawMach, WAKE_MSG_ID};
 use crate::runtime::EventThread;
 use async_trait::async_trait;
+use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::mig::wire::{error_reply, read_header};
 use ipconfig_rpc::protocol::{
     decode_if_count_reply, decode_request, encode_if_addr_reply, encode_if_count_reply,
@@ -30,7 +33,7 @@ use mach_abi::{
     kern_return_t, MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_RCV_INTERRUPTED, MACH_RCV_TIMED_OUT, MACH_SEND_TIMED_OUT,
 };
-use mach_async::ReceiveRight;
+use mach_async::{ReceiveRight, SendRight};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,9 +42,22 @@ use std::time::{Duration, Instant};
 /// The interface count every handler answers (checked by the clients on every reply).
 pub const BENCH_IF_COUNT: i32 = 3;
 
+/// Who calls the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// `ipconfig-rpc`'s async [`IpconfigClient`], one task per client on one client event
+    /// thread (replies awaited through `MachRecvStream` reply ports).
+    Async,
+    /// C MIG stubs: one thread per client, each call one `mach_msg(SEND|RCV)` that parks the
+    /// thread in the kernel until the reply.
+    Threads,
+}
+
 /// One RPC configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RpcConfig {
+    /// The clients' kind.
+    pub client: ClientKind,
     /// Concurrent client threads.
     pub clients: usize,
     /// How long the handler waits before answering (`None`: at once).
@@ -76,12 +92,22 @@ impl IpconfigHandler for BenchHandler {
     }
 }
 
+/// The service port of one configuration: the receive right, and a send right under the
+/// same name that the clients use (C-stub threads by name, async clients by cloning it).
+fn service_port(env: &Env) -> Result<(ReceiveRight, SendRight), BenchError> {
+    let port = ReceiveRight::new_in(env.space())
+        .map_err(|e| BenchError::Stream(format!("mach_port_allocate: {e}")))?;
+    let send = port
+        .make_send()
+        .map_err(|e| BenchError::Stream(format!("make_send: {e}")))?;
+    Ok((port, send))
+}
+
 /// Requests per second of the old single-thread server loop.
 pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome, BenchError> {
     let raw = env.raw().clone();
-    let service = raw
-        .new_port()
-        .map_err(|kr| BenchError::kern("mach_port_allocate", kr))?;
+    let (port, send) = service_port(env)?;
+    let service = port.name();
     let stop = Arc::new(AtomicBool::new(false));
     let server = {
         let (raw, stop) = (raw.clone(), stop.clone());
@@ -89,7 +115,7 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
             .name("old-ipconfigd".into())
             .spawn(move || old_server_loop(&*raw, service, &stop, cfg.handler_delay))?
     };
-    let rate = drive_clients(&raw, service, cfg.clients, window);
+    let outcome = drive(env, &send, cfg, window);
     // Not a shutdown measurement: wake the loop so it sees the flag without waiting 500 ms.
     stop.store(true, Ordering::Release);
     let mut wake = MsgBuffer::message(
@@ -101,10 +127,10 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
     let served = server
         .join()
         .map_err(|_| BenchError::Stream("old server thread panicked".into()))?;
-    raw.close_port(service)
-        .map_err(|kr| BenchError::kern("close (service port)", kr))?;
+    drop(send);
+    drop(port);
     served?;
-    rate
+    outcome
 }
 
 /// The loop of `mach_service.c`, with the handler inline.
@@ -158,13 +184,7 @@ fn old_server_loop(
 /// Requests per second of `ipconfig-rpc`'s async server on one event thread.
 pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome, BenchError> {
     let ev = EventThread::start("ipconfigd-events")?;
-    let port = ReceiveRight::new_in(env.space())
-        .map_err(|e| BenchError::Stream(format!("mach_port_allocate: {e}")))?;
-    // The clients send to the service's name with COPY_SEND: keep a send right under it.
-    let send_right = port
-        .make_send()
-        .map_err(|e| BenchError::Stream(format!("make_send: {e}")))?;
-    let service = port.name();
+    let (port, send) = service_port(env)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = IpconfigServer::new(BenchHandler {
         delay: cfg.handler_delay,
@@ -176,17 +196,111 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
             })
             .await
     });
-    let rate = drive_clients(env.raw(), service, cfg.clients, window);
+    let outcome = drive(env, &send, cfg, window);
     let _ = stop_tx.send(());
     let served = futures::executor::block_on(serving);
-    drop(send_right);
+    drop(send);
     match served {
         Ok(Ok(served)) => drop(served),
         Ok(Err(e)) => return Err(BenchError::Stream(format!("ipconfig server: {e}"))),
         Err(e) => return Err(BenchError::Stream(format!("ipconfig server task: {e}"))),
     }
     drop(ev);
-    rate
+    outcome
+}
+
+fn drive(
+    env: &Env,
+    service: &SendRight,
+    cfg: RpcConfig,
+    window: Duration,
+) -> Result<RpcOutcome, BenchError> {
+    match cfg.client {
+        ClientKind::Async => drive_async_clients(service, cfg.clients, window),
+        ClientKind::Threads => drive_clients(env.raw(), service.name(), cfg.clients, window),
+    }
+}
+
+/// Runs `clients` tasks of `ipconfig-rpc`'s [`IpconfigClient`] on one client event thread,
+/// each calling `ipconfig_if_count` in a loop, and measures the calls completed per second over
+/// `window` (after every client has completed one call).
+pub fn drive_async_clients(
+    service: &SendRight,
+    clients: usize,
+    window: Duration,
+) -> Result<RpcOutcome, BenchError> {
+    let ev = EventThread::start("ipconfig-clients")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(ClientCounters::default());
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let client = IpconfigClient::new(service.clone()).with_timeout(Some(HANG_LIMIT));
+        let (stop, counters) = (stop.clone(), counters.clone());
+        tasks.push(ev.handle().spawn(async move {
+            let mut first = true;
+            while !stop.load(Ordering::Acquire) {
+                match client.if_count().await {
+                    Ok(BENCH_IF_COUNT) => {}
+                    Ok(other) => {
+                        return Err(BenchError::Stream(format!(
+                            "ipconfig_if_count answered {other}"
+                        )))
+                    }
+                    Err(e) => return Err(BenchError::Stream(format!("ipconfig_if_count: {e}"))),
+                }
+                counters.completed.fetch_add(1, Ordering::Release);
+                if std::mem::take(&mut first) {
+                    counters.warmed.fetch_add(1, Ordering::Release);
+                }
+            }
+            Ok(())
+        }));
+    }
+    let measured = measure_window(&counters, &stop, clients, window);
+    stop.store(true, Ordering::Release);
+    let mut failure = None;
+    for t in tasks {
+        match futures::executor::block_on(t) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(BenchError::Stream(format!("client task: {e}")))),
+        }
+    }
+    drop(ev);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let rate = measured?;
+    Ok(RpcOutcome {
+        rate,
+        send_retries: None,
+    })
+}
+
+/// Waits until every client has completed a call, then counts the calls completed during
+/// `window`.
+fn measure_window(
+    counters: &ClientCounters,
+    stop: &AtomicBool,
+    clients: usize,
+    window: Duration,
+) -> Result<f64, BenchError> {
+    let deadline = Instant::now() + HANG_LIMIT;
+    while counters.warmed.load(Ordering::Acquire) < clients as u64 && !stop.load(Ordering::Acquire)
+    {
+        if Instant::now() >= deadline {
+            return Err(BenchError::Timeout("every RPC client's first reply"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if stop.load(Ordering::Acquire) {
+        // A client failed; its error is reported by the caller.
+        return Err(BenchError::Timeout("a measurable RPC window"));
+    }
+    let (c0, t0) = (counters.completed.load(Ordering::Acquire), Instant::now());
+    std::thread::sleep(window);
+    let (c1, t1) = (counters.completed.load(Ordering::Acquire), Instant::now());
+    crate::stats::per_second(c1 - c0, t1 - t0).ok_or(BenchError::Timeout("a measurable RPC window"))
 }
 
 /// How long a client's send may wait for room in the service queue before it takes its
@@ -198,11 +312,12 @@ pub const CLIENT_SEND_SLICE_MS: u32 = 20;
 pub struct RpcOutcome {
     /// Calls completed per second over the window.
     pub rate: f64,
-    /// Sends that waited [`CLIENT_SEND_SLICE_MS`] for room in the service queue and were sent
-    /// again. A C stub blocks without a bound; the bench bounds the wait so that a sender the
-    /// kernel never wakes (a lost wake-up) costs a slice instead of hanging the run, and counts
-    /// how often that happened.
-    pub send_retries: u64,
+    /// C-stub thread clients only: sends that waited [`CLIENT_SEND_SLICE_MS`] for room in the
+    /// service queue and were sent again. A C stub blocks without a bound; the bench bounds the
+    /// wait so that a sender the kernel never wakes (a lost wake-up) costs a slice instead of
+    /// hanging the run, and counts how often that happened. (`IpconfigClient`'s own sends wait
+    /// on `mach-async`'s blocking pool in bounded slices and are not counted.)
+    pub send_retries: Option<u64>,
 }
 
 #[derive(Default)]
@@ -250,21 +365,8 @@ pub fn drive_clients(
             }
         }
     }
-    let deadline = Instant::now() + HANG_LIMIT;
-    while counters.warmed.load(Ordering::Acquire) < clients as u64 && !stop.load(Ordering::Acquire)
-    {
-        if Instant::now() >= deadline {
-            stop.store(true, Ordering::Release);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
     let retries0 = counters.send_retries.load(Ordering::Acquire);
-    let (c0, t0) = (counters.completed.load(Ordering::Acquire), Instant::now());
-    if !stop.load(Ordering::Acquire) {
-        std::thread::sleep(window);
-    }
-    let (c1, t1) = (counters.completed.load(Ordering::Acquire), Instant::now());
+    let measured = measure_window(&counters, &stop, clients, window);
     let retries = counters.send_retries.load(Ordering::Acquire) - retries0;
     stop.store(true, Ordering::Release);
     for t in threads {
@@ -273,14 +375,9 @@ pub fn drive_clients(
     if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
     }
-    if counters.warmed.load(Ordering::Acquire) < clients as u64 {
-        return Err(BenchError::Timeout("every RPC client's first reply"));
-    }
-    let rate = crate::stats::per_second(c1 - c0, t1 - t0)
-        .ok_or(BenchError::Timeout("a measurable RPC window"))?;
     Ok(RpcOutcome {
-        rate,
-        send_retries: retries,
+        rate: measured?,
+        send_retries: Some(retries),
     })
 }
 
