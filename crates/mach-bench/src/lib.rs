@@ -59,7 +59,7 @@ use std::time::Instant;
 
 /// Number of progress steps of a run with `plan` (for the progress line's `n/N`).
 pub fn step_count(plan: &Plan, demo: bool) -> usize {
-    usize::from(demo) + 3 + 2 + 2 * plan.port_counts.len() + 2 * 4 * 2
+    usize::from(demo) + 3 + 4 + 2 * plan.port_counts.len() + 2 * 4 * 2
 }
 
 /// Makes a fresh measurement environment for a phase (given the phase's label).
@@ -122,13 +122,23 @@ pub fn run_with(
     }
 
     let mut throughput = Pair::default();
+    let mut throughput_queue_limited = Pair::default();
     if runner.group(opts, Group::Throughput) {
+        use measure::BurstSender::{QueueLimited, Unthrottled};
         throughput.old = runner.measure("burst throughput: old loop", |env| {
-            measure::old::old_throughput(env, &plan)
+            measure::old::old_throughput(env, &plan, Unthrottled)
         });
         throughput.stream = runner.measure("burst throughput: stream", |env| {
-            measure::stream::stream_throughput(env, &plan)
+            measure::stream::stream_throughput(env, &plan, Unthrottled)
         });
+        throughput_queue_limited.old = runner
+            .measure("queue-limited throughput: old loop", |env| {
+                measure::old::old_throughput(env, &plan, QueueLimited)
+            });
+        throughput_queue_limited.stream = runner
+            .measure("queue-limited throughput: stream", |env| {
+                measure::stream::stream_throughput(env, &plan, QueueLimited)
+            });
     }
 
     let mut idle = Vec::new();
@@ -218,6 +228,7 @@ pub fn run_with(
         },
         latency,
         throughput,
+        throughput_queue_limited,
         idle,
         rpc,
         demo: demo_trace,

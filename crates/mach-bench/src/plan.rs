@@ -58,8 +58,8 @@ impl Plan {
             latency_warmup: 20,
             burst_messages: 10_000,
             idle_window_old: Duration::from_millis(1_000),
-            idle_window_stream: Duration::from_millis(500),
-            rpc_window: Duration::from_millis(250),
+            idle_window_stream: Duration::from_millis(300),
+            rpc_window: Duration::from_millis(150),
             ..full.clone()
         };
         p.reductions = p.describe_reductions(&full);

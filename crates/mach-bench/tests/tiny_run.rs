@@ -100,9 +100,11 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         assert_eq!(design.as_ref().map(|s| s.len()), Some(plan.latency_samples));
     }
 
-    // Throughput: the whole burst was drained by both.
+    // Throughput: the whole burst was drained by both, with and without the queue limit.
     assert!(num(&v, "throughput_msgs_per_s", "old") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "stream") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "old_queue_limited") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "stream_queue_limited") > 0.0);
 
     // Idle: the old loop wakes up (its 500 ms timeout) and costs a thread per port; streams
     // wake up for nothing and add no thread.

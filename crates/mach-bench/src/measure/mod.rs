@@ -100,6 +100,31 @@ pub fn paced_latency(
     Ok(Samples::from_unsorted(samples))
 }
 
+/// How the burst's producer sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BurstSender {
+    /// Each message through a send-once right made on the fly (`MACH_MSG_TYPE_MAKE_SEND_ONCE`),
+    /// which the queue limit does not hold back — as the kernel's own notifications and MIG
+    /// replies are not: the burst queues up as fast as it is sent and the consumer drains it.
+    Unthrottled,
+    /// Through the port's send right, blocking whenever 5 messages are queued: producer and
+    /// consumer alternate, and nearly every message costs the consumer a wake-up.
+    QueueLimited,
+}
+
+impl BurstSender {
+    /// Prepares `msg` (built with [`MsgBuffer::message`]) for this kind of send.
+    pub fn prepare(self, msg: &mut MsgBuffer, port: crate::raw::Name) {
+        if self == BurstSender::Unthrottled {
+            msg.set_ports(
+                mach_abi::MACH_MSGH_BITS(mach_abi::MACH_MSG_TYPE_MAKE_SEND_ONCE, 0),
+                port,
+                mach_abi::MACH_PORT_NULL,
+            );
+        }
+    }
+}
+
 /// Sends `n` messages back to back (blocking while the queue is full) and returns messages per
 /// second from the first send to the consumer's `n`-th receive.
 pub fn burst(

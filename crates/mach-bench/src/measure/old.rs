@@ -1,7 +1,8 @@
 //! The old design and the floor, measured through raw `mach_msg`.
 
 use super::{
-    burst, count_sink, latency_sink, paced_latency, send_stamped, IdleFigures, HANG_LIMIT,
+    burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, IdleFigures,
+    HANG_LIMIT,
 };
 use crate::env::Env;
 use crate::error::BenchError;
@@ -49,8 +50,9 @@ fn receiver_latency(env: &Env, plan: &Plan, mode: ReceiveMode) -> Result<Samples
     result
 }
 
-/// Messages per second the old loop drains from one port under a back-to-back burst.
-pub fn old_throughput(env: &Env, plan: &Plan) -> Result<f64, BenchError> {
+/// Messages per second the old loop drains from one port under a back-to-back burst sent as
+/// `sender` says.
+pub fn old_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
     let raw = env.raw();
     let port = PortGuard::new(raw)?;
     let (tx, rx) = mpsc::channel();
@@ -65,6 +67,7 @@ pub fn old_throughput(env: &Env, plan: &Plan) -> Result<f64, BenchError> {
     )?;
     let result = if threads.wait_running(HANG_LIMIT) {
         let mut msg = MsgBuffer::message(port.name, BENCH_MSG_ID, Stamp { seq: 0, sent_ns: 0 });
+        sender.prepare(&mut msg, port.name);
         burst(
             plan.burst_messages,
             |seq| send_stamped(&**raw, &mut msg, Stamp { seq, sent_ns: 0 }),

@@ -2,7 +2,8 @@
 //! one event thread.
 
 use super::{
-    burst, count_sink, latency_sink, paced_latency, send_stamped, IdleFigures, HANG_LIMIT,
+    burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, IdleFigures,
+    HANG_LIMIT,
 };
 use crate::env::Env;
 use crate::error::BenchError;
@@ -13,7 +14,7 @@ use crate::runtime::EventThread;
 use crate::stats::Samples;
 use crate::sysinfo;
 use futures::StreamExt;
-use mach_async::{MachRecvStream, Message, ReceiveRight, SendRight, StatsHandle};
+use mach_async::{MachRecvStream, Message, ReceiveRight, SendRight, StatsHandle, TrailerRequest};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -82,14 +83,15 @@ impl Consumer {
     }
 }
 
-/// A stream over `port` with the same initial receive buffer as the old loop's
-/// ([`MsgBuffer::DEFAULT_CAPACITY`]), so that memory per port compares like with like (the
-/// stream grows its buffer on demand; `mach-async`'s 8 KiB default would cost 8 KiB per idle
-/// port here).
+/// A stream over `port` receiving as the old loop does: the same initial buffer
+/// ([`MsgBuffer::DEFAULT_CAPACITY`]; the stream grows it on demand, and `mach-async`'s 8 KiB
+/// default would cost 8 KiB per idle port here) and the same trailer (none requested: the C
+/// loops pass no trailer bits).
 fn new_stream(port: ReceiveRight) -> Result<MachRecvStream, BenchError> {
     MachRecvStream::builder()
         .port(port)
         .buffer_size(MsgBuffer::DEFAULT_CAPACITY as usize)
+        .trailer(TrailerRequest::Minimal)
         .build()
         .map_err(stream_err("MachRecvStream::build"))
 }
@@ -121,13 +123,14 @@ pub fn stream_latency(env: &Env, plan: &Plan) -> Result<Samples, BenchError> {
 }
 
 /// Messages per second a `MachRecvStream` task drains from one port under a back-to-back
-/// burst.
-pub fn stream_throughput(env: &Env, plan: &Plan) -> Result<f64, BenchError> {
+/// burst sent as `sender` says.
+pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
     let ev = EventThread::start("stream-events")?;
     let (tx, rx) = mpsc::channel();
     let mut sink = count_sink(plan.burst_messages, tx);
     let consumer = Consumer::spawn(&ev, env, move |_| sink())?;
     let mut msg = MsgBuffer::message(consumer.name, BENCH_MSG_ID, Stamp { seq: 0, sent_ns: 0 });
+    sender.prepare(&mut msg, consumer.name);
     let result = burst(
         plan.burst_messages,
         |seq| send_stamped(&**env.raw(), &mut msg, Stamp { seq, sent_ns: 0 }),
