@@ -40,6 +40,8 @@ pub struct Options {
     pub json: Option<PathBuf>,
     /// `--plot PATH`: write the latency CDF as SVG.
     pub plot: Option<PathBuf>,
+    /// `--markdown PATH`: write the comparison as a Markdown table (what the README shows).
+    pub markdown: Option<PathBuf>,
     /// `--quick`: the reduced set (all keys still present).
     pub quick: bool,
     /// `--backend sim|native`.
@@ -90,6 +92,7 @@ impl Default for Options {
         Options {
             json: None,
             plot: None,
+            markdown: None,
             quick: false,
             backend: BackendChoice::build_default(),
             no_demo: false,
@@ -159,6 +162,7 @@ OPTIONS:
     --quick              reduced sample counts and windows (under 15 s; every figure still reported)
     --json PATH          write every figure as JSON to PATH
     --plot PATH          write the latency CDF (old loop, stream, floor) as SVG to PATH
+    --markdown PATH      write the comparison as a Markdown table (the README's) to PATH
     --backend sim|native simulated NextBSD kernel (default on hosts without Mach) or the real
                          kernel (default and only choice in NextBSD builds)
     --no-demo            skip the end-to-end trace of the three consumers
@@ -211,6 +215,12 @@ where
                 let v = value("--plot")?;
                 if opts.plot.replace(PathBuf::from(v)).is_some() {
                     return Err(CliError::Repeated("--plot"));
+                }
+            }
+            "--markdown" => {
+                let v = value("--markdown")?;
+                if opts.markdown.replace(PathBuf::from(v)).is_some() {
+                    return Err(CliError::Repeated("--markdown"));
                 }
             }
             "--only" => {
@@ -269,6 +279,7 @@ mod tests {
         let expected = Options {
             json: Some("out.json".into()),
             plot: Some("cdf.svg".into()),
+            markdown: Some("table.md".into()),
             quick: true,
             backend: BackendChoice::Native,
             no_demo: true,
@@ -283,7 +294,9 @@ mod tests {
                 "cdf.svg",
                 "--backend",
                 "native",
-                "--no-demo"
+                "--no-demo",
+                "--markdown",
+                "table.md"
             ]),
             Ok(Command::Run(expected.clone()))
         );
@@ -293,7 +306,8 @@ mod tests {
                 "--plot=cdf.svg",
                 "--backend=native",
                 "--quick",
-                "--no-demo"
+                "--no-demo",
+                "--markdown=table.md"
             ]),
             Ok(Command::Run(expected))
         );

@@ -46,6 +46,14 @@ fn main() -> ExitCode {
             println!("\nJSON written to {}", path.display());
         }
     }
+    if let Some(path) = &opts.markdown {
+        if let Err(e) = std::fs::write(path, report.render_markdown()) {
+            eprintln!("mach-bench: cannot write {}: {e}", path.display());
+            status = ExitCode::FAILURE;
+        } else {
+            println!("Markdown table written to {}", path.display());
+        }
+    }
     if let Some(path) = &opts.plot {
         let empty = Samples::default();
         let l = &report.latency;
