@@ -225,7 +225,7 @@ impl Report {
                 "n/a".into()
             } else {
                 shut.iter()
-                    .map(|(n, r)| format!("{} at {n} ports", fmt_ratio(*r)))
+                    .map(|(n, r)| format!("{} at {}", fmt_ratio(*r), ports(*n)))
                     .collect::<Vec<_>>()
                     .join(", ")
             },
@@ -530,7 +530,7 @@ impl Report {
         for row in &self.idle {
             let w = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.wakeups_per_port_per_s());
             rows.push([
-                format!("idle wake-ups per port per s, {} ports", row.ports),
+                format!("idle wake-ups per port per s, {}", ports(row.ports)),
                 fmt_num(w(&row.old), 2),
                 fmt_num(w(&row.stream), 2),
                 String::new(),
@@ -546,7 +546,7 @@ impl Report {
                 None => "n/a".into(),
             };
             rows.push([
-                format!("threads per port (added), {} ports", row.ports),
+                format!("threads per port (added), {}", ports(row.ports)),
                 t(&row.old),
                 t(&row.stream),
                 String::new(),
@@ -557,7 +557,7 @@ impl Report {
             let r = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.rss_per_port());
             let (o, s) = (r(&row.old), r(&row.stream));
             rows.push([
-                format!("memory per idle port, {} ports", row.ports),
+                format!("memory per idle port, {}", ports(row.ports)),
                 fmt_bytes(o),
                 fmt_bytes(s),
                 String::new(),
@@ -568,7 +568,7 @@ impl Report {
             let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64() * 1e6);
             let (o, s) = (d(&row.old), d(&row.stream));
             rows.push([
-                format!("shutdown, {} ports", row.ports),
+                format!("shutdown, {}", ports(row.ports)),
                 fmt_us(o),
                 fmt_us(s),
                 String::new(),
@@ -721,6 +721,15 @@ impl Report {
             let _ = writeln!(out, "- {}: {} ({mark})", g.name, g.measured);
         }
         out
+    }
+}
+
+/// `1 port`, `100 ports`.
+pub fn ports(n: usize) -> String {
+    if n == 1 {
+        "1 port".into()
+    } else {
+        format!("{n} ports")
     }
 }
 
@@ -984,7 +993,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             shut.measured,
-            "400× at 1 ports, 250× at 100 ports, 12.8× at 10000 ports"
+            "400× at 1 port, 250× at 100 ports, 12.8× at 10000 ports"
         );
         assert_eq!(met("async server ≥ old"), Some(true));
         // 30,000 / 900 = 33×.
