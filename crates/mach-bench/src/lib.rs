@@ -59,7 +59,7 @@ use std::time::Instant;
 
 /// Number of progress steps of a run with `plan` (for the progress line's `n/N`).
 pub fn step_count(plan: &Plan, demo: bool) -> usize {
-    usize::from(demo) + 3 + 4 + 2 * plan.port_counts.len() + 2 * 4 * 2
+    usize::from(demo) + 3 + 4 + 2 * plan.port_counts.len() + 2 * 4 * 2 * plan.rpc_repeats.max(1)
 }
 
 /// Makes a fresh measurement environment for a phase (given the phase's label).
@@ -187,12 +187,16 @@ pub fn run_with(
                         "instant handler"
                     }
                 );
-                let old = runner.measure(&format!("{what}, old server loop"), |env| {
-                    measure::rpc::old_rpc(env, plan.rpc_window, cfg)
-                });
-                let stream = runner.measure(&format!("{what}, async server"), |env| {
-                    measure::rpc::stream_rpc(env, plan.rpc_window, cfg)
-                });
+                let (mut olds, mut streams) = (Vec::new(), Vec::new());
+                for _ in 0..plan.rpc_repeats.max(1) {
+                    olds.extend(runner.measure(&format!("{what}, old server loop"), |env| {
+                        measure::rpc::old_rpc(env, plan.rpc_window, cfg)
+                    }));
+                    streams.extend(runner.measure(&format!("{what}, async server"), |env| {
+                        measure::rpc::stream_rpc(env, plan.rpc_window, cfg)
+                    }));
+                }
+                let (old, stream) = (measure::rpc::median(&olds), measure::rpc::median(&streams));
                 let retries = |o: &Option<measure::rpc::RpcOutcome>| {
                     o.and_then(|o| o.send_retries).map(|r| r as f64)
                 };

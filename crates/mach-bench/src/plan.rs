@@ -21,8 +21,12 @@ pub struct Plan {
     pub idle_window_stream: Duration,
     /// Stack of each old-design thread.
     pub old_stack_bytes: usize,
-    /// How long each RPC configuration is driven.
+    /// How long each RPC configuration is driven, per repeat.
     pub rpc_window: Duration,
+    /// Repeats of each RPC configuration, each in a fresh environment, old and async
+    /// interleaved; the median rate is reported (thread placement on 2 cores makes single
+    /// windows bimodal).
+    pub rpc_repeats: usize,
     /// Concurrent RPC clients of the loaded configurations.
     pub rpc_clients: usize,
     /// The slow handler's await.
@@ -43,7 +47,8 @@ impl Plan {
             idle_window_old: Duration::from_secs(2),
             idle_window_stream: Duration::from_secs(2),
             old_stack_bytes: 64 * 1024,
-            rpc_window: Duration::from_millis(1_000),
+            rpc_window: Duration::from_millis(400),
+            rpc_repeats: 3,
             rpc_clients: 64,
             rpc_slow_handler: Duration::from_millis(1),
             reductions: Vec::new(),
@@ -60,6 +65,7 @@ impl Plan {
             idle_window_old: Duration::from_millis(1_000),
             idle_window_stream: Duration::from_millis(300),
             rpc_window: Duration::from_millis(150),
+            rpc_repeats: 1,
             ..full.clone()
         };
         p.reductions = p.describe_reductions(&full);
@@ -78,6 +84,7 @@ impl Plan {
             idle_window_old: Duration::from_millis(600),
             idle_window_stream: Duration::from_millis(50),
             rpc_window: Duration::from_millis(50),
+            rpc_repeats: 1,
             rpc_clients: 4,
             ..full.clone()
         };
@@ -123,10 +130,12 @@ impl Plan {
                 full.idle_window_stream.as_secs_f64()
             ));
         }
-        if self.rpc_window != full.rpc_window {
+        if self.rpc_window != full.rpc_window || self.rpc_repeats != full.rpc_repeats {
             r.push(format!(
-                "rpc: {:.2} s per configuration (default {:.2} s)",
+                "rpc: {} × {:.2} s per configuration (default median of {} × {:.2} s)",
+                self.rpc_repeats,
                 self.rpc_window.as_secs_f64(),
+                full.rpc_repeats,
                 full.rpc_window.as_secs_f64()
             ));
         }

@@ -320,6 +320,22 @@ pub struct RpcOutcome {
     pub send_retries: Option<u64>,
 }
 
+/// The repeat with the median rate (the upper median of an even count), with the send retries
+/// of all repeats added up; `None` when no repeat succeeded.
+pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
+    let mut sorted = outcomes.to_vec();
+    sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let mid = *sorted.get(sorted.len() / 2)?;
+    let retries = outcomes
+        .iter()
+        .filter_map(|o| o.send_retries)
+        .reduce(|a, b| a + b);
+    Some(RpcOutcome {
+        rate: mid.rate,
+        send_retries: retries,
+    })
+}
+
 #[derive(Default)]
 struct ClientCounters {
     completed: AtomicU64,
@@ -433,4 +449,25 @@ fn client_loop(
         .close_port(reply_port)
         .map_err(|kr| BenchError::kern("close (reply port)", kr));
     result.and(closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(rate: f64, retries: Option<u64>) -> RpcOutcome {
+        RpcOutcome {
+            rate,
+            send_retries: retries,
+        }
+    }
+
+    #[test]
+    fn median_takes_the_middle_rate_and_sums_retries() {
+        let m = median(&[o(30.0, Some(1)), o(10.0, Some(2)), o(20.0, Some(4))]).unwrap();
+        assert_eq!(m, o(20.0, Some(7)));
+        assert_eq!(median(&[o(5.0, None), o(7.0, None)]), Some(o(7.0, None)));
+        assert_eq!(median(&[o(5.0, None)]), Some(o(5.0, None)));
+        assert_eq!(median(&[]), None);
+    }
 }
