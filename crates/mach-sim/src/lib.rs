@@ -23,6 +23,56 @@
 //!   its watchers' ports): its sends bypass the queue limit and carry the kernel's audit token.
 //!
 //! All return codes are the kernel's (`kern_return_t`, `mach_msg_return_t`, errno values).
+//!
+//! # Example
+//!
+//! A port in a set watched by a kqueue (knote first, as native-filter.md §5 asks), a message
+//! from the kernel, the notify-mode event naming the member, and the zero-timeout receive:
+//!
+//! ```
+//! use mach_sim::mach_abi::*;
+//! use mach_sim::Kernel;
+//! use std::time::Duration;
+//!
+//! let kernel = Kernel::new();
+//! let server = kernel.task_create("server", 100, 0, 0);
+//! let port = server.port_allocate(MACH_PORT_RIGHT_RECEIVE).unwrap();
+//! let set = server.port_allocate(MACH_PORT_RIGHT_PORT_SET).unwrap();
+//! let kq = server.kqueue().unwrap();
+//! let add = kevent_freebsd {
+//!     ident: set as usize,
+//!     filter: EVFILT_MACHPORT_NEXTBSD,
+//!     flags: EV_ADD | EV_CLEAR,
+//!     ..kevent_freebsd::zeroed()
+//! };
+//! kq.kevent(&[add], &mut [], None).unwrap();
+//! server.port_move_member(port, set).unwrap();
+//!
+//! // The kernel (a device registry, say) sends to the port...
+//! let watcher = server.kernel_send_right(port).unwrap();
+//! watcher.send(1234, &[0; 8]).unwrap();
+//!
+//! // ...the kqueue reports the member that has a message (a peek: it stays queued)...
+//! let mut events = [kevent_freebsd::zeroed(); 1];
+//! assert_eq!(kq.kevent(&[], &mut events, Some(Duration::ZERO)).unwrap(), 1);
+//! assert_eq!(events[0].data, i64::from(port));
+//!
+//! // ...and a zero-timeout receive on the set takes it.
+//! let mut buf = [0u64; 16];
+//! let msg = buf.as_mut_ptr().cast::<mach_msg_header_t>();
+//! let options = MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT;
+//! // SAFETY: `buf` is 8-aligned, 128 bytes long and used by nothing else during the call.
+//! let mr = unsafe { server.mach_msg(msg, options, 0, 128, set, 0, 0) };
+//! assert_eq!(mr, MACH_MSG_SUCCESS);
+//! // SAFETY: the receive succeeded, so `buf` starts with a header.
+//! let header = unsafe { msg.read() };
+//! assert_eq!((header.msgh_id, header.msgh_local_port), (1234, port));
+//!
+//! drop((watcher, kq));
+//! server.port_close(set).unwrap();
+//! server.port_close(port).unwrap();
+//! kernel.assert_no_leaks();
+//! ```
 
 pub use mach_abi;
 
