@@ -54,7 +54,15 @@ impl MsgBuf {
         u32::from_le_bytes([b[4], b[5], b[6], b[7]])
     }
 
-    /// Stores `msgh_size` (the drain zeroes it before every receive, mach-abi.md §6.4).
+    /// Zeroes the 24-byte header. The drain does this before every receive: `msgh_size` must
+    /// not be mistaken for a size the kernel reported (mach-abi.md §6.4), and a result that
+    /// wrote nothing (an error) must not be read as the previous message, whose rights the
+    /// caller already owns.
+    pub(crate) fn clear_header(&mut self) {
+        self.bytes_mut()[..24].fill(0);
+    }
+
+    /// Stores `msgh_size` (zeroed before a receive, mach-abi.md §6.4).
     pub(crate) fn set_msgh_size(&mut self, size: u32) {
         self.bytes_mut()[4..8].copy_from_slice(&size.to_le_bytes());
     }

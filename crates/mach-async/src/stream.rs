@@ -424,8 +424,10 @@ impl Core {
     fn receive_one(st: &mut State) -> Result<One, Error> {
         loop {
             // Rule 9 / mach-abi.md §6.4: zero msgh_size so a size the kernel did not write is
-            // never mistaken for a reported one.
-            st.buf.set_msgh_size(0);
+            // never mistaken for a reported one; zero the whole header so that a damaged-message
+            // result that wrote nothing is not read as the previous message (whose rights were
+            // handed out with it) and released a second time.
+            st.buf.clear_header();
             let len = st.buf.len() as u32;
             // SAFETY: the buffer is 8-aligned, valid for writes of `len` bytes and exclusively
             // borrowed for the call. Rule 16: always MACH_RCV_LARGE; rule 28: timeout 0 never blocks.
@@ -923,6 +925,28 @@ impl Stream for MachNotifyStream {
                 continue;
             }
             return this.signal();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// §1 / issue 3: a missing filter is a clear error, not a hang. The simulated kernel always
+    /// has the filter, so the errno mapping is checked directly.
+    #[test]
+    fn a_missing_filter_is_reported_as_filter_unavailable() {
+        for errno in [libc::EINVAL, libc::ENXIO] {
+            let e = filter_error(io::Error::from_raw_os_error(errno));
+            assert!(
+                matches!(e, Error::FilterUnavailable { errno: got } if got == errno),
+                "{e:?}"
+            );
+        }
+        for errno in [libc::ENOENT, libc::ENOTSUP, libc::EBADF] {
+            let e = filter_error(io::Error::from_raw_os_error(errno));
+            assert!(matches!(e, Error::Io { .. }), "{e:?}");
         }
     }
 }

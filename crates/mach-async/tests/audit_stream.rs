@@ -271,3 +271,69 @@ fn a_message_carrying_a_right_of_another_space_is_not_sent() {
     drop(rt);
     fx.kernel.assert_no_leaks();
 }
+
+/// Rule 10: `MACH_RCV_HEADER_ERROR` / `MACH_RCV_BODY_ERROR` → destroy the damaged message and
+/// keep draining. The stream must destroy only what the kernel wrote for *this* receive: the
+/// buffer still holds the previous message (already delivered, its rights owned by the caller),
+/// and releasing the rights found there would release the caller's rights a second time.
+#[test]
+fn a_damaged_receive_never_releases_rights_of_the_previous_message() {
+    for code in [
+        mach_abi::MACH_RCV_HEADER_ERROR,
+        mach_abi::MACH_RCV_BODY_ERROR,
+    ] {
+        let fx = fixture();
+        let rt = current_thread_rt();
+        rt.block_on(async {
+            let (port, sender) = fx.connect();
+            let mut stream = MachRecvStream::new(port).unwrap();
+            let mine = ReceiveRight::new_in(&fx.client).unwrap();
+            sender
+                .try_send(MessageBuilder::new(1).reply_make_send_once(&mine).build())
+                .unwrap();
+            let first = stream.next().await.unwrap().unwrap();
+            let reply = first.reply().expect("a reply right").name();
+            let server = fx.server.task().clone();
+            let has_reply = || {
+                server
+                    .port_type(reply)
+                    .is_ok_and(|t| t & mach_abi::MACH_PORT_TYPE_SEND_ONCE != 0)
+            };
+            assert!(has_reply());
+            // The next receive fails as if the message were damaged (nothing is written to
+            // the buffer, which still holds the first message), then the stream goes on.
+            let fault = fx.kernel.faults().fail_next_receives(1, code);
+            sender.try_send(MessageBuilder::new(2).build()).unwrap();
+            let second = tokio::time::timeout(Duration::from_secs(2), stream.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(second.id(), 2);
+            assert_eq!(fault.fired(), 1);
+            assert!(
+                has_reply(),
+                "{code:#x}: the first message's reply right was released behind its back"
+            );
+            // Dropping the first message releases its reply right exactly once.
+            drop(first);
+            let mut notes = MachRecvStream::new(mine).unwrap();
+            let n = tokio::time::timeout(Duration::from_secs(2), notes.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(n.id(), mach_abi::MACH_NOTIFY_SEND_ONCE);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(20), notes.next())
+                    .await
+                    .is_err(),
+                "one send-once notification only"
+            );
+            drop((second, notes, stream, sender));
+        });
+        drop(rt);
+        fx.kernel.faults().clear();
+        fx.kernel.assert_no_leaks();
+    }
+}
