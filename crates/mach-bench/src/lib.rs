@@ -58,8 +58,13 @@ use report::{IdleRow, LatencyFigures, Pair, Report, RunInfo};
 use std::time::Instant;
 
 /// Number of progress steps of a run with `plan` (for the progress line's `n/N`).
-pub fn step_count(plan: &Plan, demo: bool) -> usize {
-    usize::from(demo) + 3 + 4 + 2 * plan.port_counts.len() + 2 * 4 * 2 * plan.rpc_repeats.max(1)
+pub fn step_count(plan: &Plan, opts: &Options) -> usize {
+    let group = |g: Group, steps: usize| if opts.runs(g) { steps } else { 0 };
+    usize::from(!opts.no_demo)
+        + group(Group::Latency, 3)
+        + group(Group::Throughput, 4)
+        + group(Group::Idle, 2 * plan.port_counts.len())
+        + group(Group::Rpc, 2 * 4 * 2 * plan.rpc_repeats.max(1))
 }
 
 /// Makes a fresh measurement environment for a phase (given the phase's label).
@@ -86,12 +91,21 @@ pub fn run_with(
     let started = Instant::now();
     let load_before = sysinfo::load_average();
     let date = sysinfo::utc_now();
-    // Streams each hold a kqueue descriptor; 10,000 of them need more than the usual 1,024.
-    let want_fds = (plan.largest_ports() as u64) * 4 + 1024;
-    if let Ok(limit) = sysinfo::raise_fd_limit(want_fds) {
-        if limit < want_fds {
-            progress.note(&format!("note: file-descriptor limit {limit} (wanted {want_fds}); large stream counts may fail"));
-        }
+    // Every stream holds a kqueue descriptor (on NextBSD its port and set names are descriptors
+    // too): 10,000 idle streams need more than the usual 1,024.
+    let per_port = if opts.backend == BackendChoice::Native {
+        4
+    } else {
+        1
+    };
+    let need_fds = plan.largest_ports() as u64 * per_port + 512;
+    match sysinfo::raise_fd_limit(plan.largest_ports() as u64 * 4 + 1024) {
+        Ok(limit) if limit < need_fds => progress.note(&format!(
+            "note: file-descriptor limit {limit}, below the {need_fds} that {} idle streams need",
+            plan.largest_ports()
+        )),
+        Ok(_) => {}
+        Err(e) => progress.note(&format!("note: cannot read the file-descriptor limit: {e}")),
     }
 
     let mut runner = Runner {
@@ -335,5 +349,47 @@ impl Runner<'_, '_> {
             self.progress.note(&format!("{label}: {e}"));
         }
         self.missing.push(format!("{label}: {e}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_only_the_selected_steps() {
+        let plan = Plan::full();
+        // demo + 3 latency + 4 throughput + 2 × 3 idle + 2 servers × 4 configurations × 2 client
+        // kinds × 3 repeats.
+        assert_eq!(step_count(&plan, &Options::default()), 1 + 3 + 4 + 6 + 48);
+        let only_latency = Options {
+            no_demo: true,
+            only: Some(vec![Group::Latency]),
+            ..Options::default()
+        };
+        assert_eq!(step_count(&plan, &only_latency), 3);
+        assert_eq!(
+            step_count(&Plan::quick(), &Options::default()),
+            1 + 3 + 4 + 6 + 16
+        );
+    }
+
+    #[test]
+    fn backends_this_build_lacks_are_refused_with_the_reason() {
+        let other = if env::HAS_SIM {
+            BackendChoice::Native
+        } else {
+            BackendChoice::Sim
+        };
+        let err = check_backend(other).unwrap_err();
+        assert!(matches!(err, BenchError::Unavailable(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("--backend {}", other.as_str())),
+            "{err}"
+        );
+        if env::HAS_SIM || env::HAS_NATIVE {
+            assert!(check_backend(BackendChoice::build_default()).is_ok());
+        }
     }
 }

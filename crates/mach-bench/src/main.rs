@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     } else {
         Plan::full()
     };
-    let mut progress = Progress::new(mach_bench::step_count(&plan, !opts.no_demo));
+    let mut progress = Progress::new(mach_bench::step_count(&plan, &opts));
     let report = match mach_bench::run(&opts, plan, &mut progress) {
         Ok(r) => r,
         Err(e) => {
