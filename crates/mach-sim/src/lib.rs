@@ -713,14 +713,19 @@ impl KernelSendRight {
     }
     /// Sends a simple (non-complex) message with no reply port: `body` follows the 24-byte header;
     /// `MACH_SEND_INVALID_DEST` if the port is dead, `MACH_SEND_MSG_TOO_SMALL` if `body.len()`
-    /// is not a multiple of 4. It arrives with local bits `PORT_SEND` (17).
+    /// is not a multiple of 4, `MACH_SEND_TOO_LARGE` if the message would exceed the kernel's
+    /// maximum. It arrives with local bits `PORT_SEND` (17).
     pub fn send(&self, msgh_id: mach_msg_id_t, body: &[u8]) -> Result<(), mach_msg_return_t> {
         let mut st = self.kernel.inner.lock();
         if !st.ports.contains_key(&self.port) {
             return Err(MACH_SEND_INVALID_DEST);
         }
-        if body.len() % 4 != 0 || body.len() > mach_abi::NEXTBSD_MAX_INLINE_SEND as usize {
+        if body.len() % 4 != 0 {
             return Err(MACH_SEND_MSG_TOO_SMALL);
+        }
+        // The whole message (header included) must fit, as on the user send path.
+        if body.len() > mach_abi::NEXTBSD_MAX_INLINE_SEND as usize - 24 {
+            return Err(mach_abi::MACH_SEND_TOO_LARGE);
         }
         // The message carries a copy of the kernel's send right as its destination.
         st.ports.get_mut(&self.port).expect("live port").srights += 1;
