@@ -211,6 +211,24 @@ impl MachRecvStreamBuilder {
     }
 }
 
+/// Rule 10's growth policy: the buffer size to retry with after `MACH_RCV_TOO_LARGE` with a
+/// buffer of `old` bytes, given the size the kernel reported in `msgh_size` (`reported`; 0 when
+/// it wrote none, as NextBSD's synchronous path does): the reported size plus the largest
+/// trailer, else (or if that would not grow the buffer) double; capped at [`MAX_BUFFER_SIZE`].
+/// `None` when the buffer cannot grow any more.
+fn grown_size(old: usize, reported: usize) -> Option<usize> {
+    let mut new = if reported > 0 {
+        (reported + MAX_TRAILER_SIZE as usize).next_multiple_of(8)
+    } else {
+        old * 2
+    };
+    if new <= old {
+        new = old * 2;
+    }
+    let new = new.min(MAX_BUFFER_SIZE);
+    (new > old).then_some(new)
+}
+
 /// Everything but the `AsyncFd`, so that a readiness guard (borrowing the `AsyncFd`) and the
 /// drain (mutating this) can coexist.
 struct State {
@@ -393,21 +411,12 @@ impl Core {
     fn grow(st: &mut State) -> Result<(), Error> {
         let old = st.buf.len();
         let needed = st.buf.msgh_size() as usize;
-        let mut new = if needed > 0 {
-            (needed + MAX_TRAILER_SIZE as usize).next_multiple_of(8)
-        } else {
-            old * 2
-        };
-        if new <= old {
-            new = old * 2;
-        }
-        let new = new.min(MAX_BUFFER_SIZE);
-        if new <= old {
+        let Some(new) = grown_size(old, needed) else {
             return Err(Error::Msg {
                 op: "receive (message exceeds the maximum buffer)",
                 mr: MACH_RCV_TOO_LARGE,
             });
-        }
+        };
         Counters::inc(&st.stats.grows, 1);
         tracing::debug!(
             set = st.set,
@@ -932,6 +941,35 @@ impl Stream for MachNotifyStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rule 10 / mach-abi.md §6.4: grow to the reported size plus 68 when the kernel wrote
+    /// one (XNU, and the simulation), double when it did not (NextBSD's synchronous path), and
+    /// stop at the kernel maximum instead of looping.
+    #[test]
+    fn growth_uses_the_reported_size_else_doubles_and_stops_at_the_maximum() {
+        assert_eq!(grown_size(8192, 100_000), Some(100_072));
+        assert_eq!(
+            grown_size(8192, 0),
+            Some(16_384),
+            "nothing reported: double"
+        );
+        assert_eq!(
+            grown_size(8192, 4000),
+            Some(16_384),
+            "a stale small size: double"
+        );
+        let mut size = 8192;
+        let mut steps = 0;
+        while let Some(next) = grown_size(size, 0) {
+            assert!(next > size);
+            size = next;
+            steps += 1;
+        }
+        assert_eq!(size, MAX_BUFFER_SIZE);
+        assert!(steps < 20);
+        assert_eq!(grown_size(MAX_BUFFER_SIZE, MAX_BUFFER_SIZE), None);
+        assert!(MAX_BUFFER_SIZE >= NEXTBSD_MAX_INLINE_SEND as usize + MAX_TRAILER_SIZE as usize);
+    }
 
     /// §1 / issue 3: a missing filter is a clear error, not a hang. The simulated kernel always
     /// has the filter, so the errno mapping is checked directly.
