@@ -840,6 +840,11 @@ pub(crate) unsafe fn send(
             Some(true) => {
                 st.send_waiters.remove(&wid);
                 st.post(msg);
+                // The room this sender was granted is used up only if its message went into
+                // the queue. When it went straight to a receiver parked in `mach_msg`, the queue
+                // is still below its limit and no later receive will dequeue to grant the next
+                // blocked sender: pass the room on now.
+                st.grant_sender(p);
                 return MACH_MSG_SUCCESS;
             }
             Some(false) => {}
