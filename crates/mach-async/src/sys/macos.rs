@@ -3,23 +3,22 @@
 //! The Mach entry points are declared in our own `extern "C"` block (the `mach2` crate lacks
 //! the set-membership calls and is not used). `mach_task_self()` is a macro over the global
 //! `mach_task_self_`. Receive rights and sets are destroyed with
-//! `mach_port_mod_refs(.., RECEIVE | PORT_SET, −1)` (mach-abi.md §10). Plain `struct kevent`
-//! (32 bytes, no `ext`) is enough: the stream uses notify mode only.
+//! `mach_port_mod_refs(.., RECEIVE | PORT_SET, −1)` (mach-abi.md §10). The kqueue is the shared
+//! `bsd_kqueue.rs` with plain `struct kevent` (32 bytes, no `ext`): the stream uses notify
+//! mode only.
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
 
 use mach_abi::{
     kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
     mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_delta_t,
-    mach_port_mscount_t, mach_port_name_t, mach_port_right_t, EV_ADD, EV_CLEAR, EV_DELETE,
-    KERN_SUCCESS, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
-    MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
+    mach_port_mscount_t, mach_port_name_t, mach_port_right_t, KERN_SUCCESS,
+    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
 };
 
-use super::{Event, Name};
+pub use super::bsd_kqueue::Kqueue;
+use super::{retry_interrupted, Name};
 use crate::Error;
 
 pub(super) const BACKEND: &str = "macos";
@@ -211,13 +210,10 @@ impl Space {
         rcv_name: Name,
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
-        loop {
+        Ok(retry_interrupted(|| {
             // SAFETY: forwarded from this function's contract.
-            let mr = unsafe { mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0) };
-            if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
-                return Ok(mr);
-            }
-        }
+            unsafe { mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0) }
+        }))
     }
 
     /// `vm_deallocate` of received OOL memory.
@@ -232,105 +228,6 @@ impl Space {
     }
 
     pub(crate) fn kqueue(&self) -> io::Result<Kqueue> {
-        // SAFETY: kqueue has no preconditions.
-        let fd = unsafe { libc::kqueue() };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Kqueue { fd })
-    }
-}
-
-/// A kqueue descriptor.
-#[derive(Debug)]
-pub struct Kqueue {
-    fd: OwnedFd,
-}
-
-fn change(set: Name, flags: u16) -> libc::kevent {
-    libc::kevent {
-        ident: set as libc::uintptr_t,
-        filter: FILTER,
-        flags,
-        fflags: 0,
-        data: 0,
-        udata: std::ptr::null_mut(),
-    }
-}
-
-fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
-    timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    })
-}
-
-impl Kqueue {
-    fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
-        let ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: one valid change, no event list.
-        let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn add_machport(&self, set: Name) -> io::Result<()> {
-        self.changes_only(change(set, EV_ADD | EV_CLEAR))
-    }
-
-    pub(crate) fn delete_machport(&self, set: Name) -> io::Result<()> {
-        self.changes_only(change(set, EV_DELETE))
-    }
-
-    pub(crate) fn collect(
-        &self,
-        events: &mut [Event],
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        let mut raw = [change(0, 0); 16];
-        let want = events.len().min(raw.len());
-        let ts = timespec(timeout);
-        let tsp = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `raw` has room for `want` events; no changes.
-        let rc = unsafe {
-            libc::kevent(
-                self.fd.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                raw.as_mut_ptr(),
-                want as libc::c_int,
-                tsp,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = rc as usize;
-        for (out, ev) in events.iter_mut().zip(&raw[..n]) {
-            *out = Event {
-                ident: ev.ident,
-                filter: ev.filter,
-                flags: ev.flags,
-                fflags: ev.fflags,
-                data: ev.data as i64,
-            };
-        }
-        Ok(n)
-    }
-}
-
-impl AsRawFd for Kqueue {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        Kqueue::new()
     }
 }

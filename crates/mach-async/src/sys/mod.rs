@@ -9,6 +9,9 @@
 //! | `target_os = "macos"` (without feature `sim`) | `macos.rs` | libSystem's Mach calls; `kevent` filter −8 (`libc::EVFILT_MACHPORT`) |
 //! | everything else, or feature `sim` | `sim.rs` | the simulated NextBSD kernel, `mach-sim` |
 //!
+//! The two native backends share their kqueue code, `bsd_kqueue.rs` (a real descriptor driven
+//! through `libc::kevent`).
+//!
 //! Nothing above this module knows which platform it runs on, and no platform file knows about
 //! streams, messages or futures.
 //!
@@ -98,6 +101,39 @@ impl fmt::Display for Event {
         )
     }
 }
+
+/// Converts one collected `struct kevent` of any layout (`libc::kevent` on FreeBSD or Apple,
+/// `mach_abi::kevent_freebsd` in the simulation) into an [`Event`]: the fields share their names
+/// everywhere; only `data`'s width differs (`intptr_t` on Apple).
+macro_rules! event_from_kevent {
+    ($ev:expr) => {{
+        let ev = $ev;
+        $crate::sys::Event {
+            ident: ev.ident as usize,
+            filter: ev.filter,
+            flags: ev.flags,
+            fflags: ev.fflags,
+            data: ev.data as i64,
+        }
+    }};
+}
+
+/// Runs one `mach_msg` call until it returns something other than `MACH_SEND_INTERRUPTED` or
+/// `MACH_RCV_INTERRUPTED` (mach-abi.md §3.3). The timeout is not recomputed between tries: every
+/// caller in this crate uses 0 or a bounded slice.
+fn retry_interrupted(
+    mut call: impl FnMut() -> mach_abi::mach_msg_return_t,
+) -> mach_abi::mach_msg_return_t {
+    loop {
+        let mr = call();
+        if mr != mach_abi::MACH_SEND_INTERRUPTED && mr != mach_abi::MACH_RCV_INTERRUPTED {
+            return mr;
+        }
+    }
+}
+
+#[cfg(all(any(target_os = "freebsd", target_os = "macos"), not(feature = "sim")))]
+mod bsd_kqueue;
 
 #[cfg(all(target_os = "freebsd", not(feature = "sim")))]
 #[path = "nextbsd.rs"]

@@ -15,34 +15,28 @@
 //!   references, as XNU's `ipc_right_copyout` does) **(verify on a NextBSD image)**.
 //! * Out-of-line memory received from NextBSD is never freed (§9.4 project rule: its OOL
 //!   copyout is unreliable, protocols use inline data).
-//! * `kevent` goes through `libc::kevent`, whose FreeBSD 12+ layout (64 bytes, with `ext`) is
-//!   asserted at compile time; the filter is −16.
+//! * `kevent` goes through `libc::kevent` in the shared `bsd_kqueue.rs`, which asserts the
+//!   FreeBSD 12+ layout (64 bytes, with `ext`) at compile time; the filter is −16.
 
 use std::ffi::CStr;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use mach_abi::{
     mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t, mach_msg_size_t,
     mach_msg_timeout_t, mach_msg_type_name_t, mach_port_mscount_t, mach_port_right_t,
-    EVFILT_MACHPORT_NEXTBSD, EV_ADD, EV_CLEAR, EV_DELETE, KERN_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
-    MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
+    EVFILT_MACHPORT_NEXTBSD, KERN_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
 };
 
-use super::{Event, Name};
+pub use super::bsd_kqueue::Kqueue;
+use super::{retry_interrupted, Name};
 use crate::Error;
 
 pub(super) const BACKEND: &str = "nextbsd";
 
 /// NextBSD's `EVFILT_MACHPORT` (−16). The libc crate has no FreeBSD constant for it.
 pub const FILTER: i16 = EVFILT_MACHPORT_NEXTBSD;
-
-// native-filter.md §2: the FreeBSD 12+ `struct kevent` with `ext[4]` is 64 bytes. libc >= 0.2.176
-// defaults to it; an older libc would silently bind the FreeBSD 11 ABI.
-const _: () = assert!(std::mem::size_of::<libc::kevent>() == 64);
 
 /// The wired traps (mach-abi.md §9.1), in the order of [`TRAP_NAMES`].
 #[derive(Clone, Copy)]
@@ -266,16 +260,11 @@ impl Space {
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
         let n = trap(Trap::Msg)?;
-        loop {
+        // libmach never retries; Apple's wrapper does (mach-abi.md §3.3).
+        Ok(retry_interrupted(|| {
             // SAFETY: forwarded from this function's contract.
-            let mr =
-                unsafe { libc::syscall(n, msg, option, send_size, rcv_size, rcv_name, timeout) };
-            // libmach never retries; Apple's wrapper does (mach-abi.md §3.3). The timeout is
-            // not recomputed: every caller in this crate uses 0 or a bounded slice.
-            if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
-                return Ok(mr);
-            }
-        }
+            unsafe { libc::syscall(n, msg, option, send_size, rcv_size, rcv_name, timeout) }
+        }))
     }
 
     /// NextBSD's OOL copyout is unreliable and libmach never frees it; by project rule (§9.4)
@@ -288,103 +277,6 @@ impl Space {
     }
 
     pub(crate) fn kqueue(&self) -> io::Result<Kqueue> {
-        // SAFETY: kqueue has no preconditions.
-        let fd = unsafe { libc::kqueue() };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Kqueue { fd })
-    }
-}
-
-/// A kqueue descriptor.
-#[derive(Debug)]
-pub struct Kqueue {
-    fd: OwnedFd,
-}
-
-fn change(set: Name, flags: u16) -> libc::kevent {
-    libc::kevent {
-        ident: set as libc::uintptr_t,
-        filter: FILTER,
-        flags,
-        fflags: 0,
-        data: 0,
-        udata: std::ptr::null_mut(),
-        ext: [0; 4],
-    }
-}
-
-fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
-    timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    })
-}
-
-impl Kqueue {
-    fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
-        let ts = timespec(Some(Duration::ZERO)).expect("some");
-        // SAFETY: one valid change, no event list (errors come back as -1/errno, §1).
-        let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn add_machport(&self, set: Name) -> io::Result<()> {
-        self.changes_only(change(set, EV_ADD | EV_CLEAR))
-    }
-
-    pub(crate) fn delete_machport(&self, set: Name) -> io::Result<()> {
-        self.changes_only(change(set, EV_DELETE))
-    }
-
-    pub(crate) fn collect(
-        &self,
-        events: &mut [Event],
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        let mut raw = [change(0, 0); 16];
-        let want = events.len().min(raw.len());
-        let ts = timespec(timeout);
-        let tsp = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `raw` has room for `want` events; no changes.
-        let rc = unsafe {
-            libc::kevent(
-                self.fd.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                raw.as_mut_ptr(),
-                want as libc::c_int,
-                tsp,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = rc as usize;
-        for (out, ev) in events.iter_mut().zip(&raw[..n]) {
-            *out = Event {
-                ident: ev.ident,
-                filter: ev.filter,
-                flags: ev.flags,
-                fflags: ev.fflags,
-                data: ev.data,
-            };
-        }
-        Ok(n)
-    }
-}
-
-impl AsRawFd for Kqueue {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        Kqueue::new()
     }
 }

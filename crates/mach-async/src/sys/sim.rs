@@ -14,11 +14,10 @@ use mach_abi::{
     kevent_freebsd, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
     mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_mscount_t,
     mach_port_right_t, EVFILT_MACHPORT_NEXTBSD, EV_ADD, EV_CLEAR, EV_DELETE, MACH_PORT_RIGHT_SEND,
-    MACH_RCV_INTERRUPTED, MACH_SEND_INTERRUPTED,
 };
 use mach_sim::Task;
 
-use super::{Event, Name};
+use super::{retry_interrupted, Event, Name};
 use crate::Error;
 
 pub(super) const BACKEND: &str = "sim";
@@ -144,16 +143,13 @@ impl Space {
         rcv_name: Name,
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
-        loop {
+        Ok(retry_interrupted(|| {
             // SAFETY: forwarded from this function's contract.
-            let mr = unsafe {
+            unsafe {
                 self.task
                     .mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0)
-            };
-            if mr != MACH_SEND_INTERRUPTED && mr != MACH_RCV_INTERRUPTED {
-                return Ok(mr);
             }
-        }
+        }))
     }
 
     /// Frees out-of-line memory the simulated kernel allocated (with `libc::malloc`).
@@ -227,13 +223,7 @@ impl Kqueue {
         let want = events.len().min(raw.len());
         let n = self.kq.kevent(&[], &mut raw[..want], timeout)?;
         for (out, ev) in events.iter_mut().zip(&raw[..n]) {
-            *out = Event {
-                ident: ev.ident,
-                filter: ev.filter,
-                flags: ev.flags,
-                fflags: ev.fflags,
-                data: ev.data,
-            };
+            *out = event_from_kevent!(ev);
         }
         Ok(n)
     }

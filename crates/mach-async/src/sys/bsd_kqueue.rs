@@ -1,0 +1,132 @@
+//! The kqueue half of both native backends (`nextbsd.rs`, `macos.rs`): a real kqueue
+//! descriptor driven through `libc::kevent`.
+//!
+//! FreeBSD and Apple share the `kevent(2)` call and the field names of `struct kevent`; the
+//! differences are the filter number (each backend's `FILTER`) and the struct layout, which
+//! [`change`] absorbs: FreeBSD 12+ has `ext[4]` (64 bytes), Apple's plain `struct kevent` has
+//! none (32 bytes; notify mode needs no `ext`).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use mach_abi::{EV_ADD, EV_CLEAR, EV_DELETE};
+
+use super::imp::FILTER;
+use super::{Event, Name};
+
+// native-filter.md §2: the FreeBSD 12+ `struct kevent` with `ext[4]` is 64 bytes. libc >= 0.2.176
+// defaults to it; an older libc would silently bind the FreeBSD 11 ABI.
+#[cfg(target_os = "freebsd")]
+const _: () = assert!(std::mem::size_of::<libc::kevent>() == 64);
+
+/// A kqueue descriptor.
+#[derive(Debug)]
+pub struct Kqueue {
+    fd: OwnedFd,
+}
+
+/// A changelist entry for the Mach filter on `set`: `fflags = 0` (notify mode), no data.
+#[cfg(target_os = "freebsd")]
+fn change(set: Name, flags: u16) -> libc::kevent {
+    libc::kevent {
+        ident: set as libc::uintptr_t,
+        filter: FILTER,
+        flags,
+        fflags: 0,
+        data: 0,
+        udata: std::ptr::null_mut(),
+        ext: [0; 4],
+    }
+}
+
+/// A changelist entry for the Mach filter on `set`: `fflags = 0` (notify mode), no data.
+#[cfg(target_os = "macos")]
+fn change(set: Name, flags: u16) -> libc::kevent {
+    libc::kevent {
+        ident: set as libc::uintptr_t,
+        filter: FILTER,
+        flags,
+        fflags: 0,
+        data: 0,
+        udata: std::ptr::null_mut(),
+    }
+}
+
+fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
+    timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    })
+}
+
+impl Kqueue {
+    /// A new kqueue, owned by the returned value.
+    pub(super) fn new() -> io::Result<Kqueue> {
+        // SAFETY: kqueue has no preconditions.
+        let fd = unsafe { libc::kqueue() };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Kqueue { fd })
+    }
+
+    fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
+        let ts = timespec(Some(Duration::ZERO)).expect("some");
+        // SAFETY: one valid change, no event list (errors come back as -1/errno, §1).
+        let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn add_machport(&self, set: Name) -> io::Result<()> {
+        self.changes_only(change(set, EV_ADD | EV_CLEAR))
+    }
+
+    pub(crate) fn delete_machport(&self, set: Name) -> io::Result<()> {
+        self.changes_only(change(set, EV_DELETE))
+    }
+
+    pub(crate) fn collect(
+        &self,
+        events: &mut [Event],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let mut raw = [change(0, 0); 16];
+        let want = events.len().min(raw.len());
+        let ts = timespec(timeout);
+        let tsp = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `raw` has room for `want` events; no changes.
+        let rc = unsafe {
+            libc::kevent(
+                self.fd.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                raw.as_mut_ptr(),
+                want as libc::c_int,
+                tsp,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = rc as usize;
+        for (out, ev) in events.iter_mut().zip(&raw[..n]) {
+            *out = event_from_kevent!(ev);
+        }
+        Ok(n)
+    }
+}
+
+impl AsRawFd for Kqueue {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
