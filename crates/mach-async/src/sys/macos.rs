@@ -4,7 +4,7 @@
 //! the set-membership calls and is not used). `mach_task_self()` is a macro over the global
 //! `mach_task_self_`. Receive rights and sets are destroyed with
 //! `mach_port_mod_refs(.., RECEIVE | PORT_SET, −1)` (mach-abi.md §10). The kqueue is the shared
-//! `bsd_kqueue.rs` with plain `struct kevent` (32 bytes, no `ext`): the stream uses notify
+//! `bsd.rs` with plain `struct kevent` (32 bytes, no `ext`): the stream uses notify
 //! mode only.
 
 use std::fmt;
@@ -13,11 +13,12 @@ use std::io;
 use mach_abi::{
     kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
     mach_msg_size_t, mach_msg_timeout_t, mach_msg_type_name_t, mach_port_delta_t,
-    mach_port_mscount_t, mach_port_name_t, mach_port_right_t, KERN_SUCCESS,
-    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
+    mach_port_mscount_t, mach_port_name_t, mach_port_right_t, MACH_PORT_RIGHT_PORT_SET,
+    MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND,
 };
 
-pub use super::bsd_kqueue::Kqueue;
+use super::bsd::check;
+pub use super::bsd::{Kqueue, Space};
 use super::{retry_interrupted, Name};
 use crate::Error;
 
@@ -83,38 +84,13 @@ pub fn mach_available() -> Result<(), Error> {
     Ok(())
 }
 
-/// The process's IPC space (all values are equal: one space per process).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Space {
-    _private: (),
-}
-
 impl fmt::Debug for Space {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Space(macos task)")
     }
 }
 
-fn check(op: &'static str, kr: kern_return_t) -> Result<(), Error> {
-    if kr == KERN_SUCCESS {
-        Ok(())
-    } else {
-        Err(Error::kern(op, kr))
-    }
-}
-
 impl Space {
-    /// The process's space.
-    pub fn current() -> Space {
-        Space { _private: () }
-    }
-
-    /// A diagnostic identity (the pid).
-    pub fn id(&self) -> u64 {
-        // SAFETY: getpid has no preconditions.
-        u64::from(unsafe { libc::getpid() } as u32)
-    }
-
     pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         let mut name = 0;
         // SAFETY: `name` is valid for a write.

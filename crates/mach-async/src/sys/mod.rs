@@ -9,8 +9,8 @@
 //! | `target_os = "macos"` (without feature `sim`) | `macos.rs` | libSystem's Mach calls; `kevent` filter −8 (`libc::EVFILT_MACHPORT`) |
 //! | everything else, or feature `sim` | `sim.rs` | the simulated NextBSD kernel, `mach-sim` |
 //!
-//! The two native backends share their kqueue code, `bsd_kqueue.rs` (a real descriptor driven
-//! through `libc::kevent`).
+//! The two native backends share `bsd.rs`: the process-wide `Space`'s identity and a
+//! real kqueue descriptor driven through `libc::kevent`.
 //!
 //! Nothing above this module knows which platform it runs on, and no platform file knows about
 //! streams, messages or futures.
@@ -133,7 +133,7 @@ fn retry_interrupted(
 }
 
 #[cfg(all(any(target_os = "freebsd", target_os = "macos"), not(feature = "sim")))]
-mod bsd_kqueue;
+mod bsd;
 
 #[cfg(all(target_os = "freebsd", not(feature = "sim")))]
 #[path = "nextbsd.rs"]

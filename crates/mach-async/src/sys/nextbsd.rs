@@ -15,7 +15,7 @@
 //!   references, as XNU's `ipc_right_copyout` does) **(verify on a NextBSD image)**.
 //! * Out-of-line memory received from NextBSD is never freed (§9.4 project rule: its OOL
 //!   copyout is unreliable, protocols use inline data).
-//! * `kevent` goes through `libc::kevent` in the shared `bsd_kqueue.rs`, which asserts the
+//! * `kevent` goes through `libc::kevent` in the shared `bsd.rs`, which asserts the
 //!   FreeBSD 12+ layout (64 bytes, with `ext`) at compile time; the filter is −16.
 
 use std::ffi::CStr;
@@ -26,10 +26,11 @@ use std::sync::OnceLock;
 use mach_abi::{
     mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t, mach_msg_size_t,
     mach_msg_timeout_t, mach_msg_type_name_t, mach_port_mscount_t, mach_port_right_t,
-    EVFILT_MACHPORT_NEXTBSD, KERN_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
+    EVFILT_MACHPORT_NEXTBSD, MACH_MSG_TYPE_COPY_SEND,
 };
 
-pub use super::bsd_kqueue::Kqueue;
+use super::bsd::check;
+pub use super::bsd::{Kqueue, Space};
 use super::{retry_interrupted, Name};
 use crate::Error;
 
@@ -124,38 +125,13 @@ fn task_self() -> u32 {
     })
 }
 
-/// The process's IPC space (one per process on NextBSD, so all values are equal).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Space {
-    _private: (),
-}
-
 impl fmt::Debug for Space {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Space(nextbsd process)")
     }
 }
 
-fn kr_result(op: &'static str, kr: libc::c_int) -> Result<(), Error> {
-    if kr == KERN_SUCCESS {
-        Ok(())
-    } else {
-        Err(Error::kern(op, kr))
-    }
-}
-
 impl Space {
-    /// The process's space.
-    pub fn current() -> Space {
-        Space { _private: () }
-    }
-
-    /// A diagnostic identity (the pid).
-    pub fn id(&self) -> u64 {
-        // SAFETY: getpid has no preconditions.
-        u64::from(unsafe { libc::getpid() } as u32)
-    }
-
     pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         let n = trap(Trap::PortAllocate)?;
         let mut name: u32 = 0;
@@ -181,7 +157,7 @@ impl Space {
         let n = trap(Trap::PortInsertRight)?;
         // SAFETY: 4 scalar arguments.
         let kr = unsafe { libc::syscall(n, task_self(), name, poly, poly_poly) };
-        kr_result("mach_port_insert_right", kr)
+        check("mach_port_insert_right", kr)
     }
 
     pub(crate) fn add_send_uref(&self, name: Name) -> Result<(), Error> {
@@ -217,7 +193,7 @@ impl Space {
         let n = trap(Trap::PortMoveMember)?;
         // SAFETY: 3 scalar arguments.
         let kr = unsafe { libc::syscall(n, task_self(), member, after) };
-        kr_result("mach_port_move_member", kr)
+        check("mach_port_move_member", kr)
     }
 
     pub(crate) fn request_notification(
@@ -242,7 +218,7 @@ impl Space {
                 &mut previous as *mut u32,
             )
         };
-        kr_result("mach_port_request_notification", kr).map(|()| previous)
+        check("mach_port_request_notification", kr).map(|()| previous)
     }
 
     /// `mach_msg_trap` (6 arguments; NextBSD forces `notify` to 0), retrying interrupts.

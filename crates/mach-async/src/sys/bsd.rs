@@ -1,7 +1,9 @@
-//! The kqueue half of both native backends (`nextbsd.rs`, `macos.rs`): a real kqueue
-//! descriptor driven through `libc::kevent`.
+//! What both native backends (`nextbsd.rs`, `macos.rs`) share: the process-wide [`Space`]'s
+//! identity, `kern_return_t` checking, and the kqueue (a real descriptor driven through
+//! `libc::kevent`).
 //!
-//! FreeBSD and Apple share the `kevent(2)` call and the field names of `struct kevent`; the
+//! Each backend adds its own Mach calls to [`Space`] and its own `Debug`. For the kqueue, FreeBSD
+//! and Apple share the `kevent(2)` call and the field names of `struct kevent`; the
 //! differences are the filter number (each backend's `FILTER`) and the struct layout, which
 //! [`change`] absorbs: FreeBSD 12+ has `ext[4]` (64 bytes), Apple's plain `struct kevent` has
 //! none (32 bytes; notify mode needs no `ext`).
@@ -12,13 +14,44 @@ use std::time::Duration;
 
 use mach_abi::{EV_ADD, EV_CLEAR, EV_DELETE};
 
+use mach_abi::{kern_return_t, KERN_SUCCESS};
+
 use super::imp::FILTER;
 use super::{Event, Name};
+use crate::Error;
 
 // native-filter.md §2: the FreeBSD 12+ `struct kevent` with `ext[4]` is 64 bytes. libc >= 0.2.176
 // defaults to it; an older libc would silently bind the FreeBSD 11 ABI.
 #[cfg(target_os = "freebsd")]
 const _: () = assert!(std::mem::size_of::<libc::kevent>() == 64);
+
+/// The process's IPC space (one per process natively, so all values are equal).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Space {
+    _private: (),
+}
+
+impl Space {
+    /// The process's space.
+    pub fn current() -> Space {
+        Space { _private: () }
+    }
+
+    /// A diagnostic identity (the pid).
+    pub fn id(&self) -> u64 {
+        // SAFETY: getpid has no preconditions.
+        u64::from(unsafe { libc::getpid() } as u32)
+    }
+}
+
+/// `Ok` for `KERN_SUCCESS`, else the code as [`Error::Kern`] of `op`.
+pub(super) fn check(op: &'static str, kr: kern_return_t) -> Result<(), Error> {
+    if kr == KERN_SUCCESS {
+        Ok(())
+    } else {
+        Err(Error::kern(op, kr))
+    }
+}
 
 /// A kqueue descriptor.
 #[derive(Debug)]
@@ -27,7 +60,6 @@ pub struct Kqueue {
 }
 
 /// A changelist entry for the Mach filter on `set`: `fflags = 0` (notify mode), no data.
-#[cfg(target_os = "freebsd")]
 fn change(set: Name, flags: u16) -> libc::kevent {
     libc::kevent {
         ident: set as libc::uintptr_t,
@@ -36,20 +68,8 @@ fn change(set: Name, flags: u16) -> libc::kevent {
         fflags: 0,
         data: 0,
         udata: std::ptr::null_mut(),
+        #[cfg(target_os = "freebsd")]
         ext: [0; 4],
-    }
-}
-
-/// A changelist entry for the Mach filter on `set`: `fflags = 0` (notify mode), no data.
-#[cfg(target_os = "macos")]
-fn change(set: Name, flags: u16) -> libc::kevent {
-    libc::kevent {
-        ident: set as libc::uintptr_t,
-        filter: FILTER,
-        flags,
-        fflags: 0,
-        data: 0,
-        udata: std::ptr::null_mut(),
     }
 }
 
