@@ -52,6 +52,32 @@ fn kr(result: Result<(), kern_return_t>) -> kern_return_t {
     }
 }
 
+/// Runs a port call without an out-value in the current task: its code, or `KERN_FAILURE` if
+/// the simulator panicked.
+fn port_call(call: impl FnOnce(&Task) -> Result<(), kern_return_t>) -> kern_return_t {
+    guard(KERN_FAILURE, || kr(call(&Task::current())))
+}
+
+/// Runs a port call with an out-value in the current task and stores the value through `out`:
+/// `KERN_INVALID_ARGUMENT` for a null `out` (the call is not made), `KERN_FAILURE` if the
+/// simulator panicked.
+///
+/// # Safety
+/// `out` must be null or valid for a write of `T`.
+unsafe fn port_query<T>(
+    out: *mut T,
+    call: impl FnOnce(&Task) -> Result<T, kern_return_t>,
+) -> kern_return_t {
+    if out.is_null() {
+        return KERN_INVALID_ARGUMENT;
+    }
+    guard(KERN_FAILURE, || {
+        let result = call(&Task::current());
+        // SAFETY: `out` is non-null and the caller guarantees it is valid for a write.
+        unsafe { store(out, result) }
+    })
+}
+
 /// `mach_port_t mach_task_self(void)`: the calling thread's current task as a pseudo name
 /// (`MACH_SIM_TASK_SELF_BASE | task id`, see `<mach_sim.h>`). It is not a right: it needs no
 /// release and is not counted by `mach_sim_live_rights`. `MACH_PORT_NULL` if the simulator failed.
@@ -79,14 +105,8 @@ pub unsafe extern "C" fn mach_port_allocate(
     name: *mut mach_port_name_t,
 ) -> kern_return_t {
     let _ = task;
-    if name.is_null() {
-        return KERN_INVALID_ARGUMENT;
-    }
-    guard(KERN_FAILURE, || {
-        let result = Task::current().port_allocate(right);
-        // SAFETY: `name` is non-null and the caller guarantees it is valid for a write.
-        unsafe { store(name, result) }
-    })
+    // SAFETY: the caller guarantees `name` is null or valid for a write.
+    unsafe { port_query(name, |task| task.port_allocate(right)) }
 }
 
 /// `kern_return_t mach_port_deallocate(ipc_space_t task, mach_port_name_t name)`: drops one user
@@ -98,7 +118,7 @@ pub extern "C" fn mach_port_deallocate(task: ipc_space_t, name: mach_port_name_t
     if is_pseudo_name(name) {
         return KERN_SUCCESS;
     }
-    guard(KERN_FAILURE, || kr(Task::current().port_deallocate(name)))
+    port_call(|task| task.port_deallocate(name))
 }
 
 /// `kern_return_t mach_port_destroy(ipc_space_t task, mach_port_name_t name)`: removes every
@@ -106,7 +126,7 @@ pub extern "C" fn mach_port_deallocate(task: ipc_space_t, name: mach_port_name_t
 #[no_mangle]
 pub extern "C" fn mach_port_destroy(task: ipc_space_t, name: mach_port_name_t) -> kern_return_t {
     let _ = task;
-    guard(KERN_FAILURE, || kr(Task::current().port_destroy(name)))
+    port_call(|task| task.port_destroy(name))
 }
 
 /// `kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name,
@@ -124,9 +144,7 @@ pub extern "C" fn mach_port_mod_refs(
     if is_pseudo_name(name) && right == MACH_PORT_RIGHT_SEND {
         return KERN_SUCCESS;
     }
-    guard(KERN_FAILURE, || {
-        kr(Task::current().port_mod_refs(name, right, delta))
-    })
+    port_call(|task| task.port_mod_refs(name, right, delta))
 }
 
 /// `kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name,
@@ -140,9 +158,7 @@ pub extern "C" fn mach_port_insert_right(
     poly_poly: mach_msg_type_name_t,
 ) -> kern_return_t {
     let _ = task;
-    guard(KERN_FAILURE, || {
-        kr(Task::current().port_insert_right(name, poly, poly_poly))
-    })
+    port_call(|task| task.port_insert_right(name, poly, poly_poly))
 }
 
 /// `kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member,
@@ -155,9 +171,7 @@ pub extern "C" fn mach_port_move_member(
     after: mach_port_name_t,
 ) -> kern_return_t {
     let _ = task;
-    guard(KERN_FAILURE, || {
-        kr(Task::current().port_move_member(member, after))
-    })
+    port_call(|task| task.port_move_member(member, after))
 }
 
 /// `kern_return_t mach_port_insert_member(ipc_space_t task, mach_port_name_t name,
@@ -169,9 +183,7 @@ pub extern "C" fn mach_port_insert_member(
     pset: mach_port_name_t,
 ) -> kern_return_t {
     let _ = task;
-    guard(KERN_FAILURE, || {
-        kr(Task::current().port_insert_member(name, pset))
-    })
+    port_call(|task| task.port_insert_member(name, pset))
 }
 
 /// `kern_return_t mach_port_extract_member(ipc_space_t task, mach_port_name_t name,
@@ -183,9 +195,7 @@ pub extern "C" fn mach_port_extract_member(
     pset: mach_port_name_t,
 ) -> kern_return_t {
     let _ = task;
-    guard(KERN_FAILURE, || {
-        kr(Task::current().port_extract_member(name, pset))
-    })
+    port_call(|task| task.port_extract_member(name, pset))
 }
 
 /// `kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t name,
@@ -207,15 +217,12 @@ pub unsafe extern "C" fn mach_port_request_notification(
     previous: *mut mach_port_t,
 ) -> kern_return_t {
     let _ = task;
-    if previous.is_null() {
-        return KERN_INVALID_ARGUMENT;
+    // SAFETY: the caller guarantees `previous` is null or valid for a write.
+    unsafe {
+        port_query(previous, |task| {
+            task.port_request_notification(name, msgid, sync, notify, notify_poly)
+        })
     }
-    guard(KERN_FAILURE, || {
-        let result =
-            Task::current().port_request_notification(name, msgid, sync, notify, notify_poly);
-        // SAFETY: `previous` is non-null and the caller guarantees it is valid for a write.
-        unsafe { store(previous, result) }
-    })
 }
 
 /// `kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name,
@@ -230,14 +237,8 @@ pub unsafe extern "C" fn mach_port_type(
     ptype: *mut mach_port_type_t,
 ) -> kern_return_t {
     let _ = task;
-    if ptype.is_null() {
-        return KERN_INVALID_ARGUMENT;
-    }
-    guard(KERN_FAILURE, || {
-        let result = Task::current().port_type(name);
-        // SAFETY: `ptype` is non-null and the caller guarantees it is valid for a write.
-        unsafe { store(ptype, result) }
-    })
+    // SAFETY: the caller guarantees `ptype` is null or valid for a write.
+    unsafe { port_query(ptype, |task| task.port_type(name)) }
 }
 
 /// `kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name,
@@ -253,14 +254,8 @@ pub unsafe extern "C" fn mach_port_get_refs(
     refs: *mut mach_port_urefs_t,
 ) -> kern_return_t {
     let _ = task;
-    if refs.is_null() {
-        return KERN_INVALID_ARGUMENT;
-    }
-    guard(KERN_FAILURE, || {
-        let result = Task::current().port_get_refs(name, right);
-        // SAFETY: `refs` is non-null and the caller guarantees it is valid for a write.
-        unsafe { store(refs, result) }
-    })
+    // SAFETY: the caller guarantees `refs` is null or valid for a write.
+    unsafe { port_query(refs, |task| task.port_get_refs(name, right)) }
 }
 
 /// Calls `f` with a 4-byte aligned pointer to the `len` bytes at `msg`: `msg` itself when it is
