@@ -44,6 +44,28 @@ unsafe fn read_service_name(name: *const c_char) -> KernResult<String> {
     Err(BOOTSTRAP_BAD_COUNT)
 }
 
+/// Reads the service name and runs a bootstrap call in the current task: the name's error, the
+/// call's code, or `KERN_FAILURE` if the simulator panicked.
+///
+/// # Safety
+/// `service` as for [`read_service_name`].
+unsafe fn with_service(
+    service: *const c_char,
+    call: impl FnOnce(&Task, &str) -> KernResult<()>,
+) -> kern_return_t {
+    guard(KERN_FAILURE, || {
+        // SAFETY: forwarded caller guarantee on `service`.
+        let service = match unsafe { read_service_name(service) } {
+            Ok(s) => s,
+            Err(kr) => return kr,
+        };
+        match call(&Task::current(), &service) {
+            Ok(()) => KERN_SUCCESS,
+            Err(kr) => kr,
+        }
+    })
+}
+
 /// Runs a bootstrap call that yields a port and stores it through `sp`.
 ///
 /// # Safety
@@ -56,21 +78,14 @@ unsafe fn with_port_out(
     if sp.is_null() {
         return KERN_INVALID_ARGUMENT;
     }
-    guard(KERN_FAILURE, || {
-        // SAFETY: forwarded caller guarantee on `service`.
-        let service = match unsafe { read_service_name(service) } {
-            Ok(s) => s,
-            Err(kr) => return kr,
-        };
-        match call(&Task::current(), &service) {
-            Ok(port) => {
-                // SAFETY: `sp` is non-null and valid for a write (caller's guarantee).
-                unsafe { sp.write_unaligned(port) };
-                KERN_SUCCESS
-            }
-            Err(kr) => kr,
-        }
-    })
+    let store = |task: &Task, service: &str| {
+        let port = call(task, service)?;
+        // SAFETY: `sp` is non-null and valid for a write (caller's guarantee).
+        unsafe { sp.write_unaligned(port) };
+        Ok(())
+    };
+    // SAFETY: forwarded caller guarantee on `service`.
+    unsafe { with_service(service, store) }
 }
 
 /// `kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name,
@@ -131,16 +146,10 @@ pub unsafe extern "C" fn bootstrap_register(
     sp: mach_port_t,
 ) -> kern_return_t {
     let _ = bp;
-    guard(KERN_FAILURE, || {
-        // SAFETY: forwarded caller guarantee on `service_name`.
-        let service = match unsafe { read_service_name(service_name) } {
-            Ok(s) => s,
-            Err(kr) => return kr,
-        };
-        let task = Task::current();
-        match task.kernel().bootstrap().register(&task, &service, sp) {
-            Ok(()) => KERN_SUCCESS,
-            Err(kr) => kr,
-        }
-    })
+    // SAFETY: forwarded caller guarantee on `service_name`.
+    unsafe {
+        with_service(service_name, |task, service| {
+            task.kernel().bootstrap().register(task, service, sp)
+        })
+    }
 }
