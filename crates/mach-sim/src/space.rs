@@ -507,15 +507,10 @@ impl State {
                 if !matches!(e.obj, Obj::Set(_)) {
                     return Err(KERN_INVALID_RIGHT);
                 }
-                match delta {
-                    0 => Ok(()),
-                    -1 => {
-                        self.remove_entry(t, name);
-                        self.release_entry(t, name, e, true);
-                        Ok(())
-                    }
-                    _ => Err(KERN_INVALID_VALUE),
-                }
+                release_single_right(delta, || {
+                    self.remove_entry(t, name);
+                    self.release_entry(t, name, e, true);
+                })
             }
             MACH_PORT_RIGHT_RECEIVE => {
                 let Obj::Port(p) = e.obj else {
@@ -524,23 +519,18 @@ impl State {
                 if !e.receive {
                     return Err(KERN_INVALID_RIGHT);
                 }
-                match delta {
-                    0 => Ok(()),
-                    -1 => {
-                        // XNU: send urefs under the same name turn into dead-name urefs.
-                        if e.send > 0 {
-                            self.store_entry(t, name, Entry::dead(e.send));
-                            if e.dnrequest {
-                                self.cancel_dnrequest(p, t, name);
-                            }
-                        } else {
-                            self.remove_entry(t, name);
+                release_single_right(delta, || {
+                    // XNU: send urefs under the same name turn into dead-name urefs.
+                    if e.send > 0 {
+                        self.store_entry(t, name, Entry::dead(e.send));
+                        if e.dnrequest {
+                            self.cancel_dnrequest(p, t, name);
                         }
-                        self.destroy_port(p);
-                        Ok(())
+                    } else {
+                        self.remove_entry(t, name);
                     }
-                    _ => Err(KERN_INVALID_VALUE),
-                }
+                    self.destroy_port(p);
+                })
             }
             MACH_PORT_RIGHT_SEND_ONCE => {
                 let Obj::Port(p) = e.obj else {
@@ -549,16 +539,11 @@ impl State {
                 if !e.send_once {
                     return Err(KERN_INVALID_RIGHT);
                 }
-                match delta {
-                    0 => Ok(()),
-                    -1 => {
-                        e.send_once = false;
-                        self.store_entry(t, name, e);
-                        self.destroy_send_once(p);
-                        Ok(())
-                    }
-                    _ => Err(KERN_INVALID_VALUE),
-                }
+                release_single_right(delta, || {
+                    e.send_once = false;
+                    self.store_entry(t, name, e);
+                    self.destroy_send_once(p);
+                })
             }
             MACH_PORT_RIGHT_SEND => {
                 let Obj::Port(p) = e.obj else {
@@ -567,14 +552,7 @@ impl State {
                 if e.send == 0 {
                     return Err(KERN_INVALID_RIGHT);
                 }
-                let urefs = i64::from(e.send) + i64::from(delta);
-                if urefs < 0 {
-                    return Err(KERN_INVALID_VALUE);
-                }
-                if urefs > i64::from(UREFS_MAX) {
-                    return Err(KERN_UREFS_OVERFLOW);
-                }
-                e.send = urefs as u32;
+                e.send = adjusted_urefs(e.send, delta)?;
                 self.store_entry(t, name, e);
                 if e.send == 0 {
                     self.release_send(p);
@@ -585,14 +563,7 @@ impl State {
                 if !matches!(e.obj, Obj::Dead) {
                     return Err(KERN_INVALID_RIGHT);
                 }
-                let urefs = i64::from(e.dead) + i64::from(delta);
-                if urefs < 0 {
-                    return Err(KERN_INVALID_VALUE);
-                }
-                if urefs > i64::from(UREFS_MAX) {
-                    return Err(KERN_UREFS_OVERFLOW);
-                }
-                e.dead = urefs as u32;
+                e.dead = adjusted_urefs(e.dead, delta)?;
                 self.store_entry(t, name, e);
                 Ok(())
             }
@@ -841,4 +812,30 @@ impl State {
         debug_assert!(self.tasks[&t].entries.is_empty());
         Ok(())
     }
+}
+
+/// `mod_refs` of a right that has no user-reference count (receive, send-once, port set): a
+/// delta of 0 changes nothing, −1 runs `release`, anything else is `KERN_INVALID_VALUE`.
+fn release_single_right(delta: mach_port_delta_t, release: impl FnOnce()) -> KernResult<()> {
+    match delta {
+        0 => Ok(()),
+        -1 => {
+            release();
+            Ok(())
+        }
+        _ => Err(KERN_INVALID_VALUE),
+    }
+}
+
+/// `urefs + delta` for a counted right (send, dead name): below 0 is `KERN_INVALID_VALUE`, above
+/// `UREFS_MAX` is `KERN_UREFS_OVERFLOW`.
+fn adjusted_urefs(urefs: u32, delta: mach_port_delta_t) -> KernResult<u32> {
+    let urefs = i64::from(urefs) + i64::from(delta);
+    if urefs < 0 {
+        return Err(KERN_INVALID_VALUE);
+    }
+    if urefs > i64::from(UREFS_MAX) {
+        return Err(KERN_UREFS_OVERFLOW);
+    }
+    Ok(urefs as u32)
 }
