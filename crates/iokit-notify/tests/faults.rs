@@ -5,78 +5,16 @@
 #![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
-use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryHandle};
-use iokit_notify::wire::{
-    encode_name_truncating, ioreg_test_event, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_DEPART,
-};
-use iokit_notify::{
-    Criteria, DeviceEvent, EventKinds, NotificationPort, RegistryBackend, WatchError, WatchStream,
-};
+use iokit_notify::registry::SimDevice;
+use iokit_notify::wire::IOKIT_NOTIFY_MSG_ID;
+use iokit_notify::{Criteria, DeviceEvent, EventKinds, NotificationPort, WatchError, WatchStream};
+mod common;
+
+use common::{Fixture, HANG};
 use mach_abi::MACH_RCV_INTERRUPTED;
-use mach_sim::{FaultAction, Kernel, MsgMatch, Task};
-
-/// Turns a hang into a failure (never a performance assertion).
-const HANG: Duration = Duration::from_secs(20);
-
-struct Fixture {
-    kernel: Kernel,
-    task: Task,
-    registry: SimRegistry,
-    dev: SimRegistryHandle,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let kernel = Kernel::new();
-        let task = kernel.task_create("client", 77, 0, 0);
-        let registry = SimRegistry::new(&kernel);
-        let dev = registry.open(&task);
-        Fixture {
-            kernel,
-            task,
-            registry,
-            dev,
-        }
-    }
-
-    /// One emission prunes every kernel watch whose port is dead.
-    fn prune(&self) {
-        let te = ioreg_test_event {
-            kind: IOREG_EVENT_DEPART,
-            id: u64::MAX,
-            name: encode_name_truncating(""),
-            classname: encode_name_truncating(""),
-            ..ioreg_test_event::default()
-        };
-        // A dead client task cannot use its handle; the registry still emits.
-        let _ = self.dev.test_event(&te);
-    }
-
-    /// Closes the port, prunes the dead kernel watches, and asserts that nothing is left.
-    async fn finish(self, port: NotificationPort) {
-        tokio::time::timeout(HANG, port.close())
-            .await
-            .expect("close completes");
-        self.finish_without_port();
-    }
-
-    fn finish_without_port(self) {
-        self.prune();
-        assert_eq!(self.registry.watch_count(), 0, "every kernel watch pruned");
-        let Fixture {
-            kernel,
-            registry,
-            dev,
-            ..
-        } = self;
-        drop(dev);
-        drop(registry);
-        kernel.assert_no_leaks();
-    }
-}
+use mach_sim::{FaultAction, MsgMatch};
 
 async fn next(stream: &mut WatchStream) -> Option<DeviceEvent> {
     tokio::time::timeout(HANG, stream.next())
@@ -87,7 +25,7 @@ async fn next(stream: &mut WatchStream) -> Option<DeviceEvent> {
 #[tokio::test]
 async fn a_watch_dropped_while_its_events_are_queued_loses_nothing_elsewhere() {
     let fx = Fixture::new();
-    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let port = fx.port();
     let (_, dropped) = port
         .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
         .unwrap();
@@ -122,7 +60,7 @@ async fn a_watch_dropped_while_its_events_are_queued_loses_nothing_elsewhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_task_dying_in_the_middle_of_a_drain_ends_the_streams() {
     let fx = Fixture::new();
-    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let port = fx.port();
     let (_, mut s) = port
         .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
         .unwrap();
@@ -172,7 +110,7 @@ async fn the_client_task_dying_while_the_knote_registers_fails_later_watches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_receives_in_the_driver_lose_no_event() {
     let fx = Fixture::new();
-    let port = NotificationPort::on_sim(&fx.registry, &fx.task).unwrap();
+    let port = fx.port();
     let (_, mut s) = port
         .watch(&Criteria::all().class("em"), EventKinds::ARRIVE)
         .unwrap();

@@ -4,13 +4,12 @@
 #![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
-use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryHandle, TestEventSupport};
+use iokit_notify::registry::{SimDevice, SimRegistryHandle, TestEventSupport};
 use iokit_notify::wire::{
-    encode_event_message, encode_name_truncating, ioreg_criteria, ioreg_node, ioreg_test_event,
-    ioreg_watch_reg, RawEvent, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART,
+    encode_event_message, ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, RawEvent,
+    IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART,
 };
 use iokit_notify::{
     Criteria, CriteriaError, DeviceEvent, EventKind, EventKinds, NotificationPort, RegistryBackend,
@@ -20,67 +19,15 @@ use mach_abi::{
     mach_msg_header_t, MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_MSG_SUCCESS,
     MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE, MACH_SEND_MSG,
 };
+mod common;
+
+use common::{Fixture, HANG};
 use mach_async::Space;
-use mach_sim::{Kernel, Task};
-
-/// Generous bound that only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(20);
-
-struct Fixture {
-    kernel: Kernel,
-    task: Task,
-    registry: SimRegistry,
-    dev: SimRegistryHandle,
-}
+use mach_sim::Task;
 
 impl Fixture {
-    fn new() -> Fixture {
-        let kernel = Kernel::new();
-        let task = kernel.task_create("client", 77, 0, 0);
-        let registry = SimRegistry::new(&kernel);
-        let dev = registry.open(&task);
-        Fixture {
-            kernel,
-            task,
-            registry,
-            dev,
-        }
-    }
-
-    fn port(&self) -> NotificationPort {
-        NotificationPort::on_sim(&self.registry, &self.task).unwrap()
-    }
-
     fn inject(&self, kind: u32, id: u64, name: &str, class: &str) {
-        let te = ioreg_test_event {
-            kind,
-            id,
-            name: encode_name_truncating(name),
-            classname: encode_name_truncating(class),
-            ..ioreg_test_event::default()
-        };
-        self.dev.test_event(&te).unwrap();
-    }
-
-    /// Closes the port, prunes the dead kernel watches with one emission, and asserts that
-    /// nothing the test created is left.
-    async fn finish(self, port: NotificationPort) {
-        port.close().await;
-        self.inject(IOREG_EVENT_DEPART, u64::MAX, "", "");
-        assert_eq!(
-            self.registry.watch_count(),
-            0,
-            "every kernel watch was pruned"
-        );
-        let Fixture {
-            kernel,
-            registry,
-            dev,
-            ..
-        } = self;
-        drop(dev);
-        drop(registry);
-        kernel.assert_no_leaks();
+        self.emit(kind, id, name, class).unwrap();
     }
 }
 
