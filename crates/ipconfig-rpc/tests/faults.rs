@@ -10,23 +10,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
-use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler};
 use ipconfig_rpc::wire::{
     InterfaceName, IpconfigStatus, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME,
 };
 use ipconfig_rpc::{IfAddr, Numbering};
 use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
-use mach_async::{ReceiveRight, SendRight, Space};
 use mach_sim::{FaultAction, Kernel, MsgMatch, Name, Task};
+mod common;
+
+use common::{bounded, look_up_client, serve, HANG};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// Turns a hang into a failure (never a performance assertion).
-const HANG: Duration = Duration::from_secs(20);
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f).await.expect("no hang")
-}
 
 /// One bound interface, em0 = 10.0.2.15.
 struct Em0;
@@ -68,44 +63,20 @@ impl Service {
     fn start() -> Service {
         let kernel = Kernel::new();
         let server_task = kernel.task_create("ipconfigd", 100, 0, 0);
-        let service = kernel
-            .bootstrap()
-            .check_in(&server_task, IPCONFIG_SERVICE_NAME)
-            .expect("check_in");
-        // SAFETY: the bootstrap server just gave the server task this receive right.
-        let port =
-            unsafe { ReceiveRight::from_raw_in(&Space::from_task(server_task.clone()), service) };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = IpconfigServer::from_arc(Arc::new(Em0)).numbering(Numbering::NextBsd);
-        let served = tokio::spawn(async move {
-            server
-                .serve_until(port, async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server starts")
-        });
+        let serving = serve(&kernel, &server_task, Arc::new(Em0), Numbering::NextBsd);
         Service {
             kernel,
             server_task,
-            service,
-            stop: Some(stop),
-            served: Some(served),
+            service: serving.service,
+            stop: Some(serving.stop),
+            served: Some(serving.served),
         }
     }
 
     /// A client in a task of its own.
     fn client(&self, pid: u32) -> (Task, IpconfigClient) {
         let task = self.kernel.task_create("ipconfig", pid, 501, 20);
-        let name = self
-            .kernel
-            .bootstrap()
-            .look_up(&task, IPCONFIG_SERVICE_NAME)
-            .expect("look_up");
-        let space = Space::from_task(task.clone());
-        // SAFETY: look_up just gave the client task this send right.
-        let client = IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, name) })
-            .with_timeout(Some(HANG));
+        let client = look_up_client(&self.kernel, &task).with_timeout(Some(HANG));
         (task, client)
     }
 

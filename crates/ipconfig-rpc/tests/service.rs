@@ -18,16 +18,16 @@ use ipconfig_rpc::protocol::{
     encode_if_addr_request, encode_if_count_request, IfAddr, Numbering, IF_ADDR_REPLY,
     IF_COUNT_REPLY,
 };
-use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler};
 use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus, IPCONFIG_SERVICE_NAME};
 use mach_abi::{audit_token_t, kern_return_t};
 use mach_async::{MessageBuilder, PortSlot, ReceiveRight, SendRight, Space};
 use mach_sim::{Kernel, Task};
+mod common;
+
+use common::{bounded, look_up_client, serve, HANG};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
-
-/// Generous bound that turns a hang into a failure (never a performance assertion).
-const HANG: Duration = Duration::from_secs(20);
 
 /// A test double of ipconfigd's bound state and its two handlers.
 #[derive(Default)]
@@ -87,41 +87,18 @@ impl Fixture {
         let kernel = Kernel::new();
         let server_task = kernel.task_create("ipconfigd", 100, 0, 0);
         let client_task = kernel.task_create("ipconfig", 200, 501, 20);
-        let name = kernel
-            .bootstrap()
-            .check_in(&server_task, IPCONFIG_SERVICE_NAME)
-            .expect("check_in");
-        let space = Space::from_task(server_task.clone());
-        // SAFETY: the bootstrap server just gave the server task this receive right.
-        let port = unsafe { ReceiveRight::from_raw_in(&space, name) };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = IpconfigServer::from_arc(handler).numbering(numbering);
-        let served = tokio::spawn(async move {
-            server
-                .serve_until(port, async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server starts")
-        });
+        let serving = serve(&kernel, &server_task, handler, numbering);
         Fixture {
             kernel,
             server_task,
             client_task,
-            stop: Some(stop),
-            served: Some(served),
+            stop: Some(serving.stop),
+            served: Some(serving.served),
         }
     }
 
     fn client(&self) -> IpconfigClient {
-        let name = self
-            .kernel
-            .bootstrap()
-            .look_up(&self.client_task, IPCONFIG_SERVICE_NAME)
-            .expect("look_up");
-        let space = Space::from_task(self.client_task.clone());
-        // SAFETY: look_up just gave the client task this send right.
-        IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, name) })
+        look_up_client(&self.kernel, &self.client_task)
     }
 
     /// Stops the server, releases its port, and asserts that nothing is left.
@@ -172,10 +149,6 @@ async fn both_routines_round_trip() {
 
 fn name(s: &str) -> InterfaceName {
     InterfaceName::new(s).unwrap()
-}
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f).await.expect("no hang")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
