@@ -67,6 +67,19 @@ fn events(task: &Task, name: Name) -> Vec<DeviceEvent> {
         .collect()
 }
 
+/// The ids of [`events`], in order.
+fn event_ids(task: &Task, name: Name) -> Vec<u64> {
+    events(task, name).iter().map(|e| e.id).collect()
+}
+
+/// A fresh kernel with one client task and a simulated registry.
+fn setup() -> (Kernel, Task, SimRegistry) {
+    let kernel = Kernel::new();
+    let task = kernel.task_create("client", 100, 0, 0);
+    let reg = SimRegistry::new(&kernel);
+    (kernel, task, reg)
+}
+
 fn watch_reg(criteria: &Criteria, mask: u32, port: Name) -> ioreg_watch_reg {
     ioreg_watch_reg {
         criteria: criteria.to_raw().unwrap(),
@@ -107,9 +120,7 @@ fn finish(kernel: &Kernel, registry: SimRegistry, task: &Task, names: &[Name]) {
 
 #[test]
 fn watch_needs_a_send_right_a_port_and_a_known_mask() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let dev = reg.open(&task);
     let all = Criteria::all();
 
@@ -146,9 +157,7 @@ fn watch_needs_a_send_right_a_port_and_a_known_mask() {
 
 #[test]
 fn arrive_then_matched_at_the_end_of_the_quiesce_bracket() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let dev = reg.open(&task);
     dev.watch(&watch_reg(
@@ -211,9 +220,7 @@ fn arrive_then_matched_at_the_end_of_the_quiesce_bracket() {
 
 #[test]
 fn attach_outside_a_bracket_waits_and_attach_without_watches_is_not_queued() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let dev = reg.open(&task);
 
@@ -229,7 +236,7 @@ fn attach_outside_a_bracket_waits_and_attach_without_watches_is_not_queued() {
     let late = reg.attach(SimDevice::new("late"));
     assert!(drain(&task, port).is_empty());
     reg.probe_and_attach(SimDevice::new("next"));
-    let ids: Vec<_> = events(&task, port).iter().map(|e| e.id).collect();
+    let ids = event_ids(&task, port);
     assert_eq!(ids[0], late);
     assert_eq!(ids.len(), 2);
 
@@ -239,9 +246,7 @@ fn attach_outside_a_bracket_waits_and_attach_without_watches_is_not_queued() {
 
 #[test]
 fn depart_is_immediate_with_name_and_class_then_the_id_lingers_empty() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let dev = reg.open(&task);
     let em = reg.probe_and_attach(SimDevice::new("em").pci(0x8086, 0x100e));
@@ -285,9 +290,7 @@ fn depart_is_immediate_with_name_and_class_then_the_id_lingers_empty() {
 
 #[test]
 fn one_message_per_matching_watch_and_no_queue_limit() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let other = port_with_send(&task);
     let dev = reg.open(&task);
@@ -335,9 +338,7 @@ fn one_message_per_matching_watch_and_no_queue_limit() {
 
 #[test]
 fn the_kernel_keeps_its_own_send_right_and_prunes_dead_watches_only_at_emission() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let dead = port_with_send(&task);
     let dev = reg.open(&task);
@@ -362,9 +363,7 @@ fn the_kernel_keeps_its_own_send_right_and_prunes_dead_watches_only_at_emission(
 
 #[test]
 fn criteria_are_anded_with_driver_and_pci_ids() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let by_driver = port_with_send(&task);
     let by_pci = port_with_send(&task);
     let dev = reg.open(&task);
@@ -383,20 +382,8 @@ fn criteria_are_anded_with_driver_and_pci_ids() {
 
     let a = reg.probe_and_attach(SimDevice::new("em").driver("if_em").pci(0x8086, 0x100e));
     let b = reg.probe_and_attach(SimDevice::new("em").driver("em").pci(0x8086, 0x10d3));
-    assert_eq!(
-        events(&task, by_driver)
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>(),
-        [a]
-    );
-    assert_eq!(
-        events(&task, by_pci)
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>(),
-        [b]
-    );
+    assert_eq!(event_ids(&task, by_driver), [a]);
+    assert_eq!(event_ids(&task, by_pci), [b]);
 
     // Injected events have no driver: a driver watch never sees them.
     let mut te = test_event(IOREG_EVENT_ARRIVE, 99, "em", "em");
@@ -404,13 +391,7 @@ fn criteria_are_anded_with_driver_and_pci_ids() {
     te.pci_device = 0x10d3;
     dev.test_event(&te).unwrap();
     assert!(events(&task, by_driver).is_empty());
-    assert_eq!(
-        events(&task, by_pci)
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>(),
-        [99]
-    );
+    assert_eq!(event_ids(&task, by_pci), [99]);
 
     drop(dev);
     finish(&kernel, reg, &task, &[by_driver, by_pci]);
@@ -418,9 +399,7 @@ fn criteria_are_anded_with_driver_and_pci_ids() {
 
 #[test]
 fn test_event_validates_kind_and_reports_absent_kernels() {
-    let kernel = Kernel::new();
-    let task = kernel.task_create("client", 100, 0, 0);
-    let reg = SimRegistry::new(&kernel);
+    let (kernel, task, reg) = setup();
     let port = port_with_send(&task);
     let dev = reg.open(&task);
     dev.watch(&watch_reg(
