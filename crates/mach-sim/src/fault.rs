@@ -357,17 +357,20 @@ impl State {
     /// End-of-call fault processing: runs the deferred kernel actions under the lock and
     /// returns the closures to run after unlocking.
     pub(crate) fn finish_faults(&mut self) -> Vec<Box<dyn FnOnce() + Send>> {
-        self.run_pending_faults();
+        let _ = self.run_pending_faults();
         std::mem::take(&mut self.faults.calls)
     }
 
     /// Runs the deferred kernel actions (which may fire further hooks: run until none is left).
-    pub(crate) fn run_pending_faults(&mut self) {
+    /// Returns whether any ran.
+    pub(crate) fn run_pending_faults(&mut self) -> bool {
+        let ran = !self.faults.pending.is_empty();
         while !self.faults.pending.is_empty() {
             for a in std::mem::take(&mut self.faults.pending) {
                 self.run_action(a);
             }
         }
+        ran
     }
 
     /// Restores a filled port's queue limit and lets as many blocked senders in as now fit.

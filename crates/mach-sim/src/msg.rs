@@ -365,9 +365,10 @@ impl State {
                 port.receiver = Receiver::Transit(dest);
                 // Threads blocked on the port in this task lose it.
                 let waiters: Vec<_> = port.rcv_waiters.drain(..).collect();
-                for w in waiters {
-                    if let Some(w) = self.rcv_waiters.get_mut(&w) {
+                for wid in waiters {
+                    if let Some(w) = self.rcv_waiters.get_mut(&wid) {
                         w.outcome = Some(RcvOutcome::Changed);
+                        self.wake(wid);
                     }
                 }
                 KRight::Receive(p)
@@ -571,6 +572,8 @@ impl State {
             let Some(w) = self.rcv_waiters.get_mut(&wid) else {
                 continue;
             };
+            // Every branch below gives this waiter an outcome.
+            self.pending_wakes.push(wid);
             let port = self.ports.get_mut(&p).expect("live port");
             let needed = u64::from(msg.size()) + u64::from(REQUESTED_TRAILER_SIZE(w.option));
             if needed <= u64::from(w.rcv_size) {
@@ -863,7 +866,7 @@ pub(crate) unsafe fn send(
             unsafe { st.pseudo_receive(t, msg, buf) };
             return MACH_SEND_TIMED_OUT;
         }
-        timed_out = st.wait(deadline);
+        timed_out = st.wait_waiter(wid, deadline);
     }
 }
 
@@ -996,7 +999,7 @@ pub(crate) unsafe fn receive(
                 MACH_RCV_PORT_DIED
             };
         }
-        timed_out = st.wait(deadline);
+        timed_out = st.wait_waiter(wid, deadline);
     };
     match outcome {
         RcvOutcome::Msg { msg, local, seqno } => {

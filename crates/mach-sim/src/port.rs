@@ -199,9 +199,10 @@ impl State {
         self.unlink_member(p);
         let port = self.ports.get_mut(&p).expect("checked");
         let waiters: Vec<_> = port.rcv_waiters.drain(..).collect();
-        for w in waiters {
-            if let Some(w) = self.rcv_waiters.get_mut(&w) {
+        for wid in waiters {
+            if let Some(w) = self.rcv_waiters.get_mut(&wid) {
                 w.outcome = Some(RcvOutcome::Died);
+                self.wake(wid);
             }
         }
         let port = self.ports.get_mut(&p).expect("checked");
@@ -213,8 +214,9 @@ impl State {
         }
         let port = self.ports.remove(&p).expect("checked");
         // Blocked senders notice the port is gone when they wake (they destroy their message).
-        for w in port.send_waiters {
-            self.send_waiters.remove(&w);
+        for wid in port.send_waiters {
+            self.send_waiters.remove(&wid);
+            self.wake(wid);
         }
         for msg in port.queue {
             self.destroy_msg(msg);
@@ -253,9 +255,10 @@ impl State {
                 port.set = None;
             }
         }
-        for w in set.rcv_waiters {
-            if let Some(w) = self.rcv_waiters.get_mut(&w) {
+        for wid in set.rcv_waiters {
+            if let Some(w) = self.rcv_waiters.get_mut(&wid) {
                 w.outcome = Some(RcvOutcome::Died);
+                self.wake(wid);
             }
         }
         for kn in set.knotes {
@@ -291,9 +294,11 @@ impl State {
         if port.queue.len() as u32 >= port.qlimit {
             return;
         }
-        while let Some(w) = port.send_waiters.pop_front() {
-            if let Some(w) = self.send_waiters.get_mut(&w) {
+        while let Some(wid) = port.send_waiters.pop_front() {
+            if let Some(w) = self.send_waiters.get_mut(&wid) {
                 w.granted = true;
+                // (`wake`, spelled out: `port` still borrows the ports.)
+                self.pending_wakes.push(wid);
                 break;
             }
         }

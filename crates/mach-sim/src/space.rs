@@ -797,6 +797,8 @@ impl State {
     pub(crate) fn terminate_task(&mut self, t: TaskId) -> KernResult<()> {
         self.live_task(t)?;
         self.tasks.get_mut(&t).expect("live").active = false;
+        // Its threads blocked in `mach_msg` return (their records do not change).
+        self.wake_all_waiters();
         let names: Vec<Name> = self.tasks[&t].entries.keys().copied().collect();
         let (sets, others): (Vec<Name>, Vec<Name>) = names
             .into_iter()

@@ -1,7 +1,9 @@
 //! The kernel's single lock-protected state, object identifiers, waiting and accounting.
 //!
-//! Everything a simulated kernel knows lives in one [`State`] behind one mutex; blocked threads
-//! wait on one condition variable. Objects (ports, sets, kqueues, knotes, waiters) are keyed by
+//! Everything a simulated kernel knows lives in one [`State`] behind one mutex. A thread blocked
+//! in `mach_msg` waits on a condition variable of its own, signalled only when its waiter record
+//! changes ([`State::wake`]) or a task is terminated; threads blocked in `kevent` share one
+//! condition variable signalled on every unlock. Objects (ports, sets, kqueues, knotes, waiters) are keyed by
 //! ids that are never reused, so a stale id simply stops resolving (a dead port).
 
 use crate::fault::FaultState;
@@ -13,7 +15,7 @@ use crate::{KernelConfig, KernelStats, Name, SetCloseSemantics};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// Task ids start at 1 (0 means "no task" in the C ABI).
@@ -102,8 +104,8 @@ impl Shared {
         }
     }
 
-    /// Locks the state. Every unlock wakes the blocked threads (they re-check their condition),
-    /// so callers never have to remember to signal.
+    /// Locks the state. Every unlock wakes the threads blocked in `kevent` (they re-check their
+    /// queue) and the `mach_msg` waiters marked with [`State::wake`] during the call.
     pub(crate) fn lock(&self) -> Locked<'_> {
         let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         Locked {
@@ -113,38 +115,80 @@ impl Shared {
     }
 }
 
-/// A locked [`State`]; wakes blocked threads when dropped if any are blocked.
+/// A locked [`State`]; wakes the blocked threads whose condition may have changed when dropped.
 pub(crate) struct Locked<'a> {
     guard: Option<MutexGuard<'a, State>>,
     cv: &'a Condvar,
 }
 
 impl Locked<'_> {
-    /// Blocks until some other thread unlocks the state after a change, or until `deadline`.
-    /// Returns true when the deadline has passed. Waiting does not itself wake anyone (so blocked
-    /// threads re-checking their conditions never ping-pong).
+    /// Blocks a `kevent` caller until some other thread unlocks the state, or until `deadline`.
+    /// Returns true when the deadline has passed. Waiting does not itself wake other `kevent`
+    /// waiters (so threads re-checking their conditions never ping-pong); it does deliver the
+    /// targeted wake-ups recorded so far. May return early (spuriously): callers loop.
     pub(crate) fn wait(&mut self, deadline: Option<Instant>) -> bool {
         let mut guard = self.guard.take().expect("state guard present");
         // Injected faults fired by this call take effect before anyone else looks.
-        guard.run_pending_faults();
+        let faulted = guard.run_pending_faults();
+        guard.flush_wakes();
+        if faulted {
+            // The faults may have changed what this caller waits for: let it re-check first.
+            self.guard = Some(guard);
+            return deadline.is_some_and(|d| Instant::now() >= d);
+        }
         guard.blocked += 1;
-        let mut guard = match deadline {
-            None => self.cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
-            Some(d) => {
-                let now = Instant::now();
-                if now < d {
-                    self.cv
-                        .wait_timeout(guard, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                } else {
-                    guard
-                }
-            }
-        };
+        guard.kq_blocked += 1;
+        let mut guard = wait_until(self.cv, guard, deadline);
         guard.blocked -= 1;
+        guard.kq_blocked -= 1;
         self.guard = Some(guard);
         deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Blocks the `mach_msg` waiter `wid` until [`State::wake`] names it (or a task is
+    /// terminated), or until `deadline`. Returns true when the deadline has passed. May return
+    /// early (spuriously): callers loop and re-check their waiter record.
+    pub(crate) fn wait_waiter(&mut self, wid: WaiterId, deadline: Option<Instant>) -> bool {
+        let mut guard = self.guard.take().expect("state guard present");
+        let faulted = guard.run_pending_faults();
+        // A wake-up for this very waiter recorded during this call (by an injected fault, say)
+        // would be lost if it were delivered after we start waiting: look at it first.
+        let woken_self = guard.wake_all || guard.pending_wakes.contains(&wid);
+        guard.flush_wakes();
+        if faulted || woken_self {
+            self.guard = Some(guard);
+            return deadline.is_some_and(|d| Instant::now() >= d);
+        }
+        let cv = Arc::new(Condvar::new());
+        guard.waiter_cvs.insert(wid, Arc::clone(&cv));
+        guard.blocked += 1;
+        let mut guard = wait_until(&cv, guard, deadline);
+        guard.blocked -= 1;
+        guard.waiter_cvs.remove(&wid);
+        self.guard = Some(guard);
+        deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Waits on `cv` (releasing `guard`) until notified or until `deadline`; a deadline already
+/// past returns at once.
+fn wait_until<'a>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, State>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, State> {
+    match deadline {
+        None => cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
+        Some(d) => {
+            let now = Instant::now();
+            if now < d {
+                cv.wait_timeout(guard, d - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            } else {
+                guard
+            }
+        }
     }
 }
 
@@ -167,7 +211,8 @@ impl Drop for Locked<'_> {
         if let Some(guard) = &mut self.guard {
             // Fault actions fired during this call run at its end, still under the lock.
             calls = guard.finish_faults();
-            if guard.blocked > 0 {
+            guard.flush_wakes();
+            if guard.kq_blocked > 0 {
                 self.cv.notify_all();
             }
         }
@@ -196,8 +241,16 @@ pub(crate) struct State {
     pub kernel_rights: HashMap<PortId, u64>,
     /// Bootstrap registrations: service name → port (a kernel reference, not a right).
     pub bootstrap: BTreeMap<String, PortId>,
-    /// Threads currently blocked on the condition variable.
+    /// Threads currently blocked (in `mach_msg` or `kevent`).
     pub blocked: usize,
+    /// Threads currently blocked in `kevent` (on the shared condition variable).
+    kq_blocked: usize,
+    /// Condition variables of the `mach_msg` waiters currently blocked.
+    waiter_cvs: HashMap<WaiterId, Arc<Condvar>>,
+    /// `mach_msg` waiters whose record changed during the current call ([`State::wake`]).
+    pub pending_wakes: Vec<WaiterId>,
+    /// Every `mach_msg` waiter must re-check (a task was terminated).
+    wake_all: bool,
     /// Armed fault injections ([`crate::Faults`]).
     pub faults: FaultState,
 }
@@ -219,7 +272,42 @@ impl State {
             kernel_rights: HashMap::new(),
             bootstrap: BTreeMap::new(),
             blocked: 0,
+            kq_blocked: 0,
+            waiter_cvs: HashMap::new(),
+            pending_wakes: Vec::new(),
+            wake_all: false,
             faults: FaultState::default(),
+        }
+    }
+
+    /// Marks the `mach_msg` waiter `wid` for a wake-up when the current call unlocks: every
+    /// change to a blocked thread's waiter record (an outcome, a grant, its removal) must call
+    /// this, or the thread sleeps on until its timeout.
+    pub(crate) fn wake(&mut self, wid: WaiterId) {
+        self.pending_wakes.push(wid);
+    }
+
+    /// Marks every `mach_msg` waiter for a wake-up (a task's termination changes what its
+    /// threads wait for without touching their records).
+    pub(crate) fn wake_all_waiters(&mut self) {
+        self.wake_all = true;
+    }
+
+    /// Delivers the recorded wake-ups (still under the lock, so none can be lost: a waiter
+    /// checks its record under the lock before it waits).
+    fn flush_wakes(&mut self) {
+        if self.wake_all {
+            self.wake_all = false;
+            self.pending_wakes.clear();
+            for cv in self.waiter_cvs.values() {
+                cv.notify_one();
+            }
+            return;
+        }
+        for wid in self.pending_wakes.drain(..) {
+            if let Some(cv) = self.waiter_cvs.get(&wid) {
+                cv.notify_one();
+            }
         }
     }
 
