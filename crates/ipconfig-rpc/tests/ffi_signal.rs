@@ -4,6 +4,8 @@
 //! port is kept and served again by the next start.
 //!
 //! One test function: signal dispositions and the C ABI state are process-wide.
+// The simulated kernel only: these tests create tasks and kernels.
+#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
 
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};

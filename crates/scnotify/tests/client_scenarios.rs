@@ -1,6 +1,8 @@
 //! The Rust client API against the crate's configd on the simulated kernel: delivery, ordering
 //! rules of spec §5, coalescing, dropped sends, registration errors, bad input, server death and
 //! reconnect (spec §7), concurrency and lifetime. Every test ends with the no-leak assertion.
+// The simulated kernel only: these tests create tasks and kernels.
+#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
 
 mod common;
 
