@@ -273,6 +273,12 @@ impl Kernel {
     pub fn blocked_threads(&self) -> usize {
         self.inner.lock().blocked
     }
+    /// How many times a thread blocked in `mach_msg` has been woken so far (diagnostics: such a
+    /// thread is woken only when its own wait may be over — a message or grant for it, its port
+    /// or set destroyed, its task terminated — or by its timeout, never by unrelated traffic).
+    pub fn msg_waiter_wakeups(&self) -> u64 {
+        self.inner.lock().waiter_wakeups
+    }
     /// The listing [`Kernel::assert_no_leaks`] prints: every live right, port, set, queued
     /// message, kernel right, kqueue and knote.
     pub fn describe(&self) -> String {

@@ -164,6 +164,7 @@ impl Locked<'_> {
         guard.blocked += 1;
         let mut guard = wait_until(&cv, guard, deadline);
         guard.blocked -= 1;
+        guard.waiter_wakeups += 1;
         guard.waiter_cvs.remove(&wid);
         self.guard = Some(guard);
         deadline.is_some_and(|d| Instant::now() >= d)
@@ -251,6 +252,8 @@ pub(crate) struct State {
     pub pending_wakes: Vec<WaiterId>,
     /// Every `mach_msg` waiter must re-check (a task was terminated).
     wake_all: bool,
+    /// Returns of `mach_msg` waiters from their condition variable ([`crate::Kernel::msg_waiter_wakeups`]).
+    pub waiter_wakeups: u64,
     /// Armed fault injections ([`crate::Faults`]).
     pub faults: FaultState,
 }
@@ -276,6 +279,7 @@ impl State {
             waiter_cvs: HashMap::new(),
             pending_wakes: Vec::new(),
             wake_all: false,
+            waiter_wakeups: 0,
             faults: FaultState::default(),
         }
     }

@@ -302,6 +302,54 @@ fn a_blocked_receiver_wakes_with_a_message() {
 }
 
 #[test]
+fn traffic_on_other_ports_does_not_wake_a_blocked_receiver_or_sender() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let idle = port_with_send(&t);
+    let full = port_with_send(&t);
+    let busy = port_with_send(&t);
+    fill(&t, full);
+    let rx = std::thread::spawn({
+        let t = t.clone();
+        move || recv_opt(&t, idle, MACH_RCV_TIMEOUT, 256, 10_000).0
+    });
+    let tx = std::thread::spawn({
+        let t = t.clone();
+        move || {
+            let mut buf = MsgBuilder::new(full, MACH_MSG_TYPE_COPY_SEND).id(6).build();
+            send_buf(&t, &mut buf, MACH_SEND_TIMEOUT, 10_000)
+        }
+    });
+    wait_blocked(&k, 2);
+    let before = k.msg_waiter_wakeups();
+    for i in 0..200 {
+        assert_eq!(
+            send(&t, busy, MACH_MSG_TYPE_COPY_SEND, i, &[]),
+            MACH_MSG_SUCCESS
+        );
+        assert_eq!(recv_opt(&t, busy, 0, 256, 0).0, MACH_MSG_SUCCESS);
+    }
+    // A woken thread that finds nothing for it goes back to sleep, so it is not blocked-count
+    // that tells: the wake-ups are counted. Waking every blocked thread on every unlock would
+    // make this 400 × 2; allow a few spurious futex returns.
+    let woken = k.msg_waiter_wakeups() - before;
+    assert!(woken < 10, "{woken} wake-ups from traffic on another port");
+    assert_eq!(k.blocked_threads(), 2);
+    // Each still wakes for its own event.
+    assert_eq!(
+        send(&t, idle, MACH_MSG_TYPE_COPY_SEND, 7, &[]),
+        MACH_MSG_SUCCESS
+    );
+    assert_eq!(rx.join().unwrap(), MACH_MSG_SUCCESS);
+    assert_eq!(recv_opt(&t, full, 0, 256, 0).0, MACH_MSG_SUCCESS);
+    assert_eq!(tx.join().unwrap(), MACH_MSG_SUCCESS);
+    for p in [idle, full, busy] {
+        t.port_close(p).unwrap();
+    }
+    k.assert_no_leaks();
+}
+
+#[test]
 fn a_blocked_receiver_too_small_for_the_message_gets_too_large_and_it_stays_queued() {
     let k = Kernel::new();
     let t = k.task_create("t", 1, 0, 0);
