@@ -146,9 +146,12 @@ impl State {
     /// `ipc_pset_signal`: every knote on the set becomes active and is queued unless it already
     /// is or is disabled.
     pub(crate) fn signal_set(&mut self, s: SetId) {
-        let Some(set) = self.sets.get(&s) else { return };
-        for kn in set.knotes.clone() {
+        // By index rather than over a copy of the list (this runs for every message posted to a
+        // member): activating a knote never adds or removes a set's knotes.
+        let mut i = 0;
+        while let Some(kn) = self.sets.get(&s).and_then(|set| set.knotes.get(i).copied()) {
             self.knote_activate(kn);
+            i += 1;
         }
     }
 
