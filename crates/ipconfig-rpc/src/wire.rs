@@ -9,6 +9,8 @@
 use core::fmt;
 use std::net::Ipv4Addr;
 
+use mach_async::mig::wire::{self as mig_wire, write_header as put_header, write_u32 as put_u32};
+
 use mach_abi::{
     kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_size_t, NDR_record_t,
     MACH_MSGH_BITS_IS_COMPLEX,
@@ -243,33 +245,15 @@ pub enum WireError {
 // Byte helpers (native endian at fixed offsets)
 // ---------------------------------------------------------------------------------------------
 
-fn get_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
+// The header and word codecs are the MIG runtime's; these wrappers only drop the `Option`
+// where `check_simple` (or the encoder's own buffer) has already guaranteed the length.
 
-fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+fn get_u32(bytes: &[u8], at: usize) -> u32 {
+    mig_wire::read_u32(bytes, at).expect("length checked before decoding")
 }
 
 fn get_header(bytes: &[u8]) -> mach_msg_header_t {
-    mach_msg_header_t {
-        msgh_bits: get_u32(bytes, 0),
-        msgh_size: get_u32(bytes, 4),
-        msgh_remote_port: get_u32(bytes, 8),
-        msgh_local_port: get_u32(bytes, 12),
-        msgh_voucher_port: get_u32(bytes, 16),
-        msgh_id: get_u32(bytes, 20) as i32,
-    }
-}
-
-fn put_header(bytes: &mut [u8], head: &mach_msg_header_t) {
-    let h = *head;
-    put_u32(bytes, 0, h.msgh_bits);
-    put_u32(bytes, 4, h.msgh_size);
-    put_u32(bytes, 8, h.msgh_remote_port);
-    put_u32(bytes, 12, h.msgh_local_port);
-    put_u32(bytes, 16, h.msgh_voucher_port);
-    put_u32(bytes, 20, h.msgh_id as u32);
+    mig_wire::read_header(bytes).expect("length checked before decoding")
 }
 
 fn get_ndr(bytes: &[u8]) -> NDR_record_t {
