@@ -566,9 +566,9 @@ fn blocked_senders_are_all_released_when_messages_go_straight_to_a_blocked_recei
     k.assert_no_leaks();
 }
 
-/// The same, in the shape of MIG RPCs: 64 client threads each send a request (blocking send,
-/// `MAKE_SEND_ONCE` reply right) and receive the reply in the same `mach_msg` call, while one
-/// server thread receives with a timeout and replies on the send-once right.
+/// The same, in the shape of MIG RPCs: 64 client threads each send a request (a send bounded
+/// only to turn a hang into a failure, `MAKE_SEND_ONCE` reply right) and then receive the reply,
+/// while one server thread receives with a timeout and replies on the send-once right.
 #[test]
 fn sixty_four_rpc_clients_against_a_blocking_server_all_complete() {
     const CLIENTS: usize = 64;
