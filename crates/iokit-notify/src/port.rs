@@ -515,14 +515,6 @@ enum Step {
 
 impl Driver {
     async fn run(mut self) {
-        // Prime the stream while its set is still empty: its first poll drains without a
-        // readiness guard, and a first drain cut short by the fairness cap would then wait for
-        // an edge that was already consumed (mach-async's first-poll path). Every later drain
-        // holds a guard and keeps readiness when capped.
-        let first = poll_fn(|cx| Poll::Ready(self.stream.poll_next_unpin(cx))).await;
-        if let Poll::Ready(Some(item)) = first {
-            self.handle_message(item);
-        }
         loop {
             let step = poll_fn(|cx| {
                 // Commands first: a cancel must win over events still queued for that watch.
