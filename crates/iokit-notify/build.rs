@@ -1,15 +1,12 @@
-//! Selects the registry backend: `cfg(sim_registry)` when the simulated kernel is in use (every OS
-//! except FreeBSD and macOS, or any OS with the `sim` feature), matching `mach-async`'s choice of
-//! Mach backend.
-
-use std::env;
+//! Mirrors `mach-async`'s backend cfgs (`mach_backend`, `mach_over_sim`, `mach_sim_kernel`),
+//! which its build.rs decides once for the whole build (see `crates/mach-async/build.rs`).
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(sim_registry)");
-    println!("cargo::rerun-if-changed=build.rs");
-    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let forced = env::var_os("CARGO_FEATURE_SIM").is_some();
-    if forced || !(os == "freebsd" || os == "macos") {
-        println!("cargo::rustc-cfg=sim_registry");
-    }
+    let dep = |key: &str| std::env::var(format!("DEP_MACH_ASYNC_{key}")).unwrap_or_default();
+    dep("CFG")
+        .split_whitespace()
+        .for_each(|c| println!("cargo::rustc-cfg={c}"));
+    dep("CHECK_CFG")
+        .split('|')
+        .for_each(|c| println!("cargo::rustc-check-cfg={c}"));
 }

@@ -34,7 +34,7 @@
 
 pub mod criteria;
 pub mod event;
-#[cfg(any(sim_registry, target_os = "freebsd"))]
+#[cfg(not(mach_backend = "macos"))]
 pub mod ffi;
 mod filter;
 pub mod port;

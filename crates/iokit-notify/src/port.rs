@@ -153,7 +153,7 @@ impl Counters {
 
 /// Where a watch's events go.
 // Callbacks serve the C ABI, which is not built for macOS (Apple's IOKit is the real one there).
-#[cfg_attr(not(any(sim_registry, target_os = "freebsd")), allow(dead_code))]
+#[cfg_attr(mach_backend = "macos", allow(dead_code))]
 pub(crate) enum Sink {
     /// A [`WatchStream`].
     Channel(mpsc::UnboundedSender<DeviceEvent>),
@@ -282,7 +282,7 @@ impl NotificationPortBuilder {
 /// [`NotificationPort::close`] ends all of them.
 ///
 /// ```
-/// # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+/// # #[cfg(mach_backend = "sim")]
 /// # fn main() {
 /// use futures::StreamExt;
 /// use iokit_notify::registry::{SimDevice, SimRegistry};
@@ -306,7 +306,7 @@ impl NotificationPortBuilder {
 /// drop(registry);
 /// kernel.assert_no_leaks();
 /// # }
-/// # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+/// # #[cfg(not(mach_backend = "sim"))]
 /// # fn main() {}
 /// ```
 #[derive(Clone)]
@@ -341,7 +341,7 @@ impl NotificationPort {
     }
 
     /// A port in simulated `task` on `registry`, on the current runtime.
-    #[cfg(sim_registry)]
+    #[cfg(mach_backend = "sim")]
     pub fn on_sim(
         registry: &crate::registry::SimRegistry,
         task: &mach_sim::Task,
@@ -434,7 +434,7 @@ impl NotificationPort {
     }
 
     /// Cancels a watch added with [`NotificationPort::add`].
-    #[cfg_attr(not(any(sim_registry, target_os = "freebsd")), allow(dead_code))]
+    #[cfg_attr(mach_backend = "macos", allow(dead_code))]
     pub(crate) fn remove(&self, id: WatchId) {
         // Edge: after shutdown there is nothing left to remove.
         let _ = self.shared.commands.send(Command::Remove(id));

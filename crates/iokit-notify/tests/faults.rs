@@ -2,7 +2,7 @@
 //! watch dropped while its events are queued, the client task dying in the middle of a drain or
 //! while the port's knote registers, interrupted receives. Each test ends with the streams in a
 //! defined state (events delivered exactly once, or ended) and the no-leak assertion.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! The Rust API on the simulated registry: spec §8's scenarios (NextBSD's `iokitnotifytest` and
 //! `iokitnotifyrt`) and one regression test per fixed §6 bug. Every test uses its own kernel and
 //! ends with the no-leak assertion.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::sync::{Arc, Mutex};
 

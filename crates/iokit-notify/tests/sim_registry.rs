@@ -1,6 +1,6 @@
 //! The simulated registry behaves like NextBSD's kernel registry (spec §4, §8). Each test uses
 //! its own kernel and ends with the no-leak assertion.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryConfig, TestEventSupport};
 use iokit_notify::wire::{

@@ -3,7 +3,7 @@
 //! fails, the service queue is full. Each test ends with a defined outcome (a typed error or an
 //! answer, the server still serving or ended with `PortDied`) and the no-leak assertion.
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //!
 //! One test function: signal dispositions and the C ABI state are process-wide.
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! The ipconfig service on the simulated kernel: server and client in different simulated tasks,
 //! each test on its own kernel, each ending with the leak assertion.
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

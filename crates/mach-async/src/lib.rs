@@ -18,7 +18,7 @@
 //! # Example (simulated kernel)
 //!
 //! ```
-//! # #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+//! # #[cfg(mach_backend = "sim")]
 //! # fn main() -> Result<(), mach_async::Error> {
 //! use futures::StreamExt;
 //! use mach_async::{MachRecvStream, MessageBuilder, ReceiveRight, Space};
@@ -41,7 +41,7 @@
 //! kernel.assert_no_leaks();
 //! # Ok(())
 //! # }
-//! # #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+//! # #[cfg(not(mach_backend = "sim"))]
 //! # fn main() {}
 //! ```
 
@@ -69,7 +69,7 @@ pub use stream::{
 pub use sys::{Name, Space};
 
 /// Re-export of the simulated kernel, when the simulated backend is compiled in.
-#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#[cfg(mach_backend = "sim")]
 pub use mach_sim;
 
 #[cfg(test)]

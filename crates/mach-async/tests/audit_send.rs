@@ -1,7 +1,7 @@
 //! Audit of the async send path and the RAII rights (issue 3, parts 2 and 5).
 //!
 //! Each test runs on its own simulated kernel and ends with the no-leak assertion.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Audit of `MachRecvStream` against native-filter.md §5 (rules not pinned down elsewhere).
 //!
 //! Each test runs on its own simulated kernel and ends with the no-leak assertion.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

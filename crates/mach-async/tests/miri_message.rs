@@ -4,7 +4,7 @@
 //! receive buffer (OOL memory copied and freed, OOL names read, rights adopted). Runs on the
 //! simulated kernel; the receive goes through `MachNotifyStream::try_recv` on a current-thread
 //! runtime.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 use bytes::Bytes;
 use mach_abi::{MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};

@@ -1,5 +1,5 @@
 //! RAII rights, messages, async send and notifications on the simulated kernel.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The EVFILT_MACHPORT concurrency stress on the simulated kernel, reduced rounds.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

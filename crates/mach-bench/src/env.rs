@@ -12,19 +12,19 @@ use mach_async::Space;
 use std::sync::Arc;
 
 /// Whether this build has the simulated kernel (hosts without Mach).
-pub const HAS_SIM: bool = cfg!(not(any(target_os = "freebsd", target_os = "macos")));
+pub const HAS_SIM: bool = cfg!(mach_backend = "sim");
 /// Whether this build can measure the native kernel (NextBSD).
-pub const HAS_NATIVE: bool = cfg!(target_os = "freebsd");
+pub const HAS_NATIVE: bool = cfg!(mach_backend = "nextbsd");
 
 /// An IPC space to measure in.
 pub struct Env {
     raw: Arc<dyn RawMach>,
     space: Space,
-    #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+    #[cfg(mach_backend = "sim")]
     sim: Option<(mach_sim::Kernel, mach_sim::Task)>,
 }
 
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 impl Env {
     /// A fresh simulated kernel with one task named `label` (this process's pid and ids).
     pub fn sim(label: &str) -> Env {
@@ -69,7 +69,7 @@ impl Env {
     }
 }
 
-#[cfg(target_os = "freebsd")]
+#[cfg(mach_backend = "nextbsd")]
 impl Env {
     /// The process's own IPC space on the NextBSD kernel.
     pub fn native() -> Result<Env, BenchError> {
@@ -93,7 +93,7 @@ impl Env {
     }
 }
 
-#[cfg(target_os = "macos")]
+#[cfg(mach_backend = "macos")]
 impl Env {
     /// Nothing to check: macOS has no measurement backend in this build.
     pub fn finish(self, phase: &str) -> Result<(), BenchError> {
@@ -106,9 +106,9 @@ impl Env {
     /// A fresh environment on `backend` for the phase `label`.
     pub fn for_backend(backend: crate::cli::BackendChoice, label: &str) -> Result<Env, BenchError> {
         match backend {
-            #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+            #[cfg(mach_backend = "sim")]
             crate::cli::BackendChoice::Sim => Ok(Env::sim(label)),
-            #[cfg(target_os = "freebsd")]
+            #[cfg(mach_backend = "nextbsd")]
             crate::cli::BackendChoice::Native => {
                 let _ = label;
                 Env::native()

@@ -14,7 +14,7 @@
 //! kernel that is then checked for leaks:
 //!
 //! ```
-//! # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+//! # #[cfg(mach_backend = "sim")]
 //! # fn main() {
 //! use mach_bench::{env::Env, measure::old::{floor_latency, old_latency}, plan::Plan};
 //!
@@ -26,13 +26,13 @@
 //! println!("p50: old loop {:?} ns, floor {:?} ns", old.percentile_ns(50.0), floor.percentile_ns(50.0));
 //! env.finish("example").unwrap(); // fails if the phase left a right, port or message behind
 //! # }
-//! # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+//! # #[cfg(not(mach_backend = "sim"))]
 //! # fn main() {}
 //! ```
 
 pub mod cli;
 pub mod clock;
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 pub mod demo;
 pub mod env;
 pub mod error;
@@ -288,14 +288,14 @@ impl Runner<'_, '_> {
             progress.println(&format!("  {line}"));
             lines.push(line);
         };
-        #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+        #[cfg(mach_backend = "sim")]
         let result = match backend {
             BackendChoice::Sim => demo::run(&mut trace),
             BackendChoice::Native => Err(BenchError::Unavailable(
                 "the demo's device registry is the simulated one".into(),
             )),
         };
-        #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+        #[cfg(not(mach_backend = "sim"))]
         let result: Result<(), BenchError> = {
             let _ = (backend, &mut trace);
             Err(BenchError::Unavailable(

@@ -2,7 +2,7 @@
 //! ipconfigd's IOKit watch → configd → the app's SCNotify watch → ipconfigd's MIG service), in
 //! order, with the right answers, and leaves nothing in the kernel.
 
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 #[test]
 fn demo_runs_the_three_consumers_end_to_end_and_leaks_nothing() {

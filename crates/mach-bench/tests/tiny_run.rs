@@ -5,7 +5,7 @@
 //! One test in this binary on purpose: the thread counts it checks are the process's, so no
 //! other test may run beside it.
 
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use mach_bench::cli::Options;
 use mach_bench::env::Env;

@@ -36,7 +36,7 @@ use crate::{Name, Task};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod bootstrap;
-mod kqueues;
+pub(crate) mod kqueues;
 pub mod libmach;
 pub mod sim;
 

@@ -103,6 +103,7 @@ mod notify;
 mod port;
 mod space;
 mod state;
+pub mod trap;
 
 /// A port name in a task's IPC space.
 pub type Name = mach_port_name_t;
@@ -130,6 +131,12 @@ pub struct KernelConfig {
     pub default_qlimit: u32,
     /// How `close(set)` treats knotes.
     pub set_close: SetCloseSemantics,
+    /// Names are real file descriptors of this process, as on NextBSD (`mach-abi.md` §9.3): every
+    /// name is the lowest free descriptor at or above 16 and is closed when the name is freed.
+    /// Off by default (names are then plain numbers from 16, per task); on for the global kernel
+    /// when the `nextbsd-traps` feature is on, because the [`trap`] face's `close()` must tell a
+    /// Mach name from any other descriptor of the process.
+    pub names_are_descriptors: bool,
 }
 
 impl Default for KernelConfig {
@@ -137,6 +144,7 @@ impl Default for KernelConfig {
         KernelConfig {
             default_qlimit: 5,
             set_close: SetCloseSemantics::default(),
+            names_are_descriptors: false,
         }
     }
 }
@@ -217,7 +225,12 @@ impl Kernel {
     /// The process-wide kernel used by the C ABI and by [`Task::current`] when no task was
     /// entered.
     pub fn global() -> &'static Kernel {
-        GLOBAL.get_or_init(Kernel::new)
+        GLOBAL.get_or_init(|| {
+            Kernel::with_config(KernelConfig {
+                names_are_descriptors: cfg!(feature = "nextbsd-traps"),
+                ..KernelConfig::default()
+            })
+        })
     }
     /// This kernel's configuration.
     pub fn config(&self) -> &KernelConfig {
@@ -232,8 +245,16 @@ impl Kernel {
         let mut st = self.inner.lock();
         let id = st.next_task;
         st.next_task += 1;
-        st.tasks
-            .insert(id, space::TaskState::new(name, pid, euid, egid));
+        st.tasks.insert(
+            id,
+            space::TaskState::new(
+                name,
+                pid,
+                euid,
+                egid,
+                self.inner.config.names_are_descriptors,
+            ),
+        );
         Task {
             kernel: self.clone(),
             id,

@@ -129,10 +129,15 @@ pub(crate) struct TaskState {
     high: Name,
     /// Reverse index: port → the name holding this task's receive and/or send right to it.
     pub port_names: HashMap<PortId, Name>,
+    /// Names are real file descriptors of this process ([`crate::KernelConfig::names_are_descriptors`]).
+    descriptors: bool,
+    /// The descriptors reserved as names (only these are closed when their name is freed; a name
+    /// chosen by the caller, as `insert_right` allows, has none).
+    reserved: BTreeSet<Name>,
 }
 
 impl TaskState {
-    pub(crate) fn new(name: &str, pid: u32, euid: u32, egid: u32) -> TaskState {
+    pub(crate) fn new(name: &str, pid: u32, euid: u32, egid: u32, descriptors: bool) -> TaskState {
         TaskState {
             name: name.to_string(),
             pid,
@@ -143,6 +148,8 @@ impl TaskState {
             free: BTreeSet::new(),
             high: FIRST_NAME,
             port_names: HashMap::new(),
+            descriptors,
+            reserved: BTreeSet::new(),
         }
     }
 
@@ -154,6 +161,19 @@ impl TaskState {
     }
 
     fn alloc_name(&mut self) -> Name {
+        if self.descriptors {
+            if let Some(fd) = descriptor_names::reserve() {
+                self.reserved.insert(fd);
+                return fd;
+            }
+            // The process is out of descriptors (NextBSD would answer KERN_RESOURCE_SHORTAGE);
+            // the model keeps going with names no descriptor can have.
+            return self.free.pop_first().unwrap_or_else(|| {
+                self.high = self.high.max(descriptor_names::FALLBACK_BASE);
+                self.high += 1;
+                self.high - 1
+            });
+        }
         match self.free.pop_first() {
             Some(n) => n,
             None => {
@@ -165,11 +185,52 @@ impl TaskState {
     }
 
     fn release_name(&mut self, name: Name) {
+        if self.reserved.remove(&name) {
+            descriptor_names::release(name);
+            return;
+        }
         self.free.insert(name);
         // Keep `free` small: give back a tail of freed names.
         while self.high > FIRST_NAME && self.free.remove(&(self.high - 1)) {
             self.high -= 1;
         }
+    }
+}
+
+/// Names that are real descriptors of this process, as on NextBSD (`mach-abi.md` §9.3): each
+/// name is an open descriptor of `/dev/null` moved with `F_DUPFD_CLOEXEC` to the lowest free
+/// number at or above 16, and closed when the name is freed. A name can then never collide with
+/// another descriptor of the process (a kqueue, a socket), which is what lets the trap face
+/// ([`crate::trap`]) tell `close(name)` from `close(fd)` exactly as NextBSD's single descriptor
+/// table does. Nothing stays open between names, so a process's descriptor count is its names'.
+mod descriptor_names {
+    use super::{Name, FIRST_NAME};
+
+    /// Names handed out when the process has no descriptor left (above any descriptor number).
+    pub(super) const FALLBACK_BASE: Name = 0x0100_0000;
+
+    /// A fresh descriptor ≥ 16 to use as a name (`None`: the process is out of descriptors).
+    pub(super) fn reserve() -> Option<Name> {
+        // SAFETY: a NUL-terminated path; open has no other preconditions.
+        let tmp = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if tmp < 0 {
+            return None;
+        }
+        if tmp >= FIRST_NAME as libc::c_int {
+            return Some(tmp as Name);
+        }
+        // SAFETY: duplicating and closing a descriptor we just opened; no memory is involved.
+        let fd = unsafe { libc::fcntl(tmp, libc::F_DUPFD_CLOEXEC, FIRST_NAME as libc::c_int) };
+        // SAFETY: as above.
+        unsafe { libc::close(tmp) };
+        (fd >= 0).then_some(fd as Name)
+    }
+
+    /// Closes the descriptor behind a freed name.
+    pub(super) fn release(name: Name) {
+        // SAFETY: `name` is a descriptor `reserve` created for this name, which is being freed;
+        // nothing else owns it.
+        unsafe { libc::close(name as libc::c_int) };
     }
 }
 

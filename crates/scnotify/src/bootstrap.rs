@@ -9,7 +9,7 @@ use mach_async::{ReceiveRight, SendRight, Space};
 pub const UNKNOWN_SERVICE: kern_return_t = mach_abi::BOOTSTRAP_UNKNOWN_SERVICE;
 
 /// `bootstrap_look_up(name)` in `space`.
-#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#[cfg(mach_backend = "sim")]
 pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
     let task = space.task();
     let n = task.kernel().bootstrap().look_up(task, name)?;
@@ -18,7 +18,7 @@ pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
 }
 
 /// `bootstrap_check_in(name)` in `space`.
-#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#[cfg(mach_backend = "sim")]
 pub fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
     let task = space.task();
     let n = task.kernel().bootstrap().check_in(task, name)?;
@@ -26,7 +26,7 @@ pub fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t
     Ok(unsafe { ReceiveRight::from_raw_in(space, n) })
 }
 
-#[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+#[cfg(not(mach_backend = "sim"))]
 mod native {
     use std::ffi::{c_char, c_int};
     extern "C" {
@@ -37,7 +37,7 @@ mod native {
 }
 
 /// `bootstrap_look_up(name)` through libSystem / libmach.
-#[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+#[cfg(not(mach_backend = "sim"))]
 pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
     let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
     let mut port = 0u32;
@@ -52,7 +52,7 @@ pub fn look_up(space: &Space, name: &str) -> Result<SendRight, kern_return_t> {
 }
 
 /// `bootstrap_check_in(name)` through libSystem / libmach.
-#[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+#[cfg(not(mach_backend = "sim"))]
 pub fn check_in(space: &Space, name: &str) -> Result<ReceiveRight, kern_return_t> {
     let c = std::ffi::CString::new(name).map_err(|_| UNKNOWN_SERVICE)?;
     let mut port = 0u32;

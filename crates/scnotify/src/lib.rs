@@ -17,7 +17,7 @@
 //! # Example
 //!
 //! ```
-//! # #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+//! # #[cfg(mach_backend = "sim")]
 //! # fn main() {
 //! use futures::StreamExt;
 //! use mach_async::Space;
@@ -40,7 +40,7 @@
 //! });
 //! kernel.assert_no_leaks();
 //! # }
-//! # #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+//! # #[cfg(not(mach_backend = "sim"))]
 //! # fn main() {}
 //! ```
 

@@ -2,7 +2,7 @@
 //! rules of spec §5, coalescing, dropped sends, registration errors, bad input, server death and
 //! reconnect (spec §7), concurrency and lifetime. Every test ends with the no-leak assertion.
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! its reply, receives are interrupted in the middle of a drain. Each test ends with the stream
 //! reconnected or the error surfaced, and with the no-leak assertion (in `common::run`).
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

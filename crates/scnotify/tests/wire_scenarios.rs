@@ -1,7 +1,7 @@
 //! NextBSD's raw-wire tests (`notifytest.c`, `patterntest.c`, `configd --selftest`) and the
 //! wire-level error paths, against the crate's configd on the simulated kernel.
 // The simulated kernel only: these tests create tasks and kernels.
-#![cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#![cfg(mach_backend = "sim")]
 
 mod common;
 

@@ -39,7 +39,7 @@ use crate::port::{NotificationPort, Sink, WatchError};
 use crate::registry::{RegistryBackend, RegistryError};
 use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
 
-#[cfg(sim_registry)]
+#[cfg(mach_backend = "sim")]
 pub mod sim;
 
 // ---- C types --------------------------------------------------------------------------------
@@ -167,19 +167,19 @@ fn event_runtime() -> Option<&'static Handle> {
 
 /// The registry behind `__io_ioregistry_fd()`: absent when the host reports no device.
 struct HostRegistry {
-    #[cfg(sim_registry)]
+    #[cfg(mach_backend = "sim")]
     sim: crate::registry::SimRegistryHandle,
 }
 
 impl HostRegistry {
     fn new(space: &Space) -> HostRegistry {
-        #[cfg(sim_registry)]
+        #[cfg(mach_backend = "sim")]
         {
             HostRegistry {
                 sim: crate::registry::SimRegistry::global().open(space.task()),
             }
         }
-        #[cfg(not(sim_registry))]
+        #[cfg(not(mach_backend = "sim"))]
         {
             let _ = space;
             HostRegistry {}
@@ -195,11 +195,11 @@ impl HostRegistry {
         if fd < 0 {
             return Err(RegistryError::NoDevice);
         }
-        #[cfg(sim_registry)]
+        #[cfg(mach_backend = "sim")]
         {
             f(&self.sim)
         }
-        #[cfg(not(sim_registry))]
+        #[cfg(not(mach_backend = "sim"))]
         {
             f(&crate::registry::DevIoRegistry::from_process_fd(fd))
         }

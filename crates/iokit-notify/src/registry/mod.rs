@@ -2,8 +2,8 @@
 //!
 //! | Implementation | cfg | What it is |
 //! |---|---|---|
-//! | [`DevIoRegistry`] | `target_os = "freebsd"` | ioctls on NextBSD's `/dev/ioregistry` |
-//! | [`SimRegistry`] / [`SimRegistryHandle`] | the simulated kernel (every other OS, or feature `sim`) | a model of the kernel's registry on `mach-sim` |
+//! | [`DevIoRegistry`] | `mach_backend = "nextbsd"` (NextBSD, or NextBSD over sim) | ioctls on NextBSD's `/dev/ioregistry` |
+//! | [`SimRegistry`] / [`SimRegistryHandle`] | `mach_sim_kernel` (the simulated kernel is underneath) | a model of the kernel's registry on `mach-sim` |
 //!
 //! A backend value stands for one open registry *in one IPC space*: port names passed to
 //! [`RegistryBackend::watch`] are names in that space (on NextBSD, the calling process; in the
@@ -17,14 +17,18 @@ use thiserror::Error;
 
 use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
 
-#[cfg(target_os = "freebsd")]
+#[cfg(mach_backend = "nextbsd")]
 mod nextbsd;
-#[cfg(target_os = "freebsd")]
+#[cfg(mach_backend = "nextbsd")]
+#[cfg_attr(mach_over_sim, path = "raw_sim.rs")]
+#[cfg_attr(not(mach_over_sim), path = "raw_os.rs")]
+mod raw;
+#[cfg(mach_backend = "nextbsd")]
 pub use nextbsd::DevIoRegistry;
 
-#[cfg(sim_registry)]
+#[cfg(mach_sim_kernel)]
 mod sim;
-#[cfg(sim_registry)]
+#[cfg(mach_sim_kernel)]
 pub use sim::{SimDevice, SimRegistry, SimRegistryConfig, SimRegistryHandle, TestEventSupport};
 
 /// Error of a registry call, from the errno the kernel returned (spec §6 #11 mapping).

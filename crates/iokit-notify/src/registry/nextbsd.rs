@@ -1,9 +1,14 @@
 //! NextBSD: ioctls on `/dev/ioregistry` (spec §4).
+//!
+//! Every call into the system goes through `raw` (`open`, `ioctl`, `close`): the C library on
+//! NextBSD, the simulated kernel's trap face when NextBSD over sim runs this same file on Linux
+//! (where [`crate::registry::SimRegistry::install_device`] serves `/dev/ioregistry`).
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 
+use super::raw;
 use super::{RegistryBackend, RegistryError};
 use crate::wire::{
     ioreg_criteria, ioreg_lookup, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREGIOCLOOKUP,
@@ -15,8 +20,8 @@ const DEVICE: &CStr = c"/dev/ioregistry";
 /// Where the descriptor came from.
 #[derive(Debug)]
 enum Fd {
-    /// Opened by [`DevIoRegistry::open`]; closed on drop.
-    Owned(OwnedFd),
+    /// Opened by [`DevIoRegistry::open`]; closed (through `raw`) on drop.
+    Owned(RawFd),
     /// The host library's process-lifetime descriptor (`__io_ioregistry_fd`); never closed here.
     Borrowed(RawFd),
 }
@@ -32,7 +37,7 @@ impl DevIoRegistry {
     /// [`RegistryError::NoDevice`] if the kernel has no registry.
     pub fn open() -> Result<DevIoRegistry, RegistryError> {
         // SAFETY: DEVICE is a NUL-terminated path; open has no other preconditions.
-        let fd = unsafe { libc::open(DEVICE.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let fd = unsafe { raw::open(DEVICE, libc::O_RDONLY | libc::O_CLOEXEC) };
         if fd < 0 {
             let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
             return Err(match errno {
@@ -40,10 +45,7 @@ impl DevIoRegistry {
                 other => RegistryError::from_errno(other),
             });
         }
-        // SAFETY: `fd` was just returned by open and is owned by nobody else.
-        Ok(DevIoRegistry {
-            fd: Fd::Owned(unsafe { OwnedFd::from_raw_fd(fd) }),
-        })
+        Ok(DevIoRegistry { fd: Fd::Owned(fd) })
     }
 
     /// Uses a descriptor that stays open for the life of the process (libIOKit's
@@ -56,8 +58,7 @@ impl DevIoRegistry {
 
     fn raw_fd(&self) -> RawFd {
         match &self.fd {
-            Fd::Owned(fd) => fd.as_raw_fd(),
-            Fd::Borrowed(fd) => *fd,
+            Fd::Owned(fd) | Fd::Borrowed(fd) => *fd,
         }
     }
 
@@ -66,18 +67,20 @@ impl DevIoRegistry {
     /// `cmd` copies out) for the call.
     unsafe fn ioctl<T>(&self, cmd: u32, arg: *mut T) -> Result<(), RegistryError> {
         // SAFETY: the caller guarantees `arg` matches `cmd`'s parameter type and size.
-        let rc = unsafe {
-            libc::ioctl(
-                self.raw_fd(),
-                cmd as libc::c_ulong,
-                arg.cast::<libc::c_void>(),
-            )
-        };
+        let rc = unsafe { raw::ioctl(self.raw_fd(), cmd, arg.cast::<libc::c_void>()) };
         if rc == -1 {
             let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
             return Err(RegistryError::from_errno(errno));
         }
         Ok(())
+    }
+}
+
+impl Drop for DevIoRegistry {
+    fn drop(&mut self) {
+        if let Fd::Owned(fd) = self.fd {
+            raw::close(fd);
+        }
     }
 }
 

@@ -622,3 +622,111 @@ impl RegistryBackend for SimRegistryHandle {
         Ok(())
     }
 }
+
+/// The registry as a device of the simulated kernel's trap face (`mach_sim::trap`), so that the
+/// NextBSD backend ([`super::DevIoRegistry`] under NextBSD over sim) reaches it through `open`
+/// and `ioctl` exactly as it reaches `/dev/ioregistry` on NextBSD. Each `ioctl` runs in the
+/// calling task; the commands and their argument structs are the kernel's (spec §4): any other
+/// command is `ENOTTY`, as the kernel's ioctl switch answers.
+struct TrapDevice {
+    registry: SimRegistry,
+}
+
+/// The `errno` a registry error stands for.
+fn errno_of(e: RegistryError) -> libc::c_int {
+    e.errno().unwrap_or(libc::ENXIO)
+}
+
+impl mach_sim::trap::Device for TrapDevice {
+    unsafe fn ioctl(
+        &self,
+        task: &Task,
+        cmd: u64,
+        arg: *mut libc::c_void,
+    ) -> Result<(), libc::c_int> {
+        use crate::wire::{ioreg_lookup, IOREGIOCLOOKUP, IOREGIOCNODE, IOREGIOCROOT};
+        use crate::wire::{IOREGIOCTESTEVENT, IOREGIOCWATCH};
+        let handle = self.registry.open(task);
+        let Ok(cmd) = u32::try_from(cmd) else {
+            return Err(libc::ENOTTY);
+        };
+        if arg.is_null() {
+            return Err(libc::EFAULT);
+        }
+        match cmd {
+            IOREGIOCROOT => {
+                // SAFETY: IOREGIOCROOT's argument is a `uint64_t` out (caller's guarantee).
+                unsafe { arg.cast::<u64>().write_unaligned(self.registry.root_id()) };
+                Ok(())
+            }
+            IOREGIOCWATCH => {
+                // SAFETY: IOREGIOCWATCH's argument is a `struct ioreg_watch_reg` in.
+                let reg = unsafe { arg.cast::<ioreg_watch_reg>().read_unaligned() };
+                handle.watch(&reg).map_err(errno_of)
+            }
+            IOREGIOCNODE => {
+                let p = arg.cast::<ioreg_node>();
+                // SAFETY: IOREGIOCNODE's argument is a `struct ioreg_node` in/out.
+                let id = unsafe { p.read_unaligned() }.id;
+                let node = handle.node(id).map_err(errno_of)?;
+                // SAFETY: as above.
+                unsafe { p.write_unaligned(node) };
+                Ok(())
+            }
+            IOREGIOCLOOKUP => {
+                let p = arg.cast::<ioreg_lookup>();
+                // SAFETY: IOREGIOCLOOKUP's argument is a `struct ioreg_lookup` in/out.
+                let mut lookup = unsafe { p.read_unaligned() };
+                let mut ids = vec![0u64; lookup.max as usize];
+                let count = handle
+                    .lookup(&lookup.criteria, &mut ids)
+                    .map_err(errno_of)?;
+                let copied = count.min(ids.len());
+                if copied > 0 {
+                    if lookup.matches == 0 {
+                        return Err(libc::EFAULT);
+                    }
+                    // SAFETY: `matches` is the caller's array of `max` ids (caller's guarantee),
+                    // and `copied <= max`.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            ids.as_ptr(),
+                            lookup.matches as usize as *mut u64,
+                            copied,
+                        )
+                    };
+                }
+                lookup.count = u32::try_from(count).unwrap_or(u32::MAX);
+                // SAFETY: as above.
+                unsafe { p.write_unaligned(lookup) };
+                Ok(())
+            }
+            IOREGIOCTESTEVENT => {
+                // SAFETY: IOREGIOCTESTEVENT's argument is a `struct ioreg_test_event` in.
+                let event = unsafe { arg.cast::<ioreg_test_event>().read_unaligned() };
+                handle.test_event(&event).map_err(errno_of)
+            }
+            _ => Err(libc::ENOTTY),
+        }
+    }
+}
+
+impl SimRegistry {
+    /// Serves this registry as `/dev/ioregistry` on the simulated kernel's trap face, replacing
+    /// any registry served there before. Used by NextBSD over sim, where the shipping
+    /// [`super::DevIoRegistry`] opens the device through the trap face; watches registered that
+    /// way name ports in the calling task.
+    pub fn install_device(&self) {
+        mach_sim::trap::register_device(
+            "/dev/ioregistry",
+            Arc::new(TrapDevice {
+                registry: self.clone(),
+            }),
+        );
+    }
+
+    /// Stops serving `/dev/ioregistry` on the trap face (descriptors already open keep working).
+    pub fn uninstall_device() {
+        mach_sim::trap::unregister_device("/dev/ioregistry");
+    }
+}

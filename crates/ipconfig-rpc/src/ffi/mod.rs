@@ -172,7 +172,7 @@ fn signal_events(rt: &'static Runtime) -> Option<&'static signal::SignalEvents> 
         .as_ref()
 }
 
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 fn check_in(space: &Space) -> Result<ReceiveRight, kern_return_t> {
     let task = space.task();
     let name = task
@@ -183,7 +183,7 @@ fn check_in(space: &Space) -> Result<ReceiveRight, kern_return_t> {
     Ok(unsafe { ReceiveRight::from_raw_in(space, name) })
 }
 
-#[cfg(any(target_os = "freebsd", target_os = "macos"))]
+#[cfg(not(mach_backend = "sim"))]
 fn check_in(space: &Space) -> Result<ReceiveRight, kern_return_t> {
     extern "C" {
         static bootstrap_port: mach_port_t;

@@ -34,8 +34,5 @@ pub use server::{
 pub use view::message_from_encoded;
 
 // Runtime tests need the simulated kernel (the native backends are tested on their hosts).
-#[cfg(all(
-    test,
-    any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))
-))]
+#[cfg(all(test, mach_backend = "sim"))]
 mod tests;

@@ -9,21 +9,20 @@
 //! none (32 bytes; notify mode needs no `ext`).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use mach_abi::{EV_ADD, EV_CLEAR, EV_DELETE};
-
-use mach_abi::{kern_return_t, KERN_SUCCESS};
+use mach_abi::{kern_return_t, EV_ADD, EV_CLEAR, EV_DELETE, KERN_SUCCESS};
 
 use super::imp::FILTER;
+use super::raw;
 use super::{Event, Name};
 use crate::Error;
 
 // native-filter.md §2: the FreeBSD 12+ `struct kevent` with `ext[4]` is 64 bytes. libc >= 0.2.176
 // defaults to it; an older libc would silently bind the FreeBSD 11 ABI.
-#[cfg(target_os = "freebsd")]
-const _: () = assert!(std::mem::size_of::<libc::kevent>() == 64);
+#[cfg(not(mach_backend = "macos"))]
+const _: () = assert!(std::mem::size_of::<raw::kevent>() == 64);
 
 /// The process's IPC space (one per process natively, so all values are equal).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -53,24 +52,20 @@ pub(super) fn check(op: &'static str, kr: kern_return_t) -> Result<(), Error> {
     }
 }
 
-/// A kqueue descriptor.
+/// A kqueue descriptor, closed on drop through `raw::close` (never an `OwnedFd`: on NextBSD over
+/// sim the descriptor belongs to the trap face, which must see the close).
 #[derive(Debug)]
 pub struct Kqueue {
-    fd: OwnedFd,
+    fd: RawFd,
 }
 
 /// A changelist entry for the Mach filter on `set`: `fflags = 0` (notify mode), no data.
-fn change(set: Name, flags: u16) -> libc::kevent {
-    libc::kevent {
-        ident: set as libc::uintptr_t,
-        filter: FILTER,
-        flags,
-        fflags: 0,
-        data: 0,
-        udata: std::ptr::null_mut(),
-        #[cfg(target_os = "freebsd")]
-        ext: [0; 4],
-    }
+fn change(set: Name, flags: u16) -> raw::kevent {
+    let mut ev = raw::kevent_zeroed();
+    ev.ident = set as _;
+    ev.filter = FILTER;
+    ev.flags = flags;
+    ev
 }
 
 fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
@@ -81,22 +76,27 @@ fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
 }
 
 impl Kqueue {
-    /// A new kqueue, owned by the returned value.
+    /// A new kqueue, owned by the returned value, close-on-exec (as mio's are: a child that
+    /// execs must not inherit the process's event sources).
     pub(super) fn new() -> io::Result<Kqueue> {
-        // SAFETY: kqueue has no preconditions.
-        let fd = unsafe { libc::kqueue() };
+        let fd = raw::kqueue();
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `fd` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Kqueue { fd })
+        let kq = Kqueue { fd };
+        if raw::set_cloexec(fd) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(kq)
     }
 
-    fn changes_only(&self, ev: libc::kevent) -> io::Result<()> {
-        let ts = timespec(Some(Duration::ZERO)).expect("some");
+    fn changes_only(&self, ev: raw::kevent) -> io::Result<()> {
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: one valid change, no event list (errors come back as -1/errno, §1).
-        let rc = unsafe { libc::kevent(self.fd.as_raw_fd(), &ev, 1, std::ptr::null_mut(), 0, &ts) };
+        let rc = unsafe { raw::kevent(self.fd, &ev, 1, std::ptr::null_mut(), 0, &ts) };
         if rc < 0 {
             Err(io::Error::last_os_error())
         } else {
@@ -117,19 +117,19 @@ impl Kqueue {
         events: &mut [Event],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let mut raw = [change(0, 0); 16];
-        let want = events.len().min(raw.len());
+        let mut raw_events = [raw::kevent_zeroed(); 16];
+        let want = events.len().min(raw_events.len());
         let ts = timespec(timeout);
         let tsp = ts
             .as_ref()
             .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `raw` has room for `want` events; no changes.
+        // SAFETY: `raw_events` has room for `want` events; no changes.
         let rc = unsafe {
-            libc::kevent(
-                self.fd.as_raw_fd(),
+            raw::kevent(
+                self.fd,
                 std::ptr::null(),
                 0,
-                raw.as_mut_ptr(),
+                raw_events.as_mut_ptr(),
                 want as libc::c_int,
                 tsp,
             )
@@ -138,15 +138,22 @@ impl Kqueue {
             return Err(io::Error::last_os_error());
         }
         let n = rc as usize;
-        for (out, ev) in events.iter_mut().zip(&raw[..n]) {
+        for (out, ev) in events.iter_mut().zip(&raw_events[..n]) {
             *out = event_from_kevent!(ev);
         }
         Ok(n)
     }
 }
 
+impl Drop for Kqueue {
+    fn drop(&mut self) {
+        // Closing the kqueue drops every knote on it.
+        raw::close(self.fd);
+    }
+}
+
 impl AsRawFd for Kqueue {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd
     }
 }

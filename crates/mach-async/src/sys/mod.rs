@@ -3,14 +3,28 @@
 //! Modelled on mio's `src/sys`: this file documents what every platform provides and selects
 //! exactly one implementation by `cfg`:
 //!
-//! | cfg | file | Mach layer |
+//! | cfg (set by `build.rs`) | file | Mach layer |
 //! |---|---|---|
-//! | `target_os = "freebsd"` (without feature `sim`) | `nextbsd.rs` | NextBSD traps through `syscall(2)`, numbers from `sysctl mach.syscall.<name>`; `kevent` filter −16 |
-//! | `target_os = "macos"` (without feature `sim`) | `macos.rs` | libSystem's Mach calls; `kevent` filter −8 (`libc::EVFILT_MACHPORT`) |
-//! | everything else, or feature `sim` | `sim.rs` | the simulated NextBSD kernel, `mach-sim` |
+//! | `mach_backend = "nextbsd"` (FreeBSD) | `nextbsd.rs` | NextBSD traps through `syscall(2)`, numbers from `sysctl mach.syscall.<name>`; `kevent` filter −16 |
+//! | `mach_backend = "nextbsd"` + `mach_over_sim` (feature `nextbsd-over-sim`, any OS) | `nextbsd.rs` | the same code, "NextBSD over sim": its raw calls reach the simulated kernel's trap face |
+//! | `mach_backend = "macos"` | `macos.rs` | libSystem's Mach calls; `kevent` filter −8 (`libc::EVFILT_MACHPORT`) |
+//! | `mach_backend = "sim"` (every other OS, or feature `sim`) | `sim.rs` | the simulated NextBSD kernel's Rust API (`mach-sim`), several spaces per process |
 //!
 //! The two native backends share `bsd.rs`: the process-wide `Space`'s identity and a
-//! real kqueue descriptor driven through `libc::kevent`.
+//! real kqueue descriptor driven through `kevent(2)`.
+//!
+//! # Raw calls
+//!
+//! The native backends reach the operating system only through `raw`, a module of a few
+//! functions (`syscall`, `sysctlbyname`, `close`, `kqueue`, `kevent`, `set_cloexec`) with the C
+//! library's signatures and conventions (−1 and `errno` on failure). It has two
+//! implementations: `raw_os.rs` calls the C library; `raw_sim.rs` (only with `mach_over_sim`)
+//! calls `mach_sim::trap`, the simulated kernel's model of exactly the kernel interface those
+//! calls reach on NextBSD — trap numbers, each trap's argument list and return convention, names
+//! that are descriptors, FreeBSD's `struct kevent`. Everything else in `nextbsd.rs` and `bsd.rs`
+//! is the code that ships, with no simulation branch: on Linux, CI runs it over the simulated
+//! kernel, so a wrong argument order or a misread return convention fails there as it would on
+//! NextBSD.
 //!
 //! Nothing above this module knows which platform it runs on, and no platform file knows about
 //! streams, messages or futures.
@@ -132,22 +146,32 @@ fn retry_interrupted(
     }
 }
 
-#[cfg(all(any(target_os = "freebsd", target_os = "macos"), not(feature = "sim")))]
+#[cfg(any(mach_backend = "nextbsd", mach_backend = "macos"))]
 mod bsd;
 
-#[cfg(all(target_os = "freebsd", not(feature = "sim")))]
+#[cfg(any(mach_backend = "nextbsd", mach_backend = "macos"))]
+#[cfg_attr(mach_over_sim, path = "raw_sim.rs")]
+#[cfg_attr(not(mach_over_sim), path = "raw_os.rs")]
+mod raw;
+
+#[cfg(mach_backend = "nextbsd")]
 #[path = "nextbsd.rs"]
 mod imp;
 
-#[cfg(all(target_os = "macos", not(feature = "sim")))]
+#[cfg(mach_backend = "macos")]
 #[path = "macos.rs"]
 mod imp;
 
-#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+#[cfg(mach_backend = "sim")]
 #[path = "sim.rs"]
 mod imp;
 
 pub use imp::{mach_available, Kqueue, Space, FILTER};
 
-/// Name of the backend compiled in (`"nextbsd"`, `"macos"` or `"sim"`).
-pub const BACKEND: &str = imp::BACKEND;
+/// Name of the backend compiled in: `"nextbsd"`, `"macos"`, `"sim"`, or `"nextbsd-over-sim"`
+/// (the NextBSD backend with its raw calls on the simulated kernel's trap face).
+pub const BACKEND: &str = if cfg!(mach_over_sim) {
+    "nextbsd-over-sim"
+} else {
+    imp::BACKEND
+};

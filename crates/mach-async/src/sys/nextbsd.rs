@@ -15,8 +15,10 @@
 //!   references, as XNU's `ipc_right_copyout` does) **(verify on a NextBSD image)**.
 //! * Out-of-line memory received from NextBSD is never freed (§9.4 project rule: its OOL
 //!   copyout is unreliable, protocols use inline data).
-//! * `kevent` goes through `libc::kevent` in the shared `bsd.rs`, which asserts the
-//!   FreeBSD 12+ layout (64 bytes, with `ext`) at compile time; the filter is −16.
+//! * `kevent` goes through the shared `bsd.rs`, which asserts the FreeBSD 12+ layout (64 bytes,
+//!   with `ext`) at compile time; the filter is −16.
+//! * Every call into the system goes through `raw` (`sys/mod.rs`, "Raw calls"): the C library
+//!   here, the simulated kernel's trap face when NextBSD over sim runs this same file on Linux.
 
 use std::ffi::CStr;
 use std::fmt;
@@ -31,6 +33,7 @@ use mach_abi::{
 
 use super::bsd::check;
 pub use super::bsd::{Kqueue, Space};
+use super::raw;
 use super::{retry_interrupted, Name};
 use crate::Error;
 
@@ -71,13 +74,7 @@ fn traps() -> &'static [i32; 7] {
             let mut len = std::mem::size_of::<libc::c_int>();
             // SAFETY: `name` is NUL-terminated; `value`/`len` are valid for writes of an int.
             let rc = unsafe {
-                libc::sysctlbyname(
-                    name.as_ptr(),
-                    (&mut value as *mut libc::c_int).cast(),
-                    &mut len,
-                    std::ptr::null(),
-                    0,
-                )
+                raw::sysctlbyname(name, (&mut value as *mut libc::c_int).cast(), &mut len)
             };
             if rc == 0 && len == std::mem::size_of::<libc::c_int>() {
                 *slot = value;
@@ -120,7 +117,7 @@ fn task_self() -> u32 {
     static TASK: OnceLock<u32> = OnceLock::new();
     *TASK.get_or_init(|| match trap(Trap::TaskSelf) {
         // SAFETY: a 0-argument trap.
-        Ok(n) => (unsafe { libc::syscall(n) }) as u32,
+        Ok(n) => (unsafe { raw::syscall(n, &[]) }) as u32,
         Err(_) => 0,
     })
 }
@@ -136,7 +133,16 @@ impl Space {
         let n = trap(Trap::PortAllocate)?;
         let mut name: u32 = 0;
         // SAFETY: 3-argument trap; `name` is valid for a u32 write.
-        let rc = unsafe { libc::syscall(n, task_self(), right, &mut name as *mut u32) };
+        let rc = unsafe {
+            raw::syscall(
+                n,
+                &[
+                    task_self() as usize,
+                    right as usize,
+                    &mut name as *mut u32 as usize,
+                ],
+            )
+        };
         if rc == 0 {
             Ok(name)
         } else {
@@ -156,7 +162,17 @@ impl Space {
     ) -> Result<(), Error> {
         let n = trap(Trap::PortInsertRight)?;
         // SAFETY: 4 scalar arguments.
-        let kr = unsafe { libc::syscall(n, task_self(), name, poly, poly_poly) };
+        let kr = unsafe {
+            raw::syscall(
+                n,
+                &[
+                    task_self() as usize,
+                    name as usize,
+                    poly as usize,
+                    poly_poly as usize,
+                ],
+            )
+        };
         check("mach_port_insert_right", kr)
     }
 
@@ -168,13 +184,13 @@ impl Space {
     pub(crate) fn deallocate(&self, name: Name) -> Result<(), Error> {
         let n = trap(Trap::PortDeallocate)?;
         // SAFETY: 2 scalar arguments. The kernel discards the kr; the return is always 0.
-        unsafe { libc::syscall(n, task_self(), name) };
+        unsafe { raw::syscall(n, &[task_self() as usize, name as usize]) };
         Ok(())
     }
 
     fn close(&self, op: &'static str, name: Name) -> Result<(), Error> {
-        // SAFETY: closing a descriptor number we own as a Mach name (§9.3).
-        if unsafe { libc::close(name as libc::c_int) } == 0 {
+        // Closing a descriptor number we own as a Mach name (§9.3).
+        if raw::close(name as libc::c_int) == 0 {
             Ok(())
         } else {
             Err(Error::io(op, io::Error::last_os_error()))
@@ -192,7 +208,8 @@ impl Space {
     pub(crate) fn move_member(&self, member: Name, after: Name) -> Result<(), Error> {
         let n = trap(Trap::PortMoveMember)?;
         // SAFETY: 3 scalar arguments.
-        let kr = unsafe { libc::syscall(n, task_self(), member, after) };
+        let kr =
+            unsafe { raw::syscall(n, &[task_self() as usize, member as usize, after as usize]) };
         check("mach_port_move_member", kr)
     }
 
@@ -208,14 +225,16 @@ impl Space {
         let mut previous: u32 = 0;
         // SAFETY: the 6-argument trap (no task, §9.1); `previous` is valid for a u32 write.
         let kr = unsafe {
-            libc::syscall(
+            raw::syscall(
                 n,
-                name,
-                msgid,
-                sync,
-                notify,
-                notify_poly,
-                &mut previous as *mut u32,
+                &[
+                    name as usize,
+                    msgid as u32 as usize,
+                    sync as usize,
+                    notify as usize,
+                    notify_poly as usize,
+                    &mut previous as *mut u32 as usize,
+                ],
             )
         };
         check("mach_port_request_notification", kr).map(|()| previous)
@@ -239,7 +258,19 @@ impl Space {
         // libmach never retries; Apple's wrapper does (mach-abi.md §3.3).
         Ok(retry_interrupted(|| {
             // SAFETY: forwarded from this function's contract.
-            unsafe { libc::syscall(n, msg, option, send_size, rcv_size, rcv_name, timeout) }
+            unsafe {
+                raw::syscall(
+                    n,
+                    &[
+                        msg as usize,
+                        option as usize,
+                        send_size as usize,
+                        rcv_size as usize,
+                        rcv_name as usize,
+                        timeout as usize,
+                    ],
+                )
+            }
         }))
     }
 

@@ -234,19 +234,19 @@ pub fn receive_options(timeout_ms: Option<u32>) -> u32 {
         }
 }
 
-#[cfg(target_os = "freebsd")]
+#[cfg(mach_backend = "nextbsd")]
 mod nextbsd;
-#[cfg(target_os = "freebsd")]
+#[cfg(mach_backend = "nextbsd")]
 pub use nextbsd::NativeRaw;
 
 /// [`RawMach`] on a task of the simulated kernel.
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 #[derive(Clone)]
 pub struct SimRaw {
     task: mach_sim::Task,
 }
 
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 impl SimRaw {
     /// Raw calls in `task`.
     pub fn new(task: mach_sim::Task) -> SimRaw {
@@ -254,7 +254,7 @@ impl SimRaw {
     }
 }
 
-#[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#[cfg(mach_backend = "sim")]
 impl RawMach for SimRaw {
     fn new_port(&self) -> Result<Name, kern_return_t> {
         let name = self.task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE)?;

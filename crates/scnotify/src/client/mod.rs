@@ -165,7 +165,7 @@ type ReconnectHook = Box<dyn Fn(&SendRight) + Send + Sync>;
 /// A configd session.
 ///
 /// ```
-/// # #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+/// # #[cfg(mach_backend = "sim")]
 /// # fn main() {
 /// use futures::StreamExt;
 /// use mach_async::Space;
@@ -190,7 +190,7 @@ type ReconnectHook = Box<dyn Fn(&SendRight) + Send + Sync>;
 /// });
 /// kernel.assert_no_leaks();
 /// # }
-/// # #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+/// # #[cfg(not(mach_backend = "sim"))]
 /// # fn main() {}
 /// ```
 #[derive(Clone)]

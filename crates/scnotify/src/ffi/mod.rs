@@ -436,10 +436,10 @@ pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
     if slot.is_some() {
         return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
     }
-    #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+    #[cfg(mach_backend = "sim")]
     let space =
         mach_async::Space::from_task(mach_sim::Kernel::global().task_create("configd", 1, 0, 0));
-    #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
+    #[cfg(not(mach_backend = "sim"))]
     let space = mach_async::Space::current();
     let s = space.clone();
     match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
@@ -465,7 +465,7 @@ pub unsafe extern "C" fn scnotify_configd_stop() {
         .take();
     if let Some((handle, _space)) = taken {
         run_sync(handle.stop());
-        #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+        #[cfg(mach_backend = "sim")]
         let _ = _space.task().terminate();
     }
 }
