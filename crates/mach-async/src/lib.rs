@@ -68,8 +68,9 @@ pub use stream::{
 };
 pub use sys::{Name, Space};
 
-/// Re-export of the simulated kernel, when the simulated backend is compiled in.
-#[cfg(mach_backend = "sim")]
+/// Re-export of the simulated kernel, when it is the kernel underneath (the `sim` backend, or
+/// NextBSD over sim).
+#[cfg(mach_sim_kernel)]
 pub use mach_sim;
 
 #[cfg(test)]
