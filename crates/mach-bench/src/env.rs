@@ -81,7 +81,7 @@ impl Env {
             ));
         }
         Ok(Env {
-            raw: Arc::new(crate::raw::NativeRaw),
+            raw: Arc::new(crate::raw::NativeRaw::default()),
             space: Space::current(),
         })
     }

@@ -91,7 +91,9 @@ impl fmt::Debug for Space {
 }
 
 impl Space {
-    pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
+    /// `mach_port_allocate` of a receive right or port set in this space (the raw name; prefer
+    /// [`crate::ReceiveRight`] / [`crate::PortSet`], which release it).
+    pub fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         let mut name = 0;
         // SAFETY: `name` is valid for a write.
         check("mach_port_allocate", unsafe {
@@ -100,7 +102,8 @@ impl Space {
         Ok(name)
     }
 
-    pub(crate) fn insert_right(
+    /// `mach_port_insert_right(name, poly, poly_poly)` in this space.
+    pub fn insert_right(
         &self,
         name: Name,
         poly: Name,
@@ -126,7 +129,8 @@ impl Space {
         })
     }
 
-    pub(crate) fn destroy_receive(&self, name: Name) -> Result<(), Error> {
+    /// Destroys the receive right `name` (its port dies, queued messages are destroyed).
+    pub fn destroy_receive(&self, name: Name) -> Result<(), Error> {
         // SAFETY: scalar arguments.
         check("mach_port_mod_refs(RECEIVE)", unsafe {
             mach_port_mod_refs(task(), name, MACH_PORT_RIGHT_RECEIVE, -1)
@@ -177,7 +181,7 @@ impl Space {
     /// # Safety
     /// `msg` valid for reads of `send_size` and writes of `rcv_size` bytes, 4-byte aligned and
     /// not aliased during the call; OOL addresses valid for their sizes.
-    pub(crate) unsafe fn mach_msg(
+    pub unsafe fn mach_msg(
         &self,
         msg: *mut mach_msg_header_t,
         option: mach_msg_option_t,

@@ -69,6 +69,10 @@
 //! * `pub fn mach_available() -> Result<(), Error>`: a cheap probe of the Mach layer.
 //!
 //! [`Event`] is the platform-neutral form of one collected kevent.
+//!
+//! `Space::allocate`, `insert_right`, `destroy_receive` and `mach_msg` are public: code that
+//! must block in the kernel on purpose (the benchmark's old-loop and floor baselines) uses them
+//! instead of re-implementing a backend. Everything else should use the RAII rights and streams.
 
 use std::fmt;
 

@@ -129,7 +129,9 @@ impl fmt::Debug for Space {
 }
 
 impl Space {
-    pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
+    /// `mach_port_allocate` of a receive right or port set in this space (the raw name; prefer
+    /// [`crate::ReceiveRight`] / [`crate::PortSet`], which release it).
+    pub fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         let n = trap(Trap::PortAllocate)?;
         let mut name: u32 = 0;
         // SAFETY: 3-argument trap; `name` is valid for a u32 write.
@@ -154,7 +156,8 @@ impl Space {
         }
     }
 
-    pub(crate) fn insert_right(
+    /// `mach_port_insert_right(name, poly, poly_poly)` in this space.
+    pub fn insert_right(
         &self,
         name: Name,
         poly: Name,
@@ -197,7 +200,8 @@ impl Space {
         }
     }
 
-    pub(crate) fn destroy_receive(&self, name: Name) -> Result<(), Error> {
+    /// Destroys the receive right `name` (its port dies, queued messages are destroyed).
+    pub fn destroy_receive(&self, name: Name) -> Result<(), Error> {
         self.close("close(receive right)", name)
     }
 
@@ -245,7 +249,7 @@ impl Space {
     /// # Safety
     /// `msg` valid for reads of `send_size` and writes of `rcv_size` bytes, 4-byte aligned and
     /// not aliased during the call; OOL addresses valid for their sizes.
-    pub(crate) unsafe fn mach_msg(
+    pub unsafe fn mach_msg(
         &self,
         msg: *mut mach_msg_header_t,
         option: mach_msg_option_t,

@@ -72,11 +72,14 @@ impl Space {
         u64::from(self.task.id())
     }
 
-    pub(crate) fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
+    /// `mach_port_allocate` of a receive right or port set in this space (the raw name; prefer
+    /// [`crate::ReceiveRight`] / [`crate::PortSet`], which release it).
+    pub fn allocate(&self, right: mach_port_right_t) -> Result<Name, Error> {
         kr("mach_port_allocate", self.task.port_allocate(right))
     }
 
-    pub(crate) fn insert_right(
+    /// `mach_port_insert_right(name, poly, poly_poly)` in this space.
+    pub fn insert_right(
         &self,
         name: Name,
         poly: Name,
@@ -99,7 +102,8 @@ impl Space {
         kr("mach_port_deallocate", self.task.port_deallocate(name))
     }
 
-    pub(crate) fn destroy_receive(&self, name: Name) -> Result<(), Error> {
+    /// Destroys the receive right `name` (its port dies, queued messages are destroyed).
+    pub fn destroy_receive(&self, name: Name) -> Result<(), Error> {
         kr("close(receive right)", self.task.port_close(name))
     }
 
@@ -134,7 +138,7 @@ impl Space {
     /// # Safety
     /// As `mach_sim::Task::mach_msg`: `msg` valid for reads of `send_size` and writes of
     /// `rcv_size` bytes, 4-byte aligned, not aliased during the call; OOL addresses valid.
-    pub(crate) unsafe fn mach_msg(
+    pub unsafe fn mach_msg(
         &self,
         msg: *mut mach_msg_header_t,
         option: mach_msg_option_t,

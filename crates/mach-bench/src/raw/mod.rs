@@ -235,9 +235,9 @@ pub fn receive_options(timeout_ms: Option<u32>) -> u32 {
 }
 
 #[cfg(mach_backend = "nextbsd")]
-mod nextbsd;
+mod native;
 #[cfg(mach_backend = "nextbsd")]
-pub use nextbsd::NativeRaw;
+pub use native::NativeRaw;
 
 /// [`RawMach`] on a task of the simulated kernel.
 #[cfg(mach_backend = "sim")]
