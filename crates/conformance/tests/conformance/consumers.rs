@@ -355,7 +355,7 @@ fn iokit_an_arrival_and_its_departure_are_reported_and_unknown_departures_droppe
             (ev.kind, ev.id, ev.name.as_str()),
             (EventKind::Arrive, 0x7e57, "cf_probe0")
         );
-        // A departure of a device this watch never reported is dropped (spec §6 #3).
+        // A departure of a device this watch never reported is dropped (docs/iokit-notify.md §6 #3).
         registry
             .test_event(&event(IOREG_EVENT_DEPART, 0x7e58, "cf_probe0", "cf_probe"))
             .unwrap();
