@@ -3,6 +3,9 @@
 //! while the port's knote registers, interrupted receives. Each test ends with the streams in a
 //! defined state (events delivered exactly once, or ended) and the no-leak assertion.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use std::sync::{Arc, Mutex};
 

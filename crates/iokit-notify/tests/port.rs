@@ -2,6 +2,9 @@
 //! `iokitnotifyrt`) and one regression test per fixed §6 bug. Every test uses its own kernel and
 //! ends with the no-leak assertion.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use std::sync::{Arc, Mutex};
 

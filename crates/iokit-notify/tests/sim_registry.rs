@@ -1,6 +1,9 @@
 //! The simulated registry behaves like NextBSD's kernel registry (spec §4, §8). Each test uses
 //! its own kernel and ends with the no-leak assertion.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryConfig, TestEventSupport};
 use iokit_notify::wire::{

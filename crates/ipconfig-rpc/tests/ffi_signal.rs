@@ -6,6 +6,9 @@
 //! One test function: signal dispositions and the C ABI state are process-wide.
 // The simulated kernel only: these tests create tasks and kernels.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};

@@ -2,6 +2,9 @@
 //! each test on its own kernel, each ending with the leak assertion.
 // The simulated kernel only: these tests create tasks and kernels.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

@@ -2,6 +2,9 @@
 //!
 //! Each test runs on its own simulated kernel and ends with the no-leak assertion.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 mod common;
 

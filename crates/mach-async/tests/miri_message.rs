@@ -5,6 +5,9 @@
 //! simulated kernel; the receive goes through `MachNotifyStream::try_recv` on a current-thread
 //! runtime.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use bytes::Bytes;
 use mach_abi::{MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};

@@ -1,5 +1,8 @@
 //! RAII rights, messages, async send and notifications on the simulated kernel.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 mod common;
 

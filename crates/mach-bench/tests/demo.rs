@@ -3,6 +3,9 @@
 //! order, with the right answers, and leaves nothing in the kernel.
 
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 #[test]
 fn demo_runs_the_three_consumers_end_to_end_and_leaks_nothing() {

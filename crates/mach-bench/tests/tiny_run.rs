@@ -6,6 +6,9 @@
 //! other test may run beside it.
 
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 use mach_bench::cli::Options;
 use mach_bench::env::Env;

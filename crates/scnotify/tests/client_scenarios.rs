@@ -3,6 +3,9 @@
 //! reconnect (spec §7), concurrency and lifetime. Every test ends with the no-leak assertion.
 // The simulated kernel only: these tests create tasks and kernels.
 #![cfg(mach_backend = "sim")]
+// Sim-only: these tests build their own simulated kernel (separate client and server tasks,
+// fault injection, the kernel's leak accounting). Behaviour that any backend can show is in the
+// portable suite, crates/conformance.
 
 mod common;
 

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 crate::tests!(
     scnotify_set_then_get_round_trips,
+    scnotify_a_session_finds_configd_through_the_bootstrap_server,
     scnotify_a_watched_key_change_is_notified,
     scnotify_a_pattern_matches_keys_it_never_named,
     scnotify_changes_before_a_read_coalesce_into_one_batch,
@@ -86,6 +87,33 @@ fn scnotify_set_then_get_round_trips() -> Outcome {
         );
     });
     Ok(())
+}
+
+fn scnotify_a_session_finds_configd_through_the_bootstrap_server() -> Outcome {
+    let fx = Fixture::new();
+    let rt = multi_thread_rt();
+    let outcome = rt.block_on(async {
+        let port = mach_async::ReceiveRight::new_in(fx.server()).unwrap();
+        let service = format!("org.nextbsd.conformance.configd.{}", std::process::id());
+        fx.register_service(&service, &port)?;
+        let server = ConfigdServer::spawn(port).expect("the store server");
+        let options = SessionOptions {
+            connector: Connector::Bootstrap(service),
+            ..SessionOptions::default()
+        };
+        // The session's own bootstrap_look_up (natively: the C library's).
+        let session = within(HANG, Session::open_with(fx.client(), options), "configopen")
+            .await
+            .expect("a session through the bootstrap server");
+        session.set("State:/Boot", b"1").await.unwrap();
+        assert_eq!(session.get("State:/Boot").await.unwrap(), b"1");
+        drop(session);
+        within(HANG, server.stop(), "the store server to stop").await;
+        Ok(())
+    });
+    drop(rt);
+    fx.assert_no_leaks();
+    outcome
 }
 
 fn scnotify_a_watched_key_change_is_notified() -> Outcome {
