@@ -381,10 +381,8 @@ fn kqueue_and_kevent_with_the_freebsd_layout() {
         let kq = trap::kqueue();
         assert!(kq >= 0);
         // SAFETY: F_GETFD only reads.
-        assert_eq!(
-            unsafe { libc::fcntl(kq, libc::F_GETFD) } & libc::FD_CLOEXEC,
-            libc::FD_CLOEXEC
-        );
+        let fd_flags = unsafe { libc::fcntl(kq, libc::F_GETFD) };
+        assert_eq!(fd_flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         let add = kevent_freebsd {
             ident: set as usize,
             filter: EVFILT_MACHPORT_NEXTBSD,
@@ -396,10 +394,8 @@ fn kqueue_and_kevent_with_the_freebsd_layout() {
             tv_nsec: 0,
         };
         // SAFETY: one change, no events, a valid timeout.
-        assert_eq!(
-            unsafe { trap::kevent(kq, &add, 1, std::ptr::null_mut(), 0, &zero) },
-            0
-        );
+        let rc = unsafe { trap::kevent(kq, &add, 1, std::ptr::null_mut(), 0, &zero) };
+        assert_eq!(rc, 0);
         assert_eq!(
             call("mach_port_move_member", &[0, port as usize, set as usize]),
             0
@@ -486,10 +482,8 @@ fn device_files_answer_open_ioctl_and_close() {
         assert!(fd >= 0);
         let mut v = 0u32;
         // SAFETY: the command's argument is a u32.
-        assert_eq!(
-            unsafe { trap::ioctl(fd, 0xc004_7201, (&mut v as *mut u32).cast()) },
-            0
-        );
+        let rc = unsafe { trap::ioctl(fd, 0xc004_7201, (&mut v as *mut u32).cast()) };
+        assert_eq!(rc, 0);
         assert_eq!(v, task.id(), "the ioctl ran in the caller's task");
         // SAFETY: an unknown command is refused before the argument is used.
         let rc = unsafe { trap::ioctl(fd, 0x1234, std::ptr::null_mut()) };
