@@ -184,7 +184,8 @@ impl Fixture {
     /// when the port dies). Natively this is `bootstrap_register` (launchd's liblaunch on
     /// NextBSD, libSystem on macOS); `Err(Skipped)` if the name server refuses it.
     pub fn register_service(&self, name: &str, port: &ReceiveRight) -> Result<(), Skipped> {
-        self.backend.register_service(&self.server, name, port)
+        mach_async::bootstrap::register(&self.server, name, port)
+            .map_err(|_| Skipped("the name server refused bootstrap_register"))
     }
 
     /// An ioregistry in the server space on which events can be injected
@@ -260,17 +261,6 @@ mod backend {
             server.task().port_close(name).expect("close(set)");
         }
 
-        pub(super) fn register_service(
-            &self,
-            server: &Space,
-            name: &str,
-            port: &ReceiveRight,
-        ) -> Result<(), Skipped> {
-            let bs = self.kernel.bootstrap();
-            bs.register(server.task(), name, port.name())
-                .map_err(|_| Skipped("the simulated name server refused the registration"))
-        }
-
         pub(super) fn registry(
             &self,
             server: &Space,
@@ -295,26 +285,6 @@ mod backend {
             let _ = &self.server;
             (stats != clean).then(|| format!("{stats:?}\n{}", self.kernel.describe()))
         }
-    }
-}
-
-/// `bootstrap_register(bootstrap_port, name, port)` through the C library (on NextBSD over sim,
-/// the simulated kernel's libmach export of it).
-#[cfg(not(mach_backend = "sim"))]
-fn bootstrap_register(name: &str, port: &ReceiveRight) -> Result<(), Skipped> {
-    extern "C" {
-        static bootstrap_port: u32;
-        fn bootstrap_register(bp: u32, name: *const libc::c_char, sp: u32) -> libc::c_int;
-    }
-    let c = std::ffi::CString::new(name).map_err(|_| Skipped("a service name with a NUL"))?;
-    // SAFETY: `c` is NUL-terminated; `bootstrap_port` is set up by the C runtime.
-    let kr = unsafe { bootstrap_register(bootstrap_port, c.as_ptr(), port.name()) };
-    if kr == 0 {
-        Ok(())
-    } else {
-        Err(Skipped(
-            "bootstrap_register refused (launchd may not allow it)",
-        ))
     }
 }
 
@@ -354,15 +324,6 @@ mod backend {
             let port = ReceiveRight::new_in(server).expect("a receive right");
             let send = port.make_send().expect("a send right");
             (port, send)
-        }
-
-        pub(super) fn register_service(
-            &self,
-            _: &Space,
-            name: &str,
-            port: &ReceiveRight,
-        ) -> Result<(), Skipped> {
-            bootstrap_register(name, port)
         }
 
         pub(super) fn destroy_set(&self, _: &Space, name: Name) {
@@ -478,15 +439,6 @@ mod backend {
             let port = ReceiveRight::new_in(server).expect("a receive right");
             let send = port.make_send().expect("a send right");
             (port, send)
-        }
-
-        pub(super) fn register_service(
-            &self,
-            _: &Space,
-            name: &str,
-            port: &ReceiveRight,
-        ) -> Result<(), Skipped> {
-            bootstrap_register(name, port)
         }
 
         #[cfg(mach_backend = "nextbsd")]

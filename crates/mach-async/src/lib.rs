@@ -45,6 +45,7 @@
 //! # fn main() {}
 //! ```
 
+pub mod bootstrap;
 mod buffer;
 mod error;
 mod message;

@@ -172,37 +172,9 @@ fn signal_events(rt: &'static Runtime) -> Option<&'static signal::SignalEvents> 
         .as_ref()
 }
 
-#[cfg(mach_backend = "sim")]
 fn check_in(space: &Space) -> Result<ReceiveRight, kern_return_t> {
-    let task = space.task();
-    let name = task
-        .kernel()
-        .bootstrap()
-        .check_in(task, IPCONFIG_SERVICE_NAME)?;
-    // SAFETY: the bootstrap server just gave this task the service's receive right.
-    Ok(unsafe { ReceiveRight::from_raw_in(space, name) })
-}
-
-#[cfg(not(mach_backend = "sim"))]
-fn check_in(space: &Space) -> Result<ReceiveRight, kern_return_t> {
-    extern "C" {
-        static bootstrap_port: mach_port_t;
-        fn bootstrap_check_in(
-            bp: mach_port_t,
-            service_name: *const std::ffi::c_char,
-            sp: *mut mach_port_t,
-        ) -> kern_return_t;
-    }
-    let name = std::ffi::CString::new(IPCONFIG_SERVICE_NAME).expect("no NUL in the name");
-    let mut port: mach_port_t = 0;
-    // SAFETY: liblaunch's `bootstrap_port` is initialised before main; `name` is a
-    // NUL-terminated string shorter than 128 bytes and `port` a valid out-pointer.
-    let kr = unsafe { bootstrap_check_in(bootstrap_port, name.as_ptr(), &mut port) };
-    if kr != 0 {
-        return Err(kr);
-    }
-    // SAFETY: check-in returned the service's receive right in this space.
-    Ok(unsafe { ReceiveRight::from_raw_in(space, port) })
+    mach_async::bootstrap::check_in(space, IPCONFIG_SERVICE_NAME)
+        .map_err(|e| e.code().unwrap_or(mach_abi::KERN_FAILURE))
 }
 
 fn start() -> Result<(), ()> {

@@ -43,6 +43,75 @@ impl Space {
     }
 }
 
+/// The bootstrap calls of the C library: libSystem on macOS, launchd's liblaunch on NextBSD
+/// (docs/mach-abi.md §11). On NextBSD over sim the simulated kernel's libmach C ABI exports
+/// them, so the same declarations bind there too.
+mod c_bootstrap {
+    use std::ffi::c_char;
+    extern "C" {
+        pub static bootstrap_port: u32;
+        pub fn bootstrap_look_up(bp: u32, service: *const c_char, sp: *mut u32) -> i32;
+        pub fn bootstrap_check_in(bp: u32, service: *const c_char, sp: *mut u32) -> i32;
+        pub fn bootstrap_register(bp: u32, service: *const c_char, sp: u32) -> i32;
+    }
+}
+
+/// `name` as a C string (`BOOTSTRAP_UNKNOWN_SERVICE` for one with a NUL: no such service).
+fn service_name(name: &str) -> Result<std::ffi::CString, kern_return_t> {
+    std::ffi::CString::new(name).map_err(|_| mach_abi::BOOTSTRAP_UNKNOWN_SERVICE)
+}
+
+impl Space {
+    /// `bootstrap_look_up(service)`: a send right in this space.
+    pub(crate) fn bootstrap_look_up(&self, service: &str) -> Result<Name, kern_return_t> {
+        let c = service_name(service)?;
+        let mut port = 0u32;
+        // SAFETY: `c` is NUL-terminated, `port` a valid out-pointer; `bootstrap_port` is set up
+        // by the C runtime before main.
+        let kr = unsafe {
+            c_bootstrap::bootstrap_look_up(c_bootstrap::bootstrap_port, c.as_ptr(), &mut port)
+        };
+        if kr == KERN_SUCCESS {
+            Ok(port)
+        } else {
+            Err(kr)
+        }
+    }
+
+    /// `bootstrap_check_in(service)`: the service's receive right in this space.
+    pub(crate) fn bootstrap_check_in(&self, service: &str) -> Result<Name, kern_return_t> {
+        let c = service_name(service)?;
+        let mut port = 0u32;
+        // SAFETY: as in `bootstrap_look_up`.
+        let kr = unsafe {
+            c_bootstrap::bootstrap_check_in(c_bootstrap::bootstrap_port, c.as_ptr(), &mut port)
+        };
+        if kr == KERN_SUCCESS {
+            Ok(port)
+        } else {
+            Err(kr)
+        }
+    }
+
+    /// `bootstrap_register(service, port)`.
+    pub(crate) fn bootstrap_register(
+        &self,
+        service: &str,
+        port: Name,
+    ) -> Result<(), kern_return_t> {
+        let c = service_name(service)?;
+        // SAFETY: `c` is NUL-terminated; the rest are scalars.
+        let kr = unsafe {
+            c_bootstrap::bootstrap_register(c_bootstrap::bootstrap_port, c.as_ptr(), port)
+        };
+        if kr == KERN_SUCCESS {
+            Ok(())
+        } else {
+            Err(kr)
+        }
+    }
+}
+
 /// `Ok` for `KERN_SUCCESS`, else the code as [`Error::Kern`] of `op`.
 pub(super) fn check(op: &'static str, kr: kern_return_t) -> Result<(), Error> {
     if kr == KERN_SUCCESS {

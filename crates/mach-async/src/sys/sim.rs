@@ -169,6 +169,32 @@ impl Space {
         }
     }
 
+    /// `bootstrap_look_up(service)`: a send right in this space (`Err(kr)`, e.g.
+    /// `BOOTSTRAP_UNKNOWN_SERVICE`).
+    pub(crate) fn bootstrap_look_up(&self, service: &str) -> Result<Name, mach_abi::kern_return_t> {
+        self.task.kernel().bootstrap().look_up(&self.task, service)
+    }
+
+    /// `bootstrap_check_in(service)`: the service's receive right in this space.
+    pub(crate) fn bootstrap_check_in(
+        &self,
+        service: &str,
+    ) -> Result<Name, mach_abi::kern_return_t> {
+        self.task.kernel().bootstrap().check_in(&self.task, service)
+    }
+
+    /// `bootstrap_register(service, port)`: `port` names a right of this space.
+    pub(crate) fn bootstrap_register(
+        &self,
+        service: &str,
+        port: Name,
+    ) -> Result<(), mach_abi::kern_return_t> {
+        self.task
+            .kernel()
+            .bootstrap()
+            .register(&self.task, service, port)
+    }
+
     pub(crate) fn kqueue(&self) -> io::Result<Kqueue> {
         Ok(Kqueue {
             kq: self.task.kqueue()?,
