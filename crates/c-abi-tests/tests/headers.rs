@@ -126,7 +126,8 @@ fn every_installed_header_compiles_alone() {
 /// `<IOKitNotify.h>` compiles with `-Wall -Wextra -Werror` in one file with IOKitLib.h-style
 /// declarations (tests/c/headers/iokitlib_style.h, written from the public facts): no macro
 /// redefinition, no `-Warray-parameter` mismatch on `IOServiceAddMatchingNotification`, no
-/// conflicting typedef, in either include order.
+/// conflicting typedef, in either include order (IOKitNotify.h first needs
+/// `IOKIT_NOTIFY_IOKITLIB_PROTOTYPE`, as its header comment says).
 #[test]
 fn iokit_notify_h_coexists_with_iokitlib_h() {
     let root = workspace_root();
@@ -140,7 +141,7 @@ fn iokit_notify_h_coexists_with_iokitlib_h() {
     for defines in [
         &["-DIOKITLIB_FIRST", "-DIOKITLIB_EXPR_CODES"][..],
         &["-DIOKITLIB_FIRST"][..],
-        &[][..],
+        &["-DIOKIT_NOTIFY_IOKITLIB_PROTOTYPE"][..],
     ] {
         let output = compile_object("cc", c_abi_tests::C_FLAGS, &source, &dirs, defines);
         assert!(

@@ -6,6 +6,11 @@
  * The library imports from its host library (libIOKit): __io_ioregistry_fd, __io_alloc_iterator,
  * __io_extract_criteria, IOObjectRelease, CFRelease, dispatch_retain, dispatch_release,
  * dispatch_async_f.
+ *
+ * It can be included in one file with the system's <IOKit/IOKitLib.h>: the shared macros are
+ * guarded, the shared typedefs are identical, and IOServiceAddMatchingNotification takes
+ * IOKitLib.h's `const io_name_t` when that header came first (or when
+ * IOKIT_NOTIFY_IOKITLIB_PROTOTYPE is defined, to include this header first).
  */
 
 #ifndef IOKIT_NOTIFY_H
@@ -193,15 +198,28 @@ extern "C" {
  * `kIOReturnBadArgument` / `kIOReturnUnsupported` / `kIOReturnError` as the registry answers,
  * `KERN_RESOURCE_SHORTAGE` when memory or ports run out. On any error no watch remains.
  *
- * Declared by hand (not generated) with IOKitLib.h's `const io_name_t` parameter, so that both
- * declarations agree (gcc -Warray-parameter); the Rust definition takes the decayed pointer.
+ * Declared by hand (not generated). With the system's <IOKit/IOKitLib.h> included first (its
+ * guard __IOKIT_IOKITLIB_H is defined), or with IOKIT_NOTIFY_IOKITLIB_PROTOTYPE defined (to
+ * include this header first), the parameter is IOKitLib.h's `const io_name_t`, so both
+ * declarations agree (gcc -Warray-parameter). Otherwise it is the decayed `const char *` the
+ * Rust definition takes, so passing a short string literal does not trip gcc's
+ * -Wstringop-overread (which reads `const io_name_t` as "128 bytes are read").
  */
+#if defined(__IOKIT_IOKITLIB_H) || defined(IOKIT_NOTIFY_IOKITLIB_PROTOTYPE)
 kern_return_t IOServiceAddMatchingNotification(IONotificationPortRef notifyPort,
                                                const io_name_t notification_type,
                                                CFDictionaryRef matching,
                                                IOServiceMatchingCallback callback,
                                                void *refCon,
                                                io_iterator_t *notification);
+#else
+kern_return_t IOServiceAddMatchingNotification(IONotificationPortRef notifyPort,
+                                               const char *notification_type,
+                                               CFDictionaryRef matching,
+                                               IOServiceMatchingCallback callback,
+                                               void *refCon,
+                                               io_iterator_t *notification);
+#endif
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -10,7 +10,8 @@
  * `const io_name_t`. Compiled three ways: IOKitLib.h first with its return codes spelled as an
  * expression (IOKITLIB_EXPR_CODES: an unguarded redefinition in IOKitNotify.h would be a
  * "macro redefined" error), IOKitLib.h first with plain constants, and IOKitNotify.h first with
- * plain constants.
+ * plain constants and IOKIT_NOTIFY_IOKITLIB_PROTOTYPE (so that it declares the `const io_name_t`
+ * prototype before IOKitLib.h does).
  */
 
 #ifdef IOKITLIB_FIRST

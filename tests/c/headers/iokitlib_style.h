@@ -3,8 +3,9 @@
  * from the header's public facts (spec iokit-notify.md §2) for the coexistence test
  * iokitlib_coexist.c. Not installed; not a copy of any real header.
  */
-#ifndef TEST_IOKITLIB_STYLE_H
-#define TEST_IOKITLIB_STYLE_H
+/* The include guard of Apple's and NextBSD's IOKitLib.h. */
+#ifndef __IOKIT_IOKITLIB_H
+#define __IOKIT_IOKITLIB_H
 
 #include <mach/mach.h>
 
