@@ -93,26 +93,6 @@ mach_port_t __SCDynamicStoreAddNotificationPort(SCDynamicStoreRef store);
  */
 void __SCDynamicStoreNotifyCancel(SCDynamicStoreRef store);
 
-/**
- * Test support (not part of SCNotify.c): starts an in-process configd, checked in as
- * `com.apple.SystemConfiguration.configd`, on the library's event thread. On the simulated
- * kernel it runs in a task of its own. Returns 0, or the `kern_return_t` of the check-in
- * (`BOOTSTRAP_SERVICE_ACTIVE` if a configd is already running).
- *
- * # Safety
- * Always safe.
- */
-int scnotify_configd_start(void);
-
-/**
- * Test support: stops the configd started by [`scnotify_configd_start`] (every session and
- * notify right it held dies, as when configd exits) and waits until it is gone.
- *
- * # Safety
- * Always safe.
- */
-void scnotify_configd_stop(void);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

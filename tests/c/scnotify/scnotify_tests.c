@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <scnotify.h>
+#include <scnotify_sim.h>
 #include <mach_sim.h>
 
 static int passed, failed;

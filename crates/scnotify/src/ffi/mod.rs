@@ -17,13 +17,14 @@
 //!   registered (it is called from the store finalizer).
 
 pub mod host;
+#[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
+pub mod sim;
 mod state;
 
 use host::*;
 use state::{run_sync, StorePtr, StoreState};
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
 
 use crate::wire::{Status, CONFIG_DATA_MAX};
 
@@ -418,54 +419,5 @@ pub unsafe extern "C" fn __SCDynamicStoreNotifyCancel(store: SCDynamicStoreRef) 
     };
     if idle && !state.has_registration() {
         StoreState::free(store);
-    }
-}
-
-static TEST_CONFIGD: Mutex<Option<(crate::ServerHandle, mach_async::Space)>> = Mutex::new(None);
-
-/// Test support (not part of SCNotify.c): starts an in-process configd, checked in as
-/// `com.apple.SystemConfiguration.configd`, on the library's event thread. On the simulated
-/// kernel it runs in a task of its own. Returns 0, or the `kern_return_t` of the check-in
-/// (`BOOTSTRAP_SERVICE_ACTIVE` if a configd is already running).
-///
-/// # Safety
-/// Always safe.
-#[no_mangle]
-pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
-    let mut slot = TEST_CONFIGD.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_some() {
-        return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
-    }
-    #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
-    let space =
-        mach_async::Space::from_task(mach_sim::Kernel::global().task_create("configd", 1, 0, 0));
-    #[cfg(not(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos")))))]
-    let space = mach_async::Space::current();
-    let s = space.clone();
-    match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
-        Ok(handle) => {
-            *slot = Some((handle, space));
-            0
-        }
-        Err(crate::ServerError::CheckIn(kr)) => kr,
-        Err(_) => mach_abi::KERN_FAILURE,
-    }
-}
-
-/// Test support: stops the configd started by [`scnotify_configd_start`] (every session and
-/// notify right it held dies, as when configd exits) and waits until it is gone.
-///
-/// # Safety
-/// Always safe.
-#[no_mangle]
-pub unsafe extern "C" fn scnotify_configd_stop() {
-    let taken = TEST_CONFIGD
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some((handle, _space)) = taken {
-        run_sync(handle.stop());
-        #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
-        let _ = _space.task().terminate();
     }
 }
