@@ -23,7 +23,7 @@ mod state;
 
 use host::*;
 use state::{run_sync, StorePtr, StoreState};
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
 use crate::wire::{Status, CONFIG_DATA_MAX};
