@@ -345,17 +345,34 @@ pub struct TaskGuard {
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
+        // Nothing to restore once the thread's storage is gone (thread exit, process exit).
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
 impl Task {
     /// The calling thread's current task: the one last entered on this thread, else the global
     /// kernel's default task (created on first use with this process's pid, euid and egid).
+    ///
+    /// # Panics
+    /// When the calling thread's thread-local storage has been destroyed: in a thread-local
+    /// destructor, or on the main thread in an `atexit` handler or ELF destructor after `main`
+    /// returned. Code that can run there (every C entry point) uses [`Task::try_current`].
     pub fn current() -> Task {
-        CURRENT
-            .with(|c| c.borrow().clone())
-            .unwrap_or_else(|| Kernel::global().default_task())
+        Self::try_current().expect(
+            "mach-sim: Task::current called after the thread's storage was destroyed \
+             (use Task::try_current in code that can run at thread or process exit)",
+        )
+    }
+    /// [`Task::current`], or `None` once the calling thread's thread-local storage has been
+    /// destroyed (thread-local destructors; `atexit` handlers and ELF destructors of the main
+    /// thread after `main` returned), when the task the thread had entered can no longer be
+    /// known. Never panics.
+    pub fn try_current() -> Option<Task> {
+        match CURRENT.try_with(|c| c.try_borrow().ok().map(|t| t.clone())) {
+            Ok(Some(entered)) => Some(entered.unwrap_or_else(|| Kernel::global().default_task())),
+            _ => None,
+        }
     }
     /// Makes this the calling thread's current task until the guard is dropped.
     pub fn enter(&self) -> TaskGuard {
@@ -364,13 +381,22 @@ impl Task {
         }
     }
     /// Makes this the calling thread's current task; returns the previous one (C ABI form).
+    ///
+    /// Does nothing and returns `None` once the thread's storage has been destroyed (see
+    /// [`Task::try_current`]).
     pub fn set_current(&self) -> Option<Task> {
-        CURRENT.with(|c| c.borrow_mut().replace(self.clone()))
+        CURRENT
+            .try_with(|c| c.borrow_mut().replace(self.clone()))
+            .ok()
+            .flatten()
     }
     /// Clears the calling thread's current task (it falls back to the global default task);
     /// returns the previous one.
     pub fn clear_current() -> Option<Task> {
-        CURRENT.with(|c| c.borrow_mut().take())
+        CURRENT
+            .try_with(|c| c.borrow_mut().take())
+            .ok()
+            .flatten()
     }
     /// The name given at creation.
     pub fn name(&self) -> String {
