@@ -393,10 +393,7 @@ impl Task {
     /// Clears the calling thread's current task (it falls back to the global default task);
     /// returns the previous one.
     pub fn clear_current() -> Option<Task> {
-        CURRENT
-            .try_with(|c| c.borrow_mut().take())
-            .ok()
-            .flatten()
+        CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten()
     }
     /// The name given at creation.
     pub fn name(&self) -> String {

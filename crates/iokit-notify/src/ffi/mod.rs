@@ -19,6 +19,10 @@
 //! * `IONotificationPortDestroy` really releases the set and every watch port (#7), returns at
 //!   once, and no callback starts after it returned — neither inline nor from a bundle already
 //!   queued on the dispatch queue, which skips the callback and only releases the iterator (#14).
+//!
+//! Every export runs under [`guard`]: a panic (a bug here) never crosses the C boundary; it is
+//! answered with NULL (`IONotificationPortCreate`), `MACH_PORT_NULL`, `kIOReturnError`
+//! (`IOServiceAddMatchingNotification`, after releasing `matching`) or nothing.
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
 
@@ -41,6 +45,13 @@ use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg,
 
 #[cfg(sim_registry)]
 pub mod sim;
+
+/// Runs an exported function's body so that no panic crosses the C boundary (a panic there
+/// would abort the host process): a panic (a bug in this library) is printed by the panic hook
+/// and answered with `fallback` (each export documents it).
+pub(crate) fn guard<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(fallback)
+}
 
 // ---- C types --------------------------------------------------------------------------------
 
@@ -396,28 +407,30 @@ impl Drop for Consumed {
 /// None beyond the C contract; callable from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONotificationPortRef {
-    let _ = mainPort;
-    let Some(runtime) = event_runtime() else {
-        return ptr::null_mut();
-    };
-    let space = Space::current();
-    let port = NotificationPort::builder(HostRegistry::new(&space))
-        .space(space)
-        .runtime(runtime.clone())
-        .build();
-    match port {
-        Ok(port) => {
-            let state = Arc::new(CallbackState {
-                queue: Mutex::new(QueuePtr(ptr::null_mut())),
-                destroyed: AtomicBool::new(false),
-            });
-            Box::into_raw(Box::new(IONotificationPort { port, state }))
+    guard(ptr::null_mut(), || {
+        let _ = mainPort;
+        let Some(runtime) = event_runtime() else {
+            return ptr::null_mut();
+        };
+        let space = Space::current();
+        let port = NotificationPort::builder(HostRegistry::new(&space))
+            .space(space)
+            .runtime(runtime.clone())
+            .build();
+        match port {
+            Ok(port) => {
+                let state = Arc::new(CallbackState {
+                    queue: Mutex::new(QueuePtr(ptr::null_mut())),
+                    destroyed: AtomicBool::new(false),
+                });
+                Box::into_raw(Box::new(IONotificationPort { port, state }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "IONotificationPortCreate failed");
+                ptr::null_mut()
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "IONotificationPortCreate failed");
-            ptr::null_mut()
-        }
-    }
+    })
 }
 
 /// Destroys a port: returns at once; no callback starts after it returned (callbacks already
@@ -429,21 +442,23 @@ pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONo
 /// `notify` is NULL or a port from [`IONotificationPortCreate`] not yet destroyed.
 #[no_mangle]
 pub unsafe extern "C" fn IONotificationPortDestroy(notify: IONotificationPortRef) {
-    if notify.is_null() {
-        return;
-    }
-    // SAFETY: per the contract, `notify` came from Box::into_raw in Create and is live.
-    let port = unsafe { Box::from_raw(notify) };
-    port.state.destroyed.store(true, Ordering::SeqCst);
-    port.port.shutdown();
-    let old = {
-        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *guard, QueuePtr(ptr::null_mut()))
-    };
-    if !old.0.is_null() {
-        // SAFETY: the reference SetDispatchQueue took.
-        unsafe { dispatch_release(old.0.cast()) };
-    }
+    guard((), || {
+        if notify.is_null() {
+            return;
+        }
+        // SAFETY: per the contract, `notify` came from Box::into_raw in Create and is live.
+        let port = unsafe { Box::from_raw(notify) };
+        port.state.destroyed.store(true, Ordering::SeqCst);
+        port.port.shutdown();
+        let old = {
+            let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *guard, QueuePtr(ptr::null_mut()))
+        };
+        if !old.0.is_null() {
+            // SAFETY: the reference SetDispatchQueue took.
+            unsafe { dispatch_release(old.0.cast()) };
+        }
+    })
 }
 
 /// Sets the queue callbacks run on (retained); NULL goes back to inline delivery on the event
@@ -456,22 +471,24 @@ pub unsafe extern "C" fn IONotificationPortSetDispatchQueue(
     notify: IONotificationPortRef,
     queue: dispatch_queue_t,
 ) {
-    // SAFETY: per the contract, a non-null `notify` is live.
-    let Some(port) = (unsafe { notify.as_ref() }) else {
-        return;
-    };
-    if !queue.is_null() {
-        // SAFETY: the caller's live queue; the port keeps this reference.
-        unsafe { dispatch_retain(queue.cast()) };
-    }
-    let old = {
-        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *guard, QueuePtr(queue))
-    };
-    if !old.0.is_null() {
-        // SAFETY: the reference taken when `old` was set; released after unlocking.
-        unsafe { dispatch_release(old.0.cast()) };
-    }
+    guard((), || {
+        // SAFETY: per the contract, a non-null `notify` is live.
+        let Some(port) = (unsafe { notify.as_ref() }) else {
+            return;
+        };
+        if !queue.is_null() {
+            // SAFETY: the caller's live queue; the port keeps this reference.
+            unsafe { dispatch_retain(queue.cast()) };
+        }
+        let old = {
+            let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *guard, QueuePtr(queue))
+        };
+        if !old.0.is_null() {
+            // SAFETY: the reference taken when `old` was set; released after unlocking.
+            unsafe { dispatch_release(old.0.cast()) };
+        }
+    })
 }
 
 /// The port's receive-side name: the port set every watch's port belongs to. Never receive on
@@ -483,11 +500,13 @@ pub unsafe extern "C" fn IONotificationPortSetDispatchQueue(
 pub unsafe extern "C" fn IONotificationPortGetMachPort(
     notify: IONotificationPortRef,
 ) -> mach_port_t {
-    // SAFETY: per the contract, a non-null `notify` is live.
-    match unsafe { notify.as_ref() } {
-        Some(port) => port.port.set_name(),
-        None => 0,
-    }
+    guard(0, || {
+        // SAFETY: per the contract, a non-null `notify` is live.
+        match unsafe { notify.as_ref() } {
+            Some(port) => port.port.set_name(),
+            None => 0,
+        }
+    })
 }
 
 /// Adds a matching notification. `matching` is consumed (one `CFRelease`) on every path.
@@ -513,65 +532,68 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
     refCon: *mut c_void,
     notification: *mut io_iterator_t,
 ) -> kern_return_t {
-    let consumed = Consumed(matching);
-    // SAFETY: per the contract, a non-null port is live.
-    let Some(port) = (unsafe { notifyPort.as_ref() }) else {
-        return KERN_INVALID_ARGUMENT;
-    };
-    let Some(callback) = callback else {
-        return KERN_INVALID_ARGUMENT;
-    };
-    if notification_type.is_null() || matching.is_null() || notification.is_null() {
-        return KERN_INVALID_ARGUMENT;
-    }
-    // SAFETY: a non-null C string per the contract.
-    let notification_type = unsafe { CStr::from_ptr(notification_type) };
-    let Some(kinds) = kinds_for_type(notification_type) else {
-        return kIOReturnBadArgument;
-    };
-    let mut host_criteria = io_criteria {
-        name: [0; 32],
-        klass: [0; 32],
-        driver: [0; 32],
-    };
-    // SAFETY: a live dictionary and a writable io_criteria.
-    unsafe { __io_extract_criteria(matching, &mut host_criteria) };
-    drop(consumed);
-    let criteria = criteria_from_host(&host_criteria);
+    guard(kIOReturnError, || {
+        let consumed = Consumed(matching);
+        // SAFETY: per the contract, a non-null port is live.
+        let Some(port) = (unsafe { notifyPort.as_ref() }) else {
+            return KERN_INVALID_ARGUMENT;
+        };
+        let Some(callback) = callback else {
+            return KERN_INVALID_ARGUMENT;
+        };
+        if notification_type.is_null() || matching.is_null() || notification.is_null() {
+            return KERN_INVALID_ARGUMENT;
+        }
+        // SAFETY: a non-null C string per the contract.
+        let notification_type = unsafe { CStr::from_ptr(notification_type) };
+        let Some(kinds) = kinds_for_type(notification_type) else {
+            return kIOReturnBadArgument;
+        };
+        let mut host_criteria = io_criteria {
+            name: [0; 32],
+            klass: [0; 32],
+            driver: [0; 32],
+        };
+        // SAFETY: a live dictionary and a writable io_criteria.
+        unsafe { __io_extract_criteria(matching, &mut host_criteria) };
+        drop(consumed);
+        let criteria = criteria_from_host(&host_criteria);
 
-    let state = Arc::clone(&port.state);
-    let refcon = Refcon(refCon);
-    let sink = Sink::Callback(Box::new(move |event: DeviceEvent| {
-        state.deliver(callback, refcon, &event)
-    }));
-    let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
-        Ok((snapshot, watch, _)) => (snapshot, watch),
-        Err(e) => return watch_error_code(&e),
-    };
-    let ids = snapshot.ids();
-    let Ok(count) = u32::try_from(ids.len()) else {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    };
-    // SAFETY: malloc for a buffer the host frees; at least one element so it is never NULL for
-    // an empty snapshot.
-    let buf = unsafe { libc::malloc(ids.len().max(1) * std::mem::size_of::<u64>()) }.cast::<u64>();
-    if buf.is_null() {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    }
-    // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it, even on failure.
-    let iterator = unsafe {
-        ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
-        __io_alloc_iterator(buf, count)
-    };
-    if iterator.is_null() {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    }
-    // SAFETY: a writable out-pointer per the contract.
-    unsafe { notification.write(iterator) };
-    KERN_SUCCESS
+        let state = Arc::clone(&port.state);
+        let refcon = Refcon(refCon);
+        let sink = Sink::Callback(Box::new(move |event: DeviceEvent| {
+            state.deliver(callback, refcon, &event)
+        }));
+        let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
+            Ok((snapshot, watch, _)) => (snapshot, watch),
+            Err(e) => return watch_error_code(&e),
+        };
+        let ids = snapshot.ids();
+        let Ok(count) = u32::try_from(ids.len()) else {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        };
+        // SAFETY: malloc for a buffer the host frees; at least one element so it is never NULL for
+        // an empty snapshot.
+        let buf =
+            unsafe { libc::malloc(ids.len().max(1) * std::mem::size_of::<u64>()) }.cast::<u64>();
+        if buf.is_null() {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it, even on failure.
+        let iterator = unsafe {
+            ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
+            __io_alloc_iterator(buf, count)
+        };
+        if iterator.is_null() {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        // SAFETY: a writable out-pointer per the contract.
+        unsafe { notification.write(iterator) };
+        KERN_SUCCESS
+    })
 }
 
 #[cfg(test)]

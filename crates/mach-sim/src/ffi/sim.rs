@@ -54,7 +54,9 @@ pub unsafe extern "C" fn mach_sim_task_create(
             .to_string_lossy()
             .into_owned()
     };
-    guard(0, || current_kernel().task_create(&name, pid, euid, egid).id())
+    guard(0, || {
+        current_kernel().task_create(&name, pid, euid, egid).id()
+    })
 }
 
 /// Makes `task` the calling thread's current task and returns the previous one's id (the
@@ -102,9 +104,11 @@ pub extern "C" fn mach_sim_task_terminate(task: u32) -> kern_return_t {
 /// elsewhere become dead names); otherwise the entry (every right under the name) is dropped.
 #[no_mangle]
 pub extern "C" fn mach_sim_port_close(name: mach_port_name_t) -> kern_return_t {
-    guard(KERN_FAILURE, || match current_task().and_then(|t| t.port_close(name)) {
-        Ok(()) => KERN_SUCCESS,
-        Err(kr) => kr,
+    guard(KERN_FAILURE, || {
+        match current_task().and_then(|t| t.port_close(name)) {
+            Ok(()) => KERN_SUCCESS,
+            Err(kr) => kr,
+        }
     })
 }
 

@@ -15,6 +15,9 @@
 //!   refused (`kSCStatusNotifierActive`) instead of silently leaking the first registration;
 //! - `__SCDynamicStoreNotifyCancel` also frees the crate's per-store state when nothing is
 //!   registered (it is called from the store finalizer).
+//!
+//! Every export runs under [`guard`]: a panic never crosses the C boundary; it is reported as
+//! the function's failure value with SCError 1001.
 
 pub mod host;
 #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
@@ -27,6 +30,16 @@ use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
 use crate::wire::{Status, CONFIG_DATA_MAX};
+
+/// Runs an exported function's body so that no panic crosses the C boundary (a panic there
+/// would abort the host process): a panic (a bug in this library) is printed by the panic hook
+/// and answered with `fallback` and SCError `kSCStatusFailed` (1001).
+pub(crate) fn guard<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        let _ = std::panic::catch_unwind(|| set_error(Status::FAILED.code()));
+        fallback
+    })
+}
 
 fn set_error(code: i32) {
     // SAFETY: the host's `_SCErrorSet` stores an int in thread-local storage.
@@ -76,37 +89,39 @@ pub unsafe extern "C" fn SCDynamicStoreSetNotificationKeys(
     keys: CFArrayRef,
     patterns: CFArrayRef,
 ) -> Boolean {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return 0;
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return 0;
-    }
-    // SAFETY: per the contract.
-    let (Some(k), Some(p)) = (unsafe { encode_list(keys) }, unsafe {
-        encode_list(patterns)
-    }) else {
-        set_error(Status::INVALID_ARGUMENT.code());
-        return 0;
-    };
-    let state = StoreState::get_or_create(store);
-    let session = match state.session(store) {
-        Ok(s) => s,
-        Err(code) => {
-            set_error(code);
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
             return 0;
         }
-    };
-    match run_sync(async move { session.set_notification_lists(k, p).await }) {
-        Ok(()) => 1,
-        Err(e) => {
-            set_error(state::sc_code(&e));
-            0
+        // SAFETY: per the contract.
+        let (Some(k), Some(p)) = (unsafe { encode_list(keys) }, unsafe {
+            encode_list(patterns)
+        }) else {
+            set_error(Status::INVALID_ARGUMENT.code());
+            return 0;
+        };
+        let state = StoreState::get_or_create(store);
+        let session = match state.session(store) {
+            Ok(s) => s,
+            Err(code) => {
+                set_error(code);
+                return 0;
+            }
+        };
+        match run_sync(async move { session.set_notification_lists(k, p).await }) {
+            Ok(()) => 1,
+            Err(e) => {
+                set_error(state::sc_code(&e));
+                0
+            }
         }
-    }
+    })
 }
 
 /// `CFArrayRef SCDynamicStoreCopyNotifiedKeys(SCDynamicStoreRef store)`: the changed keys since
@@ -117,39 +132,41 @@ pub unsafe extern "C" fn SCDynamicStoreSetNotificationKeys(
 /// `store` is NULL or a valid CF object.
 #[no_mangle]
 pub unsafe extern "C" fn SCDynamicStoreCopyNotifiedKeys(store: SCDynamicStoreRef) -> CFArrayRef {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return std::ptr::null();
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return std::ptr::null();
-    }
-    let state = StoreState::get_or_create(store);
-    let session = match state.session(store) {
-        Ok(s) => s,
-        Err(code) => {
-            set_error(code);
+    guard(std::ptr::null(), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return std::ptr::null();
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
             return std::ptr::null();
         }
-    };
-    match run_sync(async move { session.notified_keys().await }) {
-        Ok(keys) => {
-            // SAFETY: CF calls.
-            let array = unsafe { state::keys_to_array(&keys) };
-            if array.is_null() {
-                set_error(Status::FAILED.code());
-            } else {
-                set_error(0);
+        let state = StoreState::get_or_create(store);
+        let session = match state.session(store) {
+            Ok(s) => s,
+            Err(code) => {
+                set_error(code);
+                return std::ptr::null();
             }
-            array
+        };
+        match run_sync(async move { session.notified_keys().await }) {
+            Ok(keys) => {
+                // SAFETY: CF calls.
+                let array = unsafe { state::keys_to_array(&keys) };
+                if array.is_null() {
+                    set_error(Status::FAILED.code());
+                } else {
+                    set_error(0);
+                }
+                array
+            }
+            Err(e) => {
+                set_error(state::sc_code(&e));
+                std::ptr::null()
+            }
         }
-        Err(e) => {
-            set_error(state::sc_code(&e));
-            std::ptr::null()
-        }
-    }
+    })
 }
 
 /// `Boolean SCDynamicStoreSetDispatchQueue(SCDynamicStoreRef store, dispatch_queue_t queue)`:
@@ -164,58 +181,60 @@ pub unsafe extern "C" fn SCDynamicStoreSetDispatchQueue(
     store: SCDynamicStoreRef,
     queue: dispatch_queue_t,
 ) -> Boolean {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return 0;
-    };
-    let state = StoreState::get_or_create(store);
-    if queue.is_null() {
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        let state = StoreState::get_or_create(store);
+        if queue.is_null() {
+            {
+                let _l = state.lock();
+                // SAFETY: the caller holds the store; fields accessed under the lock.
+                if unsafe { store.fields().notifyStatus } != notify_status::DISPATCH {
+                    set_error(Status::INVALID_ARGUMENT.code());
+                    return 0;
+                }
+            }
+            // SAFETY: the caller holds the store.
+            unsafe { cancel_dispatch(store, &state) };
+            return 1;
+        }
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
+            return 0;
+        }
         {
             let _l = state.lock();
             // SAFETY: the caller holds the store; fields accessed under the lock.
-            if unsafe { store.fields().notifyStatus } != notify_status::DISPATCH {
-                set_error(Status::INVALID_ARGUMENT.code());
+            let f = unsafe { store.fields() };
+            if f.notifyStatus != notify_status::NOT_REGISTERED || f.rlsScheduled > 0 {
+                set_error(Status::NOTIFIER_ACTIVE.code());
                 return 0;
             }
+            // SAFETY: a valid queue per the contract.
+            unsafe { dispatch_retain(queue) };
+            f.dispatchQueue = queue;
+            f.notifyStatus = notify_status::DISPATCH;
         }
-        // SAFETY: the caller holds the store.
-        unsafe { cancel_dispatch(store, &state) };
-        return 1;
-    }
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return 0;
-    }
-    {
-        let _l = state.lock();
-        // SAFETY: the caller holds the store; fields accessed under the lock.
-        let f = unsafe { store.fields() };
-        if f.notifyStatus != notify_status::NOT_REGISTERED || f.rlsScheduled > 0 {
-            set_error(Status::NOTIFIER_ACTIVE.code());
-            return 0;
-        }
-        // SAFETY: a valid queue per the contract.
-        unsafe { dispatch_retain(queue) };
-        f.dispatchQueue = queue;
-        f.notifyStatus = notify_status::DISPATCH;
-    }
-    match state.start(store, state::Mode::Dispatch(queue)) {
-        Ok(()) => 1,
-        Err(code) => {
-            {
-                let _l = state.lock();
-                // SAFETY: as above.
-                let f = unsafe { store.fields() };
-                f.dispatchQueue = std::ptr::null_mut();
-                f.notifyStatus = notify_status::NOT_REGISTERED;
+        match state.start(store, state::Mode::Dispatch(queue)) {
+            Ok(()) => 1,
+            Err(code) => {
+                {
+                    let _l = state.lock();
+                    // SAFETY: as above.
+                    let f = unsafe { store.fields() };
+                    f.dispatchQueue = std::ptr::null_mut();
+                    f.notifyStatus = notify_status::NOT_REGISTERED;
+                }
+                // SAFETY: the reference taken above.
+                unsafe { dispatch_release(queue) };
+                set_error(code);
+                0
             }
-            // SAFETY: the reference taken above.
-            unsafe { dispatch_release(queue) };
-            set_error(code);
-            0
         }
-    }
+    })
 }
 
 /// Dispatch-mode cancel: clear the queue field, NotRegistered, stop, release the queue.
@@ -253,46 +272,48 @@ pub unsafe extern "C" fn SCDynamicStoreCreateRunLoopSource(
     store: SCDynamicStoreRef,
     order: CFIndex,
 ) -> CFRunLoopSourceRef {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return std::ptr::null_mut();
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return std::ptr::null_mut();
-    }
-    let state = StoreState::get_or_create(store);
-    let _l = state.lock();
-    // SAFETY: the caller holds the store; under the lock.
-    let f = unsafe { store.fields() };
-    if !f.rls.is_null() {
-        // SAFETY: the store's own reference keeps the source alive.
-        unsafe { CFRetain(f.rls as CFTypeRef) };
-        return f.rls;
-    }
-    let mut ctx = CFRunLoopSourceContext {
-        version: 0,
-        info: store.0 as *mut c_void,
-        retain: None,
-        release: None,
-        copyDescription: None,
-        equal: None,
-        hash: None,
-        schedule: Some(rls_schedule),
-        cancel: Some(rls_cancel),
-        perform: Some(rls_perform),
-    };
-    // SAFETY: a valid version-0 context; CF copies it.
-    let rls = unsafe { CFRunLoopSourceCreate(allocator, order, &mut ctx) };
-    if rls.is_null() {
-        set_error(Status::FAILED.code());
-        return rls;
-    }
-    f.rls = rls;
-    // SAFETY: the caller's +1 (the store keeps the create reference).
-    unsafe { CFRetain(rls as CFTypeRef) };
-    rls
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return std::ptr::null_mut();
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
+            return std::ptr::null_mut();
+        }
+        let state = StoreState::get_or_create(store);
+        let _l = state.lock();
+        // SAFETY: the caller holds the store; under the lock.
+        let f = unsafe { store.fields() };
+        if !f.rls.is_null() {
+            // SAFETY: the store's own reference keeps the source alive.
+            unsafe { CFRetain(f.rls as CFTypeRef) };
+            return f.rls;
+        }
+        let mut ctx = CFRunLoopSourceContext {
+            version: 0,
+            info: store.0 as *mut c_void,
+            retain: None,
+            release: None,
+            copyDescription: None,
+            equal: None,
+            hash: None,
+            schedule: Some(rls_schedule),
+            cancel: Some(rls_cancel),
+            perform: Some(rls_perform),
+        };
+        // SAFETY: a valid version-0 context; CF copies it.
+        let rls = unsafe { CFRunLoopSourceCreate(allocator, order, &mut ctx) };
+        if rls.is_null() {
+            set_error(Status::FAILED.code());
+            return rls;
+        }
+        f.rls = rls;
+        // SAFETY: the caller's +1 (the store keeps the create reference).
+        unsafe { CFRetain(rls as CFTypeRef) };
+        rls
+    })
 }
 
 /// Run-loop source schedule callback.
@@ -374,25 +395,27 @@ unsafe extern "C" fn rls_perform(info: *mut c_void) {
 pub unsafe extern "C" fn __SCDynamicStoreAddNotificationPort(
     store: SCDynamicStoreRef,
 ) -> mach_port_t {
-    let _ = store;
-    let port = match mach_async::ReceiveRight::new() {
-        Ok(p) => p,
-        Err(_) => {
-            set_error(Status::FAILED.code());
-            return 0;
+    guard(0, || {
+        let _ = store;
+        let port = match mach_async::ReceiveRight::new() {
+            Ok(p) => p,
+            Err(_) => {
+                set_error(Status::FAILED.code());
+                return 0;
+            }
+        };
+        match port.make_send() {
+            Ok(send) => {
+                // Both rights live under one name, now the caller's.
+                let _ = send.into_raw();
+                port.into_raw()
+            }
+            Err(_) => {
+                set_error(Status::FAILED.code());
+                0
+            }
         }
-    };
-    match port.make_send() {
-        Ok(send) => {
-            // Both rights live under one name, now the caller's.
-            let _ = send.into_raw();
-            port.into_raw()
-        }
-        Err(_) => {
-            set_error(Status::FAILED.code());
-            0
-        }
-    }
+    })
 }
 
 /// `void __SCDynamicStoreNotifyCancel(SCDynamicStoreRef store)` (private): stops dispatch
@@ -403,21 +426,23 @@ pub unsafe extern "C" fn __SCDynamicStoreAddNotificationPort(
 /// `store` is NULL or a valid CF object.
 #[no_mangle]
 pub unsafe extern "C" fn __SCDynamicStoreNotifyCancel(store: SCDynamicStoreRef) {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        return;
-    };
-    let Some(state) = StoreState::existing(store) else {
-        return;
-    };
-    // SAFETY: the caller holds the store.
-    unsafe { cancel_dispatch(store, &state) };
-    let idle = {
-        let _l = state.lock();
-        // SAFETY: under the lock.
-        unsafe { store.fields().notifyStatus == notify_status::NOT_REGISTERED }
-    };
-    if idle && !state.has_registration() {
-        StoreState::free(store);
-    }
+    guard((), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            return;
+        };
+        let Some(state) = StoreState::existing(store) else {
+            return;
+        };
+        // SAFETY: the caller holds the store.
+        unsafe { cancel_dispatch(store, &state) };
+        let idle = {
+            let _l = state.lock();
+            // SAFETY: under the lock.
+            unsafe { store.fields().notifyStatus == notify_status::NOT_REGISTERED }
+        };
+        if idle && !state.has_registration() {
+            StoreState::free(store);
+        }
+    })
 }

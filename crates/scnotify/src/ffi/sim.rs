@@ -17,21 +17,24 @@ static TEST_CONFIGD: Mutex<Option<(crate::ServerHandle, mach_async::Space)>> = M
 /// Always safe.
 #[no_mangle]
 pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
-    let mut slot = TEST_CONFIGD.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_some() {
-        return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
-    }
-    let space =
-        mach_async::Space::from_task(mach_sim::Kernel::global().task_create("configd", 1, 0, 0));
-    let s = space.clone();
-    match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
-        Ok(handle) => {
-            *slot = Some((handle, space));
-            0
+    super::guard(mach_abi::KERN_FAILURE, || {
+        let mut slot = TEST_CONFIGD.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
         }
-        Err(crate::ServerError::CheckIn(kr)) => kr,
-        Err(_) => mach_abi::KERN_FAILURE,
-    }
+        let space = mach_async::Space::from_task(
+            mach_sim::Kernel::global().task_create("configd", 1, 0, 0),
+        );
+        let s = space.clone();
+        match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
+            Ok(handle) => {
+                *slot = Some((handle, space));
+                0
+            }
+            Err(crate::ServerError::CheckIn(kr)) => kr,
+            Err(_) => mach_abi::KERN_FAILURE,
+        }
+    })
 }
 
 /// Stops the configd started by [`scnotify_configd_start`] (every session and
@@ -41,12 +44,14 @@ pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
 /// Always safe.
 #[no_mangle]
 pub unsafe extern "C" fn scnotify_configd_stop() {
-    let taken = TEST_CONFIGD
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some((handle, space)) = taken {
-        run_sync(handle.stop());
-        let _ = space.task().terminate();
-    }
+    super::guard((), || {
+        let taken = TEST_CONFIGD
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((handle, space)) = taken {
+            run_sync(handle.stop());
+            let _ = space.task().terminate();
+        }
+    })
 }
