@@ -294,11 +294,21 @@ fn a_blocked_receiver_takes_the_message_directly_and_no_knote_fires() {
     }
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 42, &[]), 0);
     assert_eq!(receiver.join().unwrap(), 42);
+    // Readiness first: a scan (collect) peeks at the queue and drops a wrongly queued knote,
+    // which would hide a signal on the hand-off; the descriptor's readiness cannot be hidden.
+    assert!(
+        !readable(&kq),
+        "a direct hand-off signalled the knote (the kqueue became readable)"
+    );
     assert!(
         collect(&kq).is_empty(),
         "no knote activity for a direct hand-off"
     );
-    assert!(!readable(&kq));
+    // Control: with nobody blocked the same send does signal.
+    assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 43, &[]), 0);
+    assert!(readable(&kq), "an enqueue with nobody blocked signals");
+    assert_eq!(collect(&kq).len(), 1);
+    assert_eq!(expect_msg(&t, s).id(), 43);
     drop(kq);
     t.port_close(s).unwrap();
     t.port_close(p).unwrap();
