@@ -639,7 +639,7 @@ impl Task {
 
     /// A new kqueue owned by this task (knote idents are names in this task). Its descriptor
     /// is an `eventfd` on Linux (a nonblocking pipe elsewhere) that is readable while events are
-    /// queued. `EVFILT_MACHPORT` (-16) is the only filter; `MACH_RCV_MSG` in `fflags`
+    /// queued; it is close-on-exec, as a kqueue is not inherited across `exec`. `EVFILT_MACHPORT` (-16) is the only filter; `MACH_RCV_MSG` in `fflags`
     /// (direct-receive mode) is rejected with `EINVAL` (the project never uses it). When the task
     /// is terminated its sets' knotes get `EV_EOF`; a blocking `kevent` on its kqueue then fails
     /// with `EBADF` once nothing is queued.

@@ -651,3 +651,34 @@ fn a_receiver_blocked_on_the_member_itself_also_suppresses_the_signal() {
     t.port_close(p).unwrap();
     k.assert_no_leaks();
 }
+
+/// Whether `fd` has `FD_CLOEXEC`.
+fn close_on_exec(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD on a descriptor the caller holds open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    assert!(flags >= 0, "fcntl(F_GETFD) on {fd}");
+    flags & libc::FD_CLOEXEC != 0
+}
+
+/// A kqueue's descriptor, and the duplicate the C ABI hands out, are close-on-exec: a program
+/// that execs does not leak them into the new image (a kqueue is not inherited across exec).
+#[test]
+fn kqueue_descriptors_are_close_on_exec() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let kq = t.kqueue().unwrap();
+    assert!(close_on_exec(kq.as_raw_fd()), "Kqueue descriptor");
+    drop(kq);
+    t.terminate().unwrap();
+    k.assert_no_leaks();
+
+    // The C ABI's mach_sim_kqueue() (a duplicate, on the global kernel's default task).
+    let fd = mach_sim::ffi::sim::mach_sim_kqueue();
+    assert!(
+        fd >= 0,
+        "mach_sim_kqueue: {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(close_on_exec(fd), "mach_sim_kqueue() descriptor");
+    assert_eq!(mach_sim::ffi::sim::mach_sim_kqueue_close(fd), 0);
+}
