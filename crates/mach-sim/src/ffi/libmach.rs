@@ -16,6 +16,7 @@ use mach_abi::{
     MACH_SEND_INVALID_DEST, MACH_SEND_MSG, MACH_SEND_NO_BUFFER,
 };
 use std::cell::RefCell;
+use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
 
 /// `ipc_space_t` / `task_t` in user space: a port name (ignored by every call here).
@@ -471,4 +472,75 @@ pub extern "C" fn mig_dealloc_reply_port(reply_port: mach_port_t) {
 #[no_mangle]
 pub extern "C" fn mig_put_reply_port(reply_port: mach_port_t) {
     let _ = reply_port;
+}
+
+/// The MIG string copy shared by [`mig_strncpy`] and [`mig_strncpy_zerofill`].
+///
+/// # Safety
+/// `dest` is valid for `len` bytes of writes; `src` is NULL (only when `zero_fill`) or a string
+/// readable up to its NUL or `len - 1` bytes.
+unsafe fn strncpy_mig(dest: *mut c_char, src: *const c_char, len: c_int, zero_fill: bool) -> c_int {
+    let Ok(len) = usize::try_from(len) else {
+        return 0;
+    };
+    if len == 0 || dest.is_null() || (src.is_null() && !zero_fill) {
+        return 0;
+    }
+    let mut copied = 0; // characters copied before the NUL
+    let mut ended = src.is_null();
+    while copied < len - 1 && !ended {
+        // SAFETY: `copied < len - 1` is within both buffers (caller's guarantee on `src`:
+        // readable up to its NUL or len - 1 bytes).
+        let c = unsafe { src.add(copied).read() };
+        if c == 0 {
+            ended = true;
+        } else {
+            // SAFETY: `copied < len` bytes of `dest` are writable.
+            unsafe { dest.add(copied).write(c) };
+            copied += 1;
+        }
+    }
+    let end = if zero_fill { len } else { copied + 1 };
+    for i in copied..end {
+        // SAFETY: `i < len`.
+        unsafe { dest.add(i).write(0) };
+    }
+    let result = if src.is_null() {
+        0
+    } else if ended {
+        copied + 1
+    } else {
+        len
+    };
+    c_int::try_from(result).unwrap_or(c_int::MAX)
+}
+
+/// `int mig_strncpy(char *dest, const char *src, int len)` (`<mach/mig.h>`): copies at most
+/// `len - 1` characters of `src` and a NUL into `dest`. Returns the bytes written including the
+/// NUL when `src` ended, `len` when it was cut, 0 when `len <= 0` or a pointer is NULL (nothing
+/// written then).
+///
+/// # Safety
+/// `dest` is NULL or valid for `len` bytes of writes; `src` is NULL or readable up to its NUL or
+/// `len - 1` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mig_strncpy(dest: *mut c_char, src: *const c_char, len: c_int) -> c_int {
+    // SAFETY: forwarded caller guarantees.
+    guard(0, || unsafe { strncpy_mig(dest, src, len, false) })
+}
+
+/// `int mig_strncpy_zerofill(char *dest, const char *src, int len)` (`<mach/mig.h>`):
+/// [`mig_strncpy`] that also zero-fills `dest` up to `len` bytes; a NULL `src` writes an empty,
+/// zero-filled string and returns 0.
+///
+/// # Safety
+/// As for [`mig_strncpy`].
+#[no_mangle]
+pub unsafe extern "C" fn mig_strncpy_zerofill(
+    dest: *mut c_char,
+    src: *const c_char,
+    len: c_int,
+) -> c_int {
+    // SAFETY: forwarded caller guarantees.
+    guard(0, || unsafe { strncpy_mig(dest, src, len, true) })
 }
