@@ -31,3 +31,17 @@ fn calls_from_atexit_handlers_and_destructors_return_error_codes() {
         "a call at exit panicked:\n{stderr}"
     );
 }
+
+/// A C program shaped like MIG output for ipconfig.defs (user stubs, server stubs, routine
+/// table, demux), built against mach-sim's headers only (`<mach/mig.h>`, `<mach/std_types.h>`,
+/// `<mach/thread_status.h>`, ...), runs a round trip on the simulated kernel, with the demux's
+/// `MIG_BAD_ID` and a stub's `MIG_BAD_ARGUMENTS`, and ends with no leak.
+#[test]
+#[cfg_attr(miri, ignore = "spawns cargo and cc")]
+fn mig_shaped_stubs_build_against_the_headers_and_round_trip() {
+    let lib = build_staticlib("mach-sim");
+    let source = workspace_root().join("tests/c/mig/ipconfig_mig.c");
+    let include = include_dir("mach-sim");
+    let output = compile_and_run(&[source.as_path()], &[include.as_path()], &lib);
+    assert_passed(&output, "mig-ipconfig");
+}
