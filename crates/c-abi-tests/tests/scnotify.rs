@@ -119,6 +119,11 @@ fn c_server_restart_reconnects_with_an_empty_callout() {
 }
 
 #[test]
+fn c_disconnect_callback_runs_before_the_reread_batch() {
+    scenario("disconnect");
+}
+
+#[test]
 fn c_no_thread_per_store() {
     scenario("threads");
 }

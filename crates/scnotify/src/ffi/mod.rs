@@ -385,6 +385,35 @@ unsafe extern "C" fn rls_perform(info: *mut c_void) {
     }
 }
 
+/// `Boolean SCDynamicStoreSetDisconnectCallBack(SCDynamicStoreRef store,
+/// SCDynamicStoreDisconnectCallBack callback)` (Apple's private API; not in NextBSD): sets (NULL
+/// clears) the function called when configd died and the store reconnected: after the session
+/// is reopened and the watch set restored, before the reconnect's re-read batch (the callout
+/// with an empty `changedKeys`, which still follows), on the store's dispatch queue or run loop,
+/// with the store and its context `info` (retained and released around the call when the
+/// context has `retain`). Only a store with a delivery registration (dispatch queue or run-loop
+/// source) learns of configd's death. TRUE on success; FALSE with SCError 2001 if `store` is
+/// not a store.
+///
+/// # Safety
+/// `store` is NULL or a valid CF object; `callback` is NULL or a function callable from the
+/// store's queue or run loop.
+#[no_mangle]
+pub unsafe extern "C" fn SCDynamicStoreSetDisconnectCallBack(
+    store: SCDynamicStoreRef,
+    callback: SCDynamicStoreDisconnectCallBack,
+) -> Boolean {
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        StoreState::get_or_create(store).lock().disconnect = callback;
+        1
+    })
+}
+
 /// `mach_port_t __SCDynamicStoreAddNotificationPort(SCDynamicStoreRef store)` (private): a new
 /// port name holding a receive right and one send right, or `MACH_PORT_NULL` with SCError 1001.
 /// As on NextBSD HEAD, `store` is ignored and nothing is registered.
