@@ -28,7 +28,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mach_abi::{
@@ -39,7 +39,7 @@ use tokio::runtime::Handle;
 
 use crate::criteria::Criteria;
 use crate::event::{DeviceEvent, EventKinds};
-use crate::port::{NotificationPort, Sink, WatchError};
+use crate::port::{NotificationPort, Offer, Sink, WatchError, WatchEvent};
 use crate::registry::{RegistryBackend, RegistryError};
 use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
 
@@ -260,62 +260,187 @@ unsafe impl Send for Refcon {}
 
 type Callback = unsafe extern "C" fn(*mut c_void, io_iterator_t);
 
+/// One watch's callbacks queued on a dispatch queue and not yet run: at most the port's
+/// `watch_capacity` events plus one resync (spec §6 #16). On overflow the driver re-reads the
+/// registry and [`CallbackState::deliver_resync`] makes every queued event stale (a newer
+/// generation) and queues one resync bundle that reports the current set.
+#[derive(Default)]
+struct Backlog {
+    /// Bundles queued and not yet run.
+    pending: AtomicUsize,
+    /// Bumped by every resync; an event bundle of an older generation skips its callback.
+    generation: AtomicU64,
+    /// The latest resync's ids, taken by the resync bundle when it runs.
+    resync_ids: Mutex<Option<Vec<u64>>>,
+    /// A resync bundle is queued and has not started.
+    resync_queued: AtomicBool,
+}
+
+/// What a queued bundle delivers.
+enum BundleKind {
+    /// One event's one-entry iterator, unless its generation is stale by then.
+    Event {
+        iterator: io_iterator_t,
+        generation: u64,
+    },
+    /// The latest resync's set, read when the bundle runs.
+    Resync,
+}
+
 /// One queued callback: what `dispatch_async_f` carries.
 struct Bundle {
     state: Arc<CallbackState>,
+    backlog: Arc<Backlog>,
     callback: Callback,
     refcon: Refcon,
-    iterator: io_iterator_t,
+    kind: BundleKind,
 }
 
-/// Runs a queued callback on the caller's queue, unless the port was destroyed meanwhile; then
-/// releases the iterator (the library owns it).
+/// Runs a queued callback on the caller's queue, unless the port was destroyed (or, for an
+/// event, a resync made it stale) meanwhile; then releases the iterator (the library owns it).
 unsafe extern "C" fn run_bundle(context: *mut c_void) {
-    // SAFETY: `context` is the Box<Bundle> leaked by `deliver`, passed here exactly once.
+    // SAFETY: `context` is the Box<Bundle> leaked by `queue_bundle`, passed here exactly once.
     let bundle = unsafe { Box::from_raw(context.cast::<Bundle>()) };
-    if !bundle.state.destroyed.load(Ordering::SeqCst) {
-        // SAFETY: the caller's callback with its own refcon and a live iterator.
-        unsafe { (bundle.callback)(bundle.refcon.0, bundle.iterator) };
+    bundle.backlog.pending.fetch_sub(1, Ordering::SeqCst);
+    let destroyed = bundle.state.destroyed.load(Ordering::SeqCst);
+    match bundle.kind {
+        BundleKind::Event {
+            iterator,
+            generation,
+        } => {
+            let current = bundle.backlog.generation.load(Ordering::SeqCst) == generation;
+            if !destroyed && current {
+                // SAFETY: the caller's callback with its own refcon and a live iterator.
+                unsafe { (bundle.callback)(bundle.refcon.0, iterator) };
+            }
+            // SAFETY: the iterator was created for this callback and is released exactly once.
+            unsafe { IOObjectRelease(iterator) };
+        }
+        BundleKind::Resync => {
+            bundle.backlog.resync_queued.store(false, Ordering::SeqCst);
+            let ids = bundle
+                .backlog
+                .resync_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let (false, Some(ids)) = (destroyed, ids) {
+                // SAFETY: the caller's callback and refcon.
+                unsafe { call_with_set(bundle.callback, bundle.refcon, &ids) };
+            }
+        }
     }
-    // SAFETY: the iterator was created for this callback and is released exactly once.
-    unsafe { IOObjectRelease(bundle.iterator) };
+}
+
+/// Calls `callback` once with an iterator over `ids` (nothing for an empty set), then releases
+/// the iterator.
+///
+/// # Safety
+/// `callback` and `refcon` are the caller's, callable on this thread.
+unsafe fn call_with_set(callback: Callback, refcon: Refcon, ids: &[u64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(count) = u32::try_from(ids.len()) else {
+        return;
+    };
+    // SAFETY: malloc for a buffer the host frees (with the iterator, or on its failure).
+    let buf = unsafe { libc::malloc(ids.len() * std::mem::size_of::<u64>()) }.cast::<u64>();
+    if buf.is_null() {
+        tracing::warn!("iokit-notify: out of memory; resync set dropped");
+        return;
+    }
+    // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it.
+    let iterator = unsafe {
+        ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
+        __io_alloc_iterator(buf, count)
+    };
+    if iterator.is_null() {
+        return;
+    }
+    // SAFETY: the caller's callback with its refcon and a live iterator, released after.
+    unsafe {
+        callback(refcon.0, iterator);
+        IOObjectRelease(iterator);
+    }
 }
 
 impl CallbackState {
+    /// The callback queue, retained (null for inline delivery). The caller releases it.
+    fn retained_queue(&self) -> dispatch_queue_t {
+        let guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if !guard.0.is_null() {
+            // SAFETY: the port holds a reference to this queue while it is set.
+            unsafe { dispatch_retain(guard.0.cast()) };
+        }
+        guard.0
+    }
+
+    /// Queues `kind` on the retained `queue` and releases the queue.
+    fn queue_bundle(
+        self: &Arc<Self>,
+        queue: dispatch_queue_t,
+        backlog: &Arc<Backlog>,
+        callback: Callback,
+        refcon: Refcon,
+        kind: BundleKind,
+    ) {
+        backlog.pending.fetch_add(1, Ordering::SeqCst);
+        let bundle = Box::new(Bundle {
+            state: Arc::clone(self),
+            backlog: Arc::clone(backlog),
+            callback,
+            refcon,
+            kind,
+        });
+        // SAFETY: `queue` is retained; the bundle is consumed by run_bundle exactly once.
+        unsafe {
+            dispatch_async_f(queue, Box::into_raw(bundle).cast(), run_bundle);
+            dispatch_release(queue.cast());
+        }
+    }
+
     /// Fires `callback` for one event: a fresh one-entry iterator, inline or on the queue.
-    fn deliver(self: &Arc<Self>, callback: Callback, refcon: Refcon, event: &DeviceEvent) {
+    /// [`Offer::Full`] (nothing queued) when the watch already has `capacity` callbacks queued.
+    fn deliver(
+        self: &Arc<Self>,
+        callback: Callback,
+        refcon: Refcon,
+        event: &DeviceEvent,
+        backlog: &Arc<Backlog>,
+        capacity: usize,
+    ) -> Offer {
         if self.destroyed.load(Ordering::SeqCst) {
-            return;
+            return Offer::Taken;
+        }
+        // The queue is read once per callback; retained so a concurrent swap cannot free it.
+        let queue = self.retained_queue();
+        if !queue.is_null() && backlog.pending.load(Ordering::SeqCst) >= capacity {
+            // SAFETY: the reference taken by retained_queue.
+            unsafe { dispatch_release(queue.cast()) };
+            return Offer::Full;
         }
         // SAFETY: malloc of 8 bytes; the host frees it with the iterator (spec §3 rule: never
         // Rust's allocator for what C frees).
         let ids = unsafe { libc::malloc(std::mem::size_of::<u64>()) }.cast::<u64>();
-        if ids.is_null() {
-            tracing::warn!(id = event.id, "iokit-notify: out of memory; event dropped");
-            return;
-        }
-        // SAFETY: `ids` points to 8 writable bytes; __io_alloc_iterator takes ownership of them,
-        // even when it fails.
-        let iterator = unsafe {
-            ids.write(event.id);
-            __io_alloc_iterator(ids, 1)
+        // SAFETY: `ids` (when not null) points to 8 writable bytes; __io_alloc_iterator takes
+        // ownership of them, even when it fails.
+        let iterator = if ids.is_null() {
+            ptr::null_mut()
+        } else {
+            unsafe {
+                ids.write(event.id);
+                __io_alloc_iterator(ids, 1)
+            }
         };
         if iterator.is_null() {
-            tracing::warn!(
-                id = event.id,
-                "iokit-notify: iterator allocation failed; event dropped"
-            );
-            return;
-        }
-        // The queue is read once per callback; retained so a concurrent swap cannot free it.
-        let queue = {
-            let guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            if !guard.0.is_null() {
-                // SAFETY: the port holds a reference to this queue while it is set.
-                unsafe { dispatch_retain(guard.0.cast()) };
+            tracing::warn!(id = event.id, "iokit-notify: out of memory; event dropped");
+            if !queue.is_null() {
+                // SAFETY: the reference taken by retained_queue.
+                unsafe { dispatch_release(queue.cast()) };
             }
-            guard.0
-        };
+            return Offer::Taken;
+        }
         if queue.is_null() {
             // SAFETY: the caller's callback with its refcon and a live iterator, which the
             // library releases right after (the callback must not).
@@ -323,19 +448,49 @@ impl CallbackState {
                 callback(refcon.0, iterator);
                 IOObjectRelease(iterator);
             }
-            return;
+            return Offer::Taken;
         }
-        let bundle = Box::new(Bundle {
-            state: Arc::clone(self),
+        let generation = backlog.generation.load(Ordering::SeqCst);
+        self.queue_bundle(
+            queue,
+            backlog,
             callback,
             refcon,
-            iterator,
-        });
-        // SAFETY: `queue` is retained; the bundle is consumed by run_bundle exactly once.
-        unsafe {
-            dispatch_async_f(queue, Box::into_raw(bundle).cast(), run_bundle);
-            dispatch_release(queue.cast());
+            BundleKind::Event {
+                iterator,
+                generation,
+            },
+        );
+        Offer::Taken
+    }
+
+    /// After an overflow: every queued event of this watch goes stale, and the callback sees the
+    /// set present now (`ids`) exactly once: inline at once, or from one resync bundle (queued
+    /// unless one is already waiting, which then reports this newer set).
+    fn deliver_resync(
+        self: &Arc<Self>,
+        callback: Callback,
+        refcon: Refcon,
+        ids: Vec<u64>,
+        backlog: &Arc<Backlog>,
+    ) {
+        backlog.generation.fetch_add(1, Ordering::SeqCst);
+        if self.destroyed.load(Ordering::SeqCst) {
+            return;
         }
+        let queue = self.retained_queue();
+        if queue.is_null() {
+            // SAFETY: the caller's callback and refcon, on the event thread.
+            unsafe { call_with_set(callback, refcon, &ids) };
+            return;
+        }
+        *backlog.resync_ids.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids);
+        if backlog.resync_queued.swap(true, Ordering::SeqCst) {
+            // SAFETY: the reference taken by retained_queue; a resync bundle is waiting.
+            unsafe { dispatch_release(queue.cast()) };
+            return;
+        }
+        self.queue_bundle(queue, backlog, callback, refcon, BundleKind::Resync);
     }
 }
 
@@ -561,8 +716,16 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
 
         let state = Arc::clone(&port.state);
         let refcon = Refcon(refCon);
-        let sink = Sink::Callback(Box::new(move |event: DeviceEvent| {
-            state.deliver(callback, refcon, &event)
+        let backlog = Arc::new(Backlog::default());
+        let capacity = port.port.watch_capacity();
+        let sink = Sink::Callback(Box::new(move |item: WatchEvent| match item {
+            WatchEvent::Device(event) => {
+                state.deliver(callback, refcon, &event, &backlog, capacity)
+            }
+            WatchEvent::Resynced(snapshot) => {
+                state.deliver_resync(callback, refcon, snapshot.into_ids(), &backlog);
+                Offer::Taken
+            }
         }));
         let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
             Ok((snapshot, watch, _)) => (snapshot, watch),
