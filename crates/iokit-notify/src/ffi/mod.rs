@@ -345,7 +345,7 @@ unsafe fn call_with_set(callback: Callback, refcon: Refcon, ids: &[u64]) {
         return;
     };
     // SAFETY: malloc for a buffer the host frees (with the iterator, or on its failure).
-    let buf = unsafe { libc::malloc(ids.len() * std::mem::size_of::<u64>()) }.cast::<u64>();
+    let buf = unsafe { libc::malloc(std::mem::size_of_val(ids)) }.cast::<u64>();
     if buf.is_null() {
         tracing::warn!("iokit-notify: out of memory; resync set dropped");
         return;
@@ -423,11 +423,11 @@ impl CallbackState {
         // SAFETY: malloc of 8 bytes; the host frees it with the iterator (spec §3 rule: never
         // Rust's allocator for what C frees).
         let ids = unsafe { libc::malloc(std::mem::size_of::<u64>()) }.cast::<u64>();
-        // SAFETY: `ids` (when not null) points to 8 writable bytes; __io_alloc_iterator takes
-        // ownership of them, even when it fails.
         let iterator = if ids.is_null() {
             ptr::null_mut()
         } else {
+            // SAFETY: `ids` points to 8 writable bytes; __io_alloc_iterator takes ownership of
+            // them, even when it fails.
             unsafe {
                 ids.write(event.id);
                 __io_alloc_iterator(ids, 1)
