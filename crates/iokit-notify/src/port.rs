@@ -304,7 +304,7 @@ struct WatchState {
 enum Command {
     Add {
         port: ReceiveRight,
-        watch: WatchState,
+        watch: Box<WatchState>,
     },
     Remove(WatchId),
     Shutdown,
@@ -582,7 +582,10 @@ impl NotificationPort {
         };
         self.shared
             .commands
-            .send(Command::Add { port, watch })
+            .send(Command::Add {
+                port,
+                watch: Box::new(watch),
+            })
             .map_err(|_| WatchError::Closed)?;
         let reports_present =
             kinds.contains(crate::EventKind::Arrive) || kinds.contains(crate::EventKind::Matched);
@@ -715,7 +718,7 @@ impl Driver {
                     // Edge: on failure the port is dropped (destroyed), which cancels the kernel
                     // watch; dropping the sink ends the watch's stream.
                     if self.stream.insert_port(port).is_ok() {
-                        self.watches.insert(name, watch);
+                        self.watches.insert(name, *watch);
                     }
                 }
                 Step::Command(Some(Command::Remove(id))) => self.cancel(id),
