@@ -695,6 +695,8 @@ struct Driver {
     backend: Arc<dyn RegistryBackend>,
 }
 
+// A short-lived value on the driver's stack, one per loop turn: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Command(Option<Command>),
     Message(Option<Result<Message, mach_async::Error>>),
