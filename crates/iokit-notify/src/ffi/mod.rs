@@ -274,6 +274,34 @@ struct Backlog {
     resync_ids: Mutex<Option<Vec<u64>>>,
     /// A resync bundle is queued and has not started.
     resync_queued: AtomicBool,
+    /// Devices whose arrival the callback was told of (pruned to the present set at each
+    /// resync), so that a resync reports only what the callback has not seen: every device is
+    /// reported once, however many resyncs the flood causes.
+    reported: Mutex<std::collections::HashSet<u64>>,
+}
+
+impl Backlog {
+    /// Records that the callback saw `event` (an arrival or match is remembered).
+    fn saw(&self, event: &DeviceEvent) {
+        if event.kind != crate::EventKind::Depart {
+            self.reported
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(event.id);
+        }
+    }
+
+    /// The part of the resync set `ids` the callback has not seen yet, now marked seen;
+    /// forgets devices that are no longer present.
+    fn unseen(&self, ids: &[u64]) -> Vec<u64> {
+        let present: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        reported.retain(|id| present.contains(id));
+        ids.iter()
+            .copied()
+            .filter(|id| reported.insert(*id))
+            .collect()
+    }
 }
 
 /// What a queued bundle delivers.
@@ -282,6 +310,7 @@ enum BundleKind {
     Event {
         iterator: io_iterator_t,
         generation: u64,
+        event: DeviceEvent,
     },
     /// The latest resync's set, read when the bundle runs.
     Resync,
@@ -307,9 +336,11 @@ unsafe extern "C" fn run_bundle(context: *mut c_void) {
         BundleKind::Event {
             iterator,
             generation,
+            ref event,
         } => {
             let current = bundle.backlog.generation.load(Ordering::SeqCst) == generation;
             if !destroyed && current {
+                bundle.backlog.saw(event);
                 // SAFETY: the caller's callback with its own refcon and a live iterator.
                 unsafe { (bundle.callback)(bundle.refcon.0, iterator) };
             }
@@ -325,8 +356,9 @@ unsafe extern "C" fn run_bundle(context: *mut c_void) {
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
             if let (false, Some(ids)) = (destroyed, ids) {
+                let unseen = bundle.backlog.unseen(&ids);
                 // SAFETY: the caller's callback and refcon.
-                unsafe { call_with_set(bundle.callback, bundle.refcon, &ids) };
+                unsafe { call_with_set(bundle.callback, bundle.refcon, &unseen) };
             }
         }
     }
@@ -442,6 +474,7 @@ impl CallbackState {
             return Offer::Taken;
         }
         if queue.is_null() {
+            backlog.saw(event);
             // SAFETY: the caller's callback with its refcon and a live iterator, which the
             // library releases right after (the callback must not).
             unsafe {
@@ -459,14 +492,17 @@ impl CallbackState {
             BundleKind::Event {
                 iterator,
                 generation,
+                event: event.clone(),
             },
         );
         Offer::Taken
     }
 
     /// After an overflow: every queued event of this watch goes stale, and the callback sees the
-    /// set present now (`ids`) exactly once: inline at once, or from one resync bundle (queued
-    /// unless one is already waiting, which then reports this newer set).
+    /// devices of the set present now (`ids`) that it was not told of yet, in one iterator:
+    /// inline at once, or from one resync bundle (queued unless one is already waiting, which
+    /// then reports this newer set). A departure-only watch's set is empty: departures dropped
+    /// by an overflow are not reported (the registry keeps no record of them).
     fn deliver_resync(
         self: &Arc<Self>,
         callback: Callback,
@@ -480,8 +516,9 @@ impl CallbackState {
         }
         let queue = self.retained_queue();
         if queue.is_null() {
+            let unseen = backlog.unseen(&ids);
             // SAFETY: the caller's callback and refcon, on the event thread.
-            unsafe { call_with_set(callback, refcon, &ids) };
+            unsafe { call_with_set(callback, refcon, &unseen) };
             return;
         }
         *backlog.resync_ids.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids);
