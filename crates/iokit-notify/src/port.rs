@@ -231,7 +231,9 @@ pub(crate) enum Sink {
     Queue(SharedQueue),
     /// A function called on the port's task, in the middle of the drain (the C ABI's
     /// callbacks). It answers [`Offer::Full`] when its own backlog (callbacks queued on a
-    /// dispatch queue) is at its bound; a [`WatchEvent::Resynced`] must always be taken.
+    /// dispatch queue) is at its bound; a [`WatchEvent::Resynced`] must always be taken. It
+    /// also receives the admitted events of kinds the watch did not ask for (for its
+    /// bookkeeping; it must not report them, and its answer is ignored).
     Callback(Box<dyn FnMut(WatchEvent) -> Offer + Send>),
 }
 
@@ -796,7 +798,12 @@ impl Driver {
             return;
         }
         if !watch.kinds.contains(event.kind) {
-            return; // a kind registered only for the filter's sake
+            // A kind registered only for the filter's sake. A callback sink sees it too, to
+            // keep its own bookkeeping (it must not report it).
+            if let Sink::Callback(f) = &mut watch.sink {
+                let _ = f(WatchEvent::Device(event));
+            }
+            return;
         }
         match watch.sink.offer(WatchEvent::Device(event)) {
             Offer::Taken => Counters::bump(&self.counters.delivered),

@@ -291,6 +291,15 @@ impl Backlog {
         }
     }
 
+    /// Forgets a departed device (a departure the watch did not ask for, seen for bookkeeping),
+    /// so that `reported` holds present devices only.
+    fn forget(&self, id: u64) {
+        self.reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
     /// The part of the resync set `ids` the callback has not seen yet, now marked seen;
     /// forgets devices that are no longer present.
     fn unseen(&self, ids: &[u64]) -> Vec<u64> {
@@ -756,6 +765,13 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
         let backlog = Arc::new(Backlog::default());
         let capacity = port.port.watch_capacity();
         let sink = Sink::Callback(Box::new(move |item: WatchEvent| match item {
+            // Bookkeeping only: a departure seen by an arrival watch.
+            WatchEvent::Device(event) if !kinds.contains(event.kind) => {
+                if event.kind == crate::EventKind::Depart {
+                    backlog.forget(event.id);
+                }
+                Offer::Taken
+            }
             WatchEvent::Device(event) => {
                 state.deliver(callback, refcon, &event, &backlog, capacity)
             }
@@ -799,6 +815,43 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(kind: crate::EventKind, id: u64) -> DeviceEvent {
+        DeviceEvent {
+            kind,
+            id,
+            name: "em".into(),
+            class: "em".into(),
+            pci_vendor: 0,
+            pci_device: 0,
+        }
+    }
+
+    /// What a resync reports: the present devices the callback was not told of; what it keeps:
+    /// present devices only (departures and resyncs prune it), so it does not grow with every
+    /// arrival ever seen.
+    #[test]
+    fn the_backlog_reports_unseen_devices_once_and_holds_present_ones_only() {
+        let b = Backlog::default();
+        b.saw(&event(crate::EventKind::Arrive, 1));
+        b.saw(&event(crate::EventKind::Arrive, 2));
+        b.saw(&event(crate::EventKind::Depart, 3)); // departures are not "seen" arrivals
+        b.forget(1);
+        let held = |b: &Backlog| {
+            let mut v: Vec<u64> = b.reported.lock().unwrap().iter().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(held(&b), [2]);
+        assert_eq!(b.unseen(&[2, 3, 4]), [3, 4]);
+        assert_eq!(
+            b.unseen(&[2, 3, 4]),
+            Vec::<u64>::new(),
+            "a second resync repeats nothing"
+        );
+        assert_eq!(b.unseen(&[4, 5]), [5]);
+        assert_eq!(held(&b), [4, 5], "devices gone at the resync are forgotten");
+    }
 
     #[test]
     fn type_strings_map_through_the_table() {
