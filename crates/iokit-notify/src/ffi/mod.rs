@@ -20,9 +20,10 @@
 //!   once, and no callback starts after it returned — neither inline nor from a bundle already
 //!   queued on the dispatch queue, which skips the callback and only releases the iterator (#14).
 //!
-//! Every export runs under [`guard`]: a panic (a bug here) never crosses the C boundary; it is
-//! answered with NULL (`IONotificationPortCreate`), `MACH_PORT_NULL`, `kIOReturnError`
-//! (`IOServiceAddMatchingNotification`, after releasing `matching`) or nothing.
+//! Every export runs under `guard` (`catch_unwind`): a panic (a bug here) never crosses the C
+//! boundary; it is answered with NULL (`IONotificationPortCreate`), `MACH_PORT_NULL`,
+//! `kIOReturnError` (`IOServiceAddMatchingNotification`, after releasing `matching`) or
+//! nothing.
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
 

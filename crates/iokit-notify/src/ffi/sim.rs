@@ -5,9 +5,9 @@
 //! simulated task (port names in `IOREGIOCWATCH` are names in that task); the other calls play
 //! the kernel's newbus side.
 //!
-//! Every call runs under [`super::guard`]: a panic never crosses the C boundary; the ioctl and
-//! `iokit_sim_detach` answer it with `EIO`, the attach calls with id 0. At thread or process
-//! exit (the thread's storage destroyed, so its simulated task is unknown) the ioctl returns
+//! Every call runs under the `ffi` module's `guard` (`catch_unwind`): a panic never crosses the
+//! C boundary; the ioctl and `iokit_sim_detach` answer it with `EIO`, the attach calls with id
+//! 0. At thread or process exit (the thread's storage destroyed, so its simulated task is unknown) the ioctl returns
 //! `ESRCH`.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};

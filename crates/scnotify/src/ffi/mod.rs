@@ -16,8 +16,8 @@
 //! - `__SCDynamicStoreNotifyCancel` also frees the crate's per-store state when nothing is
 //!   registered (it is called from the store finalizer).
 //!
-//! Every export runs under [`guard`]: a panic never crosses the C boundary; it is reported as
-//! the function's failure value with SCError 1001.
+//! Every export runs under `guard` (`catch_unwind`): a panic never crosses the C boundary; it
+//! is reported as the function's failure value with SCError 1001.
 
 pub mod host;
 #[cfg(any(feature = "sim", not(any(target_os = "freebsd", target_os = "macos"))))]
