@@ -281,8 +281,14 @@ fn a_blocked_receiver_takes_the_message_directly_and_no_knote_fires() {
     let receiver = std::thread::spawn({
         let t = t.clone();
         move || {
-            let (mr, m) = recv_opt(&t, s, MACH_RCV_LARGE, 256, 0);
-            assert_eq!(mr, MACH_MSG_SUCCESS);
+            let (mr, m) = recv_opt(
+                &t,
+                s,
+                MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+                256,
+                HAND_OFF_WAIT_MS,
+            );
+            assert_eq!(mr, MACH_MSG_SUCCESS, "lost: message 42 (the hand-off)");
             m.id()
         }
     });
@@ -314,6 +320,9 @@ fn a_blocked_receiver_takes_the_message_directly_and_no_knote_fires() {
     t.port_close(p).unwrap();
     k.assert_no_leaks();
 }
+
+/// Bound of the blocked receives of the hand-off tests (a lost message fails them, not hangs).
+const HAND_OFF_WAIT_MS: u32 = 10_000;
 
 /// Whether some thread is blocked in the kernel (a receiver, in these tests).
 fn receiver_blocked(k: &Kernel) -> bool {
@@ -634,13 +643,29 @@ fn a_receiver_blocked_on_the_member_itself_also_suppresses_the_signal() {
     add(&kq, s, EV_CLEAR);
     let receiver = std::thread::spawn({
         let t = t.clone();
-        move || recv_opt(&t, p, MACH_RCV_LARGE, 256, 0).1.id()
+        move || {
+            let (mr, m) = recv_opt(
+                &t,
+                p,
+                MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+                256,
+                HAND_OFF_WAIT_MS,
+            );
+            assert_eq!(mr, MACH_MSG_SUCCESS, "lost: message 7 (the hand-off)");
+            m.id()
+        }
     });
+    let deadline = Instant::now() + Duration::from_secs(5);
     while !receiver_blocked(&k) {
+        assert!(Instant::now() < deadline, "receiver never blocked");
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 7, &[]), 0);
     assert_eq!(receiver.join().unwrap(), 7);
+    assert!(
+        !readable(&kq),
+        "a direct hand-off signalled the knote (the kqueue became readable)"
+    );
     assert!(collect(&kq).is_empty());
     // With nobody blocked, the next message signals.
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 8, &[]), 0);
