@@ -211,6 +211,51 @@ pub fn compile_with(
     exe
 }
 
+/// Compiles one source file to an object (nothing is linked) with `compiler` (`"cc"` reads
+/// `$CC`, `"c++"` reads `$CXX`), the given flags, `-I` for each of `include_dirs` and
+/// `extra_args`. Returns the compiler's output: the caller asserts success or failure (a header
+/// test checks both, to prove that the check can fail).
+pub fn compile_object(
+    compiler: &str,
+    flags: &[&str],
+    source: &Path,
+    include_dirs: &[&Path],
+    extra_args: &[&str],
+) -> Output {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let obj_dir = target_dir().join("obj");
+    std::fs::create_dir_all(&obj_dir).expect("create the C object directory");
+    let object = obj_dir.join(format!(
+        "{}-{}-{}.o",
+        source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let program = match compiler {
+        "c++" => std::env::var_os("CXX").unwrap_or_else(|| OsString::from("c++")),
+        _ => std::env::var_os("CC").unwrap_or_else(|| OsString::from("cc")),
+    };
+    let mut cmd = Command::new(&program);
+    cmd.args(flags);
+    for dir in include_dirs {
+        cmd.arg("-I").arg(dir);
+    }
+    let output = cmd
+        .args(extra_args)
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(&object)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn the compiler {program:?}: {e}"));
+    let _ = std::fs::remove_file(&object);
+    output
+}
+
 /// Runs `exe` with `args`, capturing its output; kills it after `timeout`
 /// (`C_ABI_TEST_TIMEOUT_SECS` overrides it), in which case the status is the kill's.
 pub fn run(exe: &Path, args: &[&str], timeout: Duration) -> Output {

@@ -98,6 +98,11 @@ fn c_burst_of_1000_on_the_queue_then_inline() {
 }
 
 #[test]
+fn c_flood_on_a_blocked_queue_stays_bounded_and_reports_each_device_once() {
+    scenario("flood");
+}
+
+#[test]
 fn c_snapshot_is_not_truncated() {
     scenario("snapshot");
 }

@@ -22,6 +22,27 @@ fn headers_are_fresh() {
         &[&crate_dir.join("src/ffi/mod.rs")],
         &crate_dir.join("include/scnotify.h"),
     );
+    check_header(
+        &crate_dir.join("cbindgen-sim.toml"),
+        &[&crate_dir.join("src/ffi/sim.rs")],
+        &crate_dir.join("include/scnotify_sim.h"),
+    );
+}
+
+/// The test-support exports are declared only in the sim-only `<scnotify_sim.h>`, never in the
+/// public `<scnotify.h>` a native build installs.
+#[test]
+fn scnotify_h_does_not_declare_test_support() {
+    let include = include_dir("scnotify");
+    let public = std::fs::read_to_string(include.join("scnotify.h")).expect("read scnotify.h");
+    let sim = std::fs::read_to_string(include.join("scnotify_sim.h")).expect("read scnotify_sim.h");
+    for name in ["scnotify_configd_start", "scnotify_configd_stop"] {
+        assert!(!public.contains(name), "scnotify.h declares {name}");
+        assert!(
+            sim.contains(&format!("{name}(void);")),
+            "scnotify_sim.h lacks {name}"
+        );
+    }
 }
 
 /// The C test program, built once per test process.
@@ -95,6 +116,11 @@ fn c_release_right_after_cancel_is_safe() {
 #[test]
 fn c_server_restart_reconnects_with_an_empty_callout() {
     scenario("restart");
+}
+
+#[test]
+fn c_disconnect_callback_runs_before_the_reread_batch() {
+    scenario("disconnect");
 }
 
 #[test]

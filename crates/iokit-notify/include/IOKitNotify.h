@@ -6,6 +6,11 @@
  * The library imports from its host library (libIOKit): __io_ioregistry_fd, __io_alloc_iterator,
  * __io_extract_criteria, IOObjectRelease, CFRelease, dispatch_retain, dispatch_release,
  * dispatch_async_f.
+ *
+ * It can be included in one file with the system's <IOKit/IOKitLib.h>: the shared macros are
+ * guarded, the shared typedefs are identical, and IOServiceAddMatchingNotification takes
+ * IOKitLib.h's `const io_name_t` when that header came first (or when
+ * IOKIT_NOTIFY_IOKITLIB_PROTOTYPE is defined, to include this header first).
  */
 
 #ifndef IOKIT_NOTIFY_H
@@ -16,15 +21,49 @@
 #include <stdint.h>
 #include <mach/mach.h>
 
+/* Shared with the system's <IOKit/IOKitLib.h>, which may be included in the same file: each is
+ * defined only when that header has not defined it already (same values). */
+
 /* Notification types (IOKitLib.h). FirstPublish and WillTerminate (Apple's) are accepted too;
  * any other string is kIOReturnBadArgument. */
+#ifndef kIOPublishNotification
 #define kIOPublishNotification "IOServicePublish"
+#endif
+#ifndef kIOFirstPublishNotification
 #define kIOFirstPublishNotification "IOServiceFirstPublish"
+#endif
+#ifndef kIOMatchedNotification
 #define kIOMatchedNotification "IOServiceMatched"
+#endif
+#ifndef kIOFirstMatchNotification
 #define kIOFirstMatchNotification "IOServiceFirstMatch"
+#endif
+#ifndef kIOTerminatedNotification
 #define kIOTerminatedNotification "IOServiceTerminate"
+#endif
+#ifndef kIOWillTerminateNotification
 #define kIOWillTerminateNotification "IOServiceWillTerminate"
+#endif
+#ifndef kIOMainPortDefault
 #define kIOMainPortDefault ((mach_port_t)0)
+#endif
+
+/* Return codes: NextBSD's values, without Apple's 0xe0000000 prefix. */
+#ifndef kIOReturnError
+#define kIOReturnError 0x2bc /* general error */
+#endif
+#ifndef kIOReturnNoDevice
+#define kIOReturnNoDevice 0x2c0 /* no such device (no /dev/ioregistry) */
+#endif
+#ifndef kIOReturnUnsupported
+#define kIOReturnUnsupported 0x2c7 /* unsupported function (ENOTTY / ENOSYS); new in this library */
+#endif
+#ifndef kIOReturnBadArgument
+#define kIOReturnBadArgument 0x2c9 /* invalid argument */
+#endif
+#ifndef kIOReturnNotFound
+#define kIOReturnNotFound 0x2f0 /* data was not found */
+#endif
 
 /**
  * A notification port (opaque).
@@ -57,30 +96,9 @@ typedef struct IONotificationPort *IONotificationPortRef;
 typedef struct dispatch_queue_s *dispatch_queue_t;
 
 /**
- * A matching dictionary.
- */
-typedef const struct __CFDictionary *CFDictionaryRef;
-
-/**
  * A registry object: an entry or an iterator (`struct __IOObject *`; `IO_OBJECT_NULL` is 0).
  */
 typedef struct __IOObject *io_object_t;
-
-/**
- * An iterator over registry entries.
- */
-typedef io_object_t io_iterator_t;
-
-/**
- * A matching callback: `refcon` as given, and a one-entry iterator owned by the library (the
- * callback must not release it; it may retain it to keep it longer).
- */
-typedef void (*IOServiceMatchingCallback)(void *refcon, io_iterator_t iterator);
-
-/**
- * IOKit's return type (`int`).
- */
-typedef kern_return_t IOReturn;
 
 /**
  * A registry entry that is a service.
@@ -93,29 +111,25 @@ typedef io_object_t io_service_t;
 typedef char io_name_t[128];
 
 /**
- * General error.
+ * IOKit's return type (`int`).
  */
-#define kIOReturnError 700
+typedef kern_return_t IOReturn;
 
 /**
- * No such device (no `/dev/ioregistry`).
+ * An iterator over registry entries.
  */
-#define kIOReturnNoDevice 704
+typedef io_object_t io_iterator_t;
 
 /**
- * Unsupported function (`ENOTTY` / `ENOSYS`); not in NextBSD's header before this library.
+ * A matching dictionary.
  */
-#define kIOReturnUnsupported 711
+typedef const struct __CFDictionary *CFDictionaryRef;
 
 /**
- * Invalid argument.
+ * A matching callback: `refcon` as given, and a one-entry iterator owned by the library (the
+ * callback must not release it; it may retain it to keep it longer).
  */
-#define kIOReturnBadArgument 713
-
-/**
- * Data was not found.
- */
-#define kIOReturnNotFound 752
+typedef void (*IOServiceMatchingCallback)(void *refcon, io_iterator_t iterator);
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,6 +172,20 @@ void IONotificationPortSetDispatchQueue(IONotificationPortRef notify, dispatch_q
  */
 mach_port_t IONotificationPortGetMachPort(IONotificationPortRef notify);
 
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* IOKIT_NOTIFY_H */
+
+/* cbindgen writes this trailer after the include guard's #endif: it has a guard of its own. */
+#ifndef IOKIT_NOTIFY_H_ADD_MATCHING
+#define IOKIT_NOTIFY_H_ADD_MATCHING
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /**
  * Adds a matching notification. `matching` is consumed (one `CFRelease`) on every path.
  *
@@ -170,19 +198,31 @@ mach_port_t IONotificationPortGetMachPort(IONotificationPortRef notify);
  * `kIOReturnBadArgument` / `kIOReturnUnsupported` / `kIOReturnError` as the registry answers,
  * `KERN_RESOURCE_SHORTAGE` when memory or ports run out. On any error no watch remains.
  *
- * # Safety
- * `notifyPort` is NULL or a live port; `notification_type` is NULL or a C string; `matching`
- * is NULL or a dictionary reference the call may release; `notification` is NULL or writable.
+ * Declared by hand (not generated). With the system's <IOKit/IOKitLib.h> included first (its
+ * guard __IOKIT_IOKITLIB_H is defined), or with IOKIT_NOTIFY_IOKITLIB_PROTOTYPE defined (to
+ * include this header first), the parameter is IOKitLib.h's `const io_name_t`, so both
+ * declarations agree (gcc -Warray-parameter). Otherwise it is the decayed `const char *` the
+ * Rust definition takes, so passing a short string literal does not trip gcc's
+ * -Wstringop-overread (which reads `const io_name_t` as "128 bytes are read").
  */
+#if defined(__IOKIT_IOKITLIB_H) || defined(IOKIT_NOTIFY_IOKITLIB_PROTOTYPE)
+kern_return_t IOServiceAddMatchingNotification(IONotificationPortRef notifyPort,
+                                               const io_name_t notification_type,
+                                               CFDictionaryRef matching,
+                                               IOServiceMatchingCallback callback,
+                                               void *refCon,
+                                               io_iterator_t *notification);
+#else
 kern_return_t IOServiceAddMatchingNotification(IONotificationPortRef notifyPort,
                                                const char *notification_type,
                                                CFDictionaryRef matching,
                                                IOServiceMatchingCallback callback,
                                                void *refCon,
                                                io_iterator_t *notification);
+#endif
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif
 
-#endif  /* IOKIT_NOTIFY_H */
+#endif  /* IOKIT_NOTIFY_H_ADD_MATCHING */

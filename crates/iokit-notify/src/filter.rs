@@ -46,6 +46,11 @@ impl ExactlyOnce {
         }
     }
 
+    /// The policy this filter was made with.
+    pub(crate) fn unknown_departures(&self) -> UnknownDepartures {
+        self.unknown_departures
+    }
+
     /// Whether `event` is news to this watch; updates what the watch has seen.
     pub(crate) fn admit(&mut self, event: &DeviceEvent) -> bool {
         match event.kind {

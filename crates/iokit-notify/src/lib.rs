@@ -46,6 +46,6 @@ pub use event::{DeviceEvent, EventKind, EventKinds};
 pub use filter::UnknownDepartures;
 pub use port::{
     NotificationPort, NotificationPortBuilder, PortError, PortStats, Snapshot, WatchError,
-    WatchStream,
+    WatchEvent, WatchStream, DEFAULT_WATCH_CAPACITY,
 };
 pub use registry::{lookup_all, RegistryBackend, RegistryError};

@@ -21,6 +21,15 @@
 //! **One task per port.** A driver task owns the stream and the watch table; watches are added
 //! and removed through a command channel, so [`NotificationPort::watch`] never blocks and may be
 //! called from anywhere, including from inside an event callback.
+//!
+//! **Bounded memory (spec §6 #16).** The driver drains the kernel's messages promptly, and each
+//! watch's queue of undelivered events holds at most
+//! [`NotificationPortBuilder::watch_capacity`] items. An event that finds the queue full drops
+//! the whole backlog: the driver re-reads the registry (`LOOKUP` with the watch's criteria),
+//! restarts the exactly-once filter from that set, and queues one
+//! [`WatchEvent::Resynced`] carrying it. A consumer that falls behind a flood therefore sees
+//! "resynced: these are present now" followed by what happened after, never an unbounded queue
+//! and never a device twice or a device lost in its final view.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -123,6 +132,10 @@ pub struct PortStats {
     pub unattributed: u64,
     /// Receive errors reported by the stream (the drain carries on).
     pub receive_errors: u64,
+    /// Resynchronisations after a watch's queue overflowed (see [`WatchEvent::Resynced`]).
+    pub resyncs: u64,
+    /// Undelivered events dropped by those resynchronisations (the overflowing one included).
+    pub dropped_on_overflow: u64,
 }
 
 #[derive(Default)]
@@ -133,6 +146,8 @@ struct Counters {
     malformed: AtomicU64,
     unattributed: AtomicU64,
     receive_errors: AtomicU64,
+    resyncs: AtomicU64,
+    dropped_on_overflow: AtomicU64,
 }
 
 impl Counters {
@@ -147,18 +162,133 @@ impl Counters {
             malformed: self.malformed.load(Ordering::Relaxed),
             unattributed: self.unattributed.load(Ordering::Relaxed),
             receive_errors: self.receive_errors.load(Ordering::Relaxed),
+            resyncs: self.resyncs.load(Ordering::Relaxed),
+            dropped_on_overflow: self.dropped_on_overflow.load(Ordering::Relaxed),
         }
     }
+}
+
+/// What a [`WatchStream`] yields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// A device arrived, departed or matched.
+    Device(DeviceEvent),
+    /// The watch's queue overflowed (the consumer fell behind): its backlog was dropped and the
+    /// registry re-read. These devices match now (empty for a departure-only watch, as a
+    /// snapshot is); replace what you knew with them. Later items are relative to this set.
+    Resynced(Snapshot),
+}
+
+impl WatchEvent {
+    /// The device event, if this is one.
+    pub fn device(self) -> Option<DeviceEvent> {
+        match self {
+            WatchEvent::Device(event) => Some(event),
+            WatchEvent::Resynced(_) => None,
+        }
+    }
+}
+
+/// The default of [`NotificationPortBuilder::watch_capacity`].
+pub const DEFAULT_WATCH_CAPACITY: usize = 1024;
+
+/// One watch's queue of undelivered items, shared by the driver (producer) and the
+/// [`WatchStream`] (consumer). Holds at most `capacity` items.
+pub(crate) struct WatchQueue {
+    items: std::collections::VecDeque<WatchEvent>,
+    capacity: usize,
+    /// Most items ever queued at once.
+    peak: usize,
+    /// Set when the driver drops its end (the watch ended).
+    closed: bool,
+    /// Set when the stream is dropped.
+    abandoned: bool,
+    waker: Option<std::task::Waker>,
+}
+
+/// Outcome of offering an event to a watch's sink.
+#[cfg_attr(mach_backend = "macos", allow(dead_code))]
+pub(crate) enum Offer {
+    /// Queued or delivered.
+    Taken,
+    /// The sink's backlog is full: resynchronise.
+    Full,
+    /// The consumer is gone: cancel the watch.
+    Gone,
+}
+
+pub(crate) type SharedQueue = Arc<std::sync::Mutex<WatchQueue>>;
+
+fn lock_queue(q: &SharedQueue) -> std::sync::MutexGuard<'_, WatchQueue> {
+    q.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Where a watch's events go.
 // Callbacks serve the C ABI, which is not built for macOS (Apple's IOKit is the real one there).
 #[cfg_attr(mach_backend = "macos", allow(dead_code))]
 pub(crate) enum Sink {
-    /// A [`WatchStream`].
-    Channel(mpsc::UnboundedSender<DeviceEvent>),
-    /// A function called on the port's task, in the middle of the drain (the C ABI's callbacks).
-    Callback(Box<dyn FnMut(DeviceEvent) + Send>),
+    /// A [`WatchStream`]'s bounded queue.
+    Queue(SharedQueue),
+    /// A function called on the port's task, in the middle of the drain (the C ABI's
+    /// callbacks). It answers [`Offer::Full`] when its own backlog (callbacks queued on a
+    /// dispatch queue) is at its bound; a [`WatchEvent::Resynced`] must always be taken. It
+    /// also receives the admitted events of kinds the watch did not ask for (for its
+    /// bookkeeping; it must not report them, and its answer is ignored).
+    Callback(Box<dyn FnMut(WatchEvent) -> Offer + Send>),
+}
+
+impl Sink {
+    /// Offers `item`. A queue that is full is left as is (the caller resynchronises).
+    fn offer(&mut self, item: WatchEvent) -> Offer {
+        match self {
+            Sink::Queue(q) => {
+                let mut q = lock_queue(q);
+                if q.abandoned {
+                    return Offer::Gone;
+                }
+                if q.items.len() >= q.capacity {
+                    return Offer::Full;
+                }
+                q.items.push_back(item);
+                q.peak = q.peak.max(q.items.len());
+                if let Some(w) = q.waker.take() {
+                    w.wake();
+                }
+                Offer::Taken
+            }
+            Sink::Callback(f) => f(item),
+        }
+    }
+
+    /// Drops the backlog and queues `snapshot` as a [`WatchEvent::Resynced`] (always taken).
+    fn resync(&mut self, snapshot: Snapshot) {
+        match self {
+            Sink::Queue(q) => {
+                let mut q = lock_queue(q);
+                q.items.clear();
+                q.items.push_back(WatchEvent::Resynced(snapshot));
+                q.peak = q.peak.max(1);
+                if let Some(w) = q.waker.take() {
+                    w.wake();
+                }
+            }
+            Sink::Callback(f) => {
+                let _ = f(WatchEvent::Resynced(snapshot));
+            }
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Sink::Queue(q) = self {
+            let mut q = lock_queue(q);
+            q.closed = true;
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+    }
 }
 
 /// Identity of a watch within its port (port names can be reused; these never are).
@@ -167,6 +297,8 @@ pub(crate) type WatchId = u64;
 struct WatchState {
     id: WatchId,
     kinds: EventKinds,
+    /// The criteria as registered (for the `LOOKUP` of a resync).
+    raw: crate::wire::ioreg_criteria,
     filter: ExactlyOnce,
     sink: Sink,
 }
@@ -174,7 +306,7 @@ struct WatchState {
 enum Command {
     Add {
         port: ReceiveRight,
-        watch: WatchState,
+        watch: Box<WatchState>,
     },
     Remove(WatchId),
     Shutdown,
@@ -187,6 +319,7 @@ struct Shared {
     commands: mpsc::UnboundedSender<Command>,
     counters: Arc<Counters>,
     unknown_departures: UnknownDepartures,
+    watch_capacity: usize,
     next_watch: AtomicU64,
     finished: watch::Receiver<bool>,
 }
@@ -197,6 +330,7 @@ pub struct NotificationPortBuilder {
     space: Option<Space>,
     runtime: Option<Handle>,
     unknown_departures: UnknownDepartures,
+    watch_capacity: usize,
 }
 
 impl fmt::Debug for NotificationPortBuilder {
@@ -227,6 +361,15 @@ impl NotificationPortBuilder {
         self
     }
 
+    /// Most undelivered items one watch holds (default [`DEFAULT_WATCH_CAPACITY`]; at least 1).
+    /// An event that finds the queue full replaces the backlog with one
+    /// [`WatchEvent::Resynced`] (see the module docs). The C ABI applies it to callbacks
+    /// queued on a dispatch queue.
+    pub fn watch_capacity(mut self, capacity: usize) -> Self {
+        self.watch_capacity = capacity.max(1);
+        self
+    }
+
     /// Creates the port: its set, its kqueue and the task that drains them.
     pub fn build(self) -> Result<NotificationPort, PortError> {
         let runtime = match self.runtime {
@@ -252,6 +395,7 @@ impl NotificationPortBuilder {
             watches: HashMap::new(),
             retired: Vec::new(),
             counters: Arc::clone(&counters),
+            backend: Arc::clone(&self.backend),
         };
         runtime.spawn(async move {
             driver.run().await;
@@ -265,6 +409,7 @@ impl NotificationPortBuilder {
                 commands,
                 counters,
                 unknown_departures: self.unknown_departures,
+                watch_capacity: self.watch_capacity,
                 next_watch: AtomicU64::new(1),
                 finished,
             }),
@@ -298,7 +443,7 @@ impl NotificationPortBuilder {
 ///     let (snapshot, mut arrivals) = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE).unwrap();
 ///     assert_eq!(snapshot.ids(), [present]);
 ///     let added = registry.probe_and_attach(SimDevice::new("em"));
-///     let event = arrivals.next().await.unwrap();
+///     let event = arrivals.next().await.unwrap().device().unwrap();
 ///     assert_eq!((event.kind, event.id, event.name.as_str()), (EventKind::Arrive, added, "em"));
 ///     drop(arrivals);
 ///     port.close().await;
@@ -337,6 +482,7 @@ impl NotificationPort {
             space: None,
             runtime: None,
             unknown_departures: UnknownDepartures::default(),
+            watch_capacity: DEFAULT_WATCH_CAPACITY,
         }
     }
 
@@ -365,24 +511,38 @@ impl NotificationPort {
     /// Adds a watch for devices matching `criteria`, reporting `kinds`.
     ///
     /// Returns the devices that match now and a stream of what happens next; together they
-    /// report every device exactly once (see the module docs). Dropping the stream cancels this
-    /// watch alone.
+    /// report every device exactly once (see the module docs). The stream holds at most
+    /// [`NotificationPortBuilder::watch_capacity`] undelivered items; past that it yields a
+    /// [`WatchEvent::Resynced`] instead of the backlog. Dropping the stream cancels this watch
+    /// alone.
     pub fn watch(
         &self,
         criteria: &Criteria,
         kinds: EventKinds,
     ) -> Result<(Snapshot, WatchStream), WatchError> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (snapshot, id, port) = self.add(criteria, kinds, Sink::Channel(tx))?;
+        let queue = Arc::new(std::sync::Mutex::new(WatchQueue {
+            items: std::collections::VecDeque::new(),
+            capacity: self.shared.watch_capacity,
+            peak: 0,
+            closed: false,
+            abandoned: false,
+            waker: None,
+        }));
+        let (snapshot, id, port) = self.add(criteria, kinds, Sink::Queue(Arc::clone(&queue)))?;
         Ok((
             snapshot,
             WatchStream {
-                rx,
+                queue,
                 id,
                 port,
                 shared: Arc::clone(&self.shared),
             },
         ))
+    }
+
+    /// [`NotificationPortBuilder::watch_capacity`] of this port.
+    pub fn watch_capacity(&self) -> usize {
+        self.shared.watch_capacity
     }
 
     /// Adds a watch whose events go to `sink`; returns the snapshot, the watch's id and the name
@@ -418,12 +578,16 @@ impl NotificationPort {
         let watch = WatchState {
             id,
             kinds,
+            raw,
             filter,
             sink,
         };
         self.shared
             .commands
-            .send(Command::Add { port, watch })
+            .send(Command::Add {
+                port,
+                watch: Box::new(watch),
+            })
             .map_err(|_| WatchError::Closed)?;
         let reports_present =
             kinds.contains(crate::EventKind::Arrive) || kinds.contains(crate::EventKind::Matched);
@@ -460,7 +624,7 @@ impl NotificationPort {
 ///
 /// The stream ends when the port is shut down.
 pub struct WatchStream {
-    rx: mpsc::UnboundedReceiver<DeviceEvent>,
+    queue: SharedQueue,
     id: WatchId,
     port: Name,
     shared: Arc<Shared>,
@@ -480,18 +644,41 @@ impl WatchStream {
     pub fn port_name(&self) -> Name {
         self.port
     }
+
+    /// Items queued and not yet taken.
+    pub fn queued(&self) -> usize {
+        lock_queue(&self.queue).items.len()
+    }
+
+    /// The most items this watch's queue ever held at once (never more than the capacity).
+    pub fn peak_queued(&self) -> usize {
+        lock_queue(&self.queue).peak
+    }
 }
 
 impl Stream for WatchStream {
-    type Item = DeviceEvent;
+    type Item = WatchEvent;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<DeviceEvent>> {
-        self.rx.poll_recv(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+        let mut q = lock_queue(&self.queue);
+        if let Some(item) = q.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if q.closed {
+            return Poll::Ready(None);
+        }
+        q.waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
 impl Drop for WatchStream {
     fn drop(&mut self) {
+        {
+            let mut q = lock_queue(&self.queue);
+            q.abandoned = true;
+            q.items.clear();
+        }
         let _ = self.shared.commands.send(Command::Remove(self.id));
     }
 }
@@ -506,8 +693,12 @@ struct Driver {
     /// no more drained messages that could be misattributed to a new port under the same name.
     retired: Vec<ReceiveRight>,
     counters: Arc<Counters>,
+    /// For the `LOOKUP` of a resync.
+    backend: Arc<dyn RegistryBackend>,
 }
 
+// A short-lived value on the driver's stack, one per loop turn: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Command(Option<Command>),
     Message(Option<Result<Message, mach_async::Error>>),
@@ -531,7 +722,7 @@ impl Driver {
                     // Edge: on failure the port is dropped (destroyed), which cancels the kernel
                     // watch; dropping the sink ends the watch's stream.
                     if self.stream.insert_port(port).is_ok() {
-                        self.watches.insert(name, watch);
+                        self.watches.insert(name, *watch);
                     }
                 }
                 Step::Command(Some(Command::Remove(id))) => self.cancel(id),
@@ -607,19 +798,55 @@ impl Driver {
             return;
         }
         if !watch.kinds.contains(event.kind) {
-            return; // a kind registered only for the filter's sake
-        }
-        Counters::bump(&self.counters.delivered);
-        match &mut watch.sink {
-            Sink::Channel(tx) => {
-                if tx.send(event).is_err() {
-                    // The stream is gone; its Remove command is on the way.
-                    let id = watch.id;
-                    self.cancel(id);
-                }
+            // A kind registered only for the filter's sake. A callback sink sees it too, to
+            // keep its own bookkeeping (it must not report it).
+            if let Sink::Callback(f) = &mut watch.sink {
+                let _ = f(WatchEvent::Device(event));
             }
-            Sink::Callback(f) => f(event),
+            return;
         }
+        match watch.sink.offer(WatchEvent::Device(event)) {
+            Offer::Taken => Counters::bump(&self.counters.delivered),
+            Offer::Full => self.resync(name),
+            Offer::Gone => {
+                // The stream is gone; its Remove command is on the way.
+                let id = watch.id;
+                self.cancel(id);
+            }
+        }
+    }
+
+    /// The watch under `name` overflowed: drop its backlog, re-read the registry, restart its
+    /// filter from what is present now and queue that set as [`WatchEvent::Resynced`]. If the
+    /// `LOOKUP` fails the backlog is dropped all the same and the next overflow tries again.
+    fn resync(&mut self, name: Name) {
+        let Some(watch) = self.watches.get_mut(&name) else {
+            return;
+        };
+        let dropped = match &watch.sink {
+            Sink::Queue(q) => lock_queue(q).items.len() as u64 + 1,
+            Sink::Callback(_) => 1,
+        };
+        Counters::bump(&self.counters.resyncs);
+        self.counters
+            .dropped_on_overflow
+            .fetch_add(dropped, Ordering::Relaxed);
+        let ids = match lookup_all(&*self.backend, &watch.raw) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(port = name, error = %e, "iokit-notify: resync LOOKUP failed");
+                if let Sink::Queue(q) = &watch.sink {
+                    lock_queue(q).items.clear();
+                }
+                return;
+            }
+        };
+        watch.filter = ExactlyOnce::new(&ids, watch.filter.unknown_departures());
+        let reports_present = watch.kinds.contains(crate::EventKind::Arrive)
+            || watch.kinds.contains(crate::EventKind::Matched);
+        watch.sink.resync(Snapshot {
+            ids: if reports_present { ids } else { Vec::new() },
+        });
     }
 }
 

@@ -23,6 +23,7 @@ async fn next(stream: &mut WatchStream) -> Option<DeviceEvent> {
     tokio::time::timeout(HANG, stream.next())
         .await
         .expect("an event or the end in time")
+        .map(|item| item.device().expect("a device event, not a resync"))
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use iokit_notify::wire::{
 };
 use iokit_notify::{
     Criteria, CriteriaError, DeviceEvent, EventKind, EventKinds, NotificationPort, RegistryBackend,
-    RegistryError, UnknownDepartures, WatchError, WatchStream,
+    RegistryError, UnknownDepartures, WatchError, WatchEvent, WatchStream,
 };
 use mach_abi::{
     mach_msg_header_t, MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_MSG_SUCCESS,
@@ -39,6 +39,8 @@ async fn next(stream: &mut WatchStream) -> DeviceEvent {
         .await
         .expect("an event in time")
         .expect("stream open")
+        .device()
+        .expect("a device event, not a resync")
 }
 
 /// Injects a marker event for `stream`'s criteria and returns every event before it: after the
@@ -455,7 +457,7 @@ async fn a_burst_of_1000_is_delivered_exactly_once_in_order() {
         let mut got = Vec::new();
         for i in 0..1000 {
             match tokio::time::timeout(HANG, stream.next()).await {
-                Ok(Some(ev)) => got.push(ev.id),
+                Ok(Some(WatchEvent::Device(ev))) => got.push(ev.id),
                 other => panic!(
                     "event {i} of 1000 missing ({other:?}); stats {:?}, kernel {:?}",
                     port.stats(),

@@ -80,7 +80,10 @@ fn a_full_queue_send_waits_in_the_kernel_not_on_the_runtime_thread() {
                     .unwrap();
                 assert_eq!(m.id(), want, "FIFO, the waiting send last");
             }
-            waiting.await.unwrap().unwrap();
+            within(WAIT, waiting, "`waiting` to finish")
+                .await
+                .unwrap()
+                .unwrap();
             drop(stream);
             drop(sender);
         });

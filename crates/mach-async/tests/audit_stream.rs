@@ -264,8 +264,7 @@ fn a_message_carrying_a_right_of_another_space_is_not_sent() {
                 ReceiveRight::new_in(&fx.server).unwrap().into(),
             ))
             .build();
-        let err = sender
-            .send(msg)
+        let err = within(WAIT, sender.send(msg), "the send's answer on `sender`")
             .await
             .expect_err("a foreign right was sent");
         assert!(matches!(err.error(), mach_async::Error::WrongSpace { .. }));
@@ -294,7 +293,10 @@ fn a_damaged_receive_never_releases_rights_of_the_previous_message() {
             sender
                 .try_send(MessageBuilder::new(1).reply_make_send_once(&mine).build())
                 .unwrap();
-            let first = stream.next().await.unwrap().unwrap();
+            let first = within(WAIT, stream.next(), "the next message on `stream`")
+                .await
+                .unwrap()
+                .unwrap();
             let reply = first.reply().expect("a reply right").name();
             let server = fx.server.task().clone();
             let has_reply = || {

@@ -79,8 +79,21 @@ fn make_send_once_and_its_destruction_notifies_the_port() {
         assert_ne!(once.name(), port.name());
         let once2 = port.make_send_once().unwrap();
         let mut stream = MachRecvStream::new(port).unwrap();
-        once.send(MessageBuilder::new(11).build()).await.unwrap();
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 11);
+        within(
+            WAIT,
+            once.send(MessageBuilder::new(11).build()),
+            "room to send on `once`",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            within(WAIT, stream.next(), "message 11 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            11
+        );
         drop(once2); // destroyed unused: the port gets a send-once notification
         let m = tokio::time::timeout(Duration::from_secs(2), stream.next())
             .await
@@ -136,7 +149,13 @@ fn dead_name_notification_fires() {
             .unwrap();
         assert_eq!(n, Notified::DeadName(send.name()));
         // The send right is a dead name now; sending fails with the message given back.
-        let err = send.send(MessageBuilder::new(1).build()).await.unwrap_err();
+        let err = within(
+            WAIT,
+            send.send(MessageBuilder::new(1).build()),
+            "room to send on `send`",
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), Some(mach_abi::MACH_SEND_INVALID_DEST));
         drop(send);
     });
@@ -159,8 +178,13 @@ fn rights_travel_in_messages_and_replies_come_back() {
             .ool(&b"out-of-line data"[..])
             .body(vec![1u8, 2, 3, 4])
             .build();
-        send.send(msg).await.unwrap();
-        let mut req = server.next().await.unwrap().unwrap();
+        within(WAIT, send.send(msg), "room to send on `send`")
+            .await
+            .unwrap();
+        let mut req = within(WAIT, server.next(), "the next message on `server`")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(req.id(), 500);
         assert_eq!(req.reply_type(), 18);
         assert_eq!(&req.body()[..], &[1, 2, 3, 4]);
@@ -174,13 +198,36 @@ fn rights_travel_in_messages_and_replies_come_back() {
             panic!("port")
         };
         let reply_right = req.take_reply().unwrap().into_send_once().unwrap();
-        reply_right
-            .send(MessageBuilder::new(600).build())
-            .await
-            .unwrap();
-        back.send(MessageBuilder::new(601).build()).await.unwrap();
-        assert_eq!(replies.next().await.unwrap().unwrap().id(), 600);
-        assert_eq!(replies.next().await.unwrap().unwrap().id(), 601);
+        within(
+            WAIT,
+            reply_right.send(MessageBuilder::new(600).build()),
+            "room to send on `reply_right`",
+        )
+        .await
+        .unwrap();
+        within(
+            WAIT,
+            back.send(MessageBuilder::new(601).build()),
+            "room to send on `back`",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            within(WAIT, replies.next(), "message 600 on `replies`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            600
+        );
+        assert_eq!(
+            within(WAIT, replies.next(), "message 601 on `replies`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            601
+        );
         drop(back);
     });
     fx.kernel.assert_no_leaks();
@@ -194,16 +241,21 @@ fn request_reply_helper_uses_a_per_call_reply_port() {
         let (port, send) = fx.connect();
         let mut server = MachRecvStream::new(port).unwrap();
         let srv = tokio::spawn(async move {
-            while let Some(Ok(mut req)) = server.next().await {
+            while let Some(Ok(mut req)) =
+                within(WAIT, server.next(), "the next message on `server`").await
+            {
                 let reply = req
                     .take_reply()
                     .and_then(PortRight::into_send_once)
                     .unwrap();
                 let body = req.body().clone();
-                reply
-                    .send(MessageBuilder::new(req.id() + 100).body(body).build())
-                    .await
-                    .unwrap();
+                within(
+                    WAIT,
+                    reply.send(MessageBuilder::new(req.id() + 100).body(body).build()),
+                    "room to send on `reply`",
+                )
+                .await
+                .unwrap();
                 if req.id() == 3 {
                     break;
                 }
@@ -220,7 +272,7 @@ fn request_reply_helper_uses_a_per_call_reply_port() {
             assert_eq!(r.id(), i + 100);
             assert_eq!(&r.body()[..], &[i as u8; 4]);
         }
-        srv.await.unwrap();
+        within(WAIT, srv, "`srv` to finish").await.unwrap();
         // Server gone (its stream and port dropped): a request fails instead of hanging.
         let e = send
             .request(
@@ -276,7 +328,7 @@ fn full_queue_send_times_out_without_losing_or_leaking_the_message() {
         let waiting = tokio::spawn(async move { s2.send(msg).await });
         tokio::time::sleep(Duration::from_millis(30)).await;
         waiting.abort();
-        let _ = waiting.await;
+        let _ = within(WAIT, waiting, "`waiting` to finish").await;
         // A cancelled send gives up at the end of its current blocking slice (a send that
         // completes within that slice is delivered); wait past it.
         tokio::time::sleep(SEND_SLICE_WAIT).await;
@@ -296,7 +348,10 @@ fn full_queue_send_times_out_without_losing_or_leaking_the_message() {
                     .id(),
             );
         }
-        later.await.unwrap().unwrap();
+        within(WAIT, later, "`later` to finish")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ids, vec![0, 1, 2, 3, 4, 101]);
     });
     drop(rt);
@@ -313,10 +368,23 @@ fn send_right_clone_send_and_drop_in_other_space() {
         let clones: Vec<SendRight> = (0..3).map(|_| send.clone()).collect();
         let mut stream = MachRecvStream::new(port).unwrap();
         for (i, c) in clones.iter().enumerate() {
-            c.send(MessageBuilder::new(i as i32).build()).await.unwrap();
+            within(
+                WAIT,
+                c.send(MessageBuilder::new(i as i32).build()),
+                "room to send on `c`",
+            )
+            .await
+            .unwrap();
         }
         for i in 0..3 {
-            assert_eq!(stream.next().await.unwrap().unwrap().id(), i);
+            assert_eq!(
+                within(WAIT, stream.next(), "message i on `stream`")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id(),
+                i
+            );
         }
         drop(clones);
         let (ports, undelivered) = stream.into_ports();
@@ -357,7 +425,10 @@ fn a_waiting_send_owns_what_it_borrowed() {
                     .unwrap(),
             );
         }
-        waiting.await.unwrap().unwrap();
+        within(WAIT, waiting, "`waiting` to finish")
+            .await
+            .unwrap()
+            .unwrap();
         let last = got.pop().unwrap();
         assert_eq!(last.id(), 50);
         assert_eq!(last.reply_type(), 18, "reply arrives as a send-once right");

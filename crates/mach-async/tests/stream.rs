@@ -32,7 +32,9 @@ fn spawn_sender(
                     let msg = MessageBuilder::new(1000 + id as i32)
                         .body(body(id, seq, pad))
                         .build();
-                    sender.send(msg).await.expect("send");
+                    within(WAIT, sender.send(msg), "room to send on `sender`")
+                        .await
+                        .expect("send");
                     seq += 1;
                 }
                 if rng.below(3) == 0 {
@@ -115,21 +117,51 @@ fn too_large_message_is_delivered_after_growth() {
             .buffer_size(256)
             .build()
             .unwrap();
-        sender
-            .send(MessageBuilder::new(1).body(body(0, 0, 8)).build())
-            .await
-            .unwrap();
-        sender
-            .send(MessageBuilder::new(2).body(body(0, 1, 5000)).build())
-            .await
-            .unwrap();
-        sender
-            .send(MessageBuilder::new(3).body(body(0, 2, 100_000)).build())
-            .await
-            .unwrap();
-        let a = stream.next().await.unwrap().unwrap();
-        let b = stream.next().await.unwrap().unwrap();
-        let c = stream.next().await.unwrap().unwrap();
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(1).body(body(0, 0, 8)).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap();
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(2).body(body(0, 1, 5000)).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap();
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(3).body(body(0, 2, 100_000)).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap();
+        let a = within(
+            WAIT,
+            stream.next(),
+            "message 1 (8-byte body, fits the buffer)",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let b = within(
+            WAIT,
+            stream.next(),
+            "message 2 (5008-byte body, TOO_LARGE for 256 bytes: grow once)",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let c = within(
+            WAIT,
+            stream.next(),
+            "message 3 (100008-byte body, TOO_LARGE again: grow twice)",
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!((a.id(), b.id(), c.id()), (1, 2, 3));
         assert_eq!(b.body().len(), 5008);
         assert_eq!(c.body().len(), 100_008);
@@ -181,16 +213,49 @@ fn destroying_the_set_ends_the_stream() {
         let (port, sender) = fx.connect();
         let mut stream = MachRecvStream::new(port).unwrap();
         for i in 5..8 {
-            sender.send(MessageBuilder::new(i).build()).await.unwrap();
+            within(
+                WAIT,
+                sender.send(MessageBuilder::new(i).build()),
+                "room to send on `sender`",
+            )
+            .await
+            .unwrap();
         }
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 5);
+        assert_eq!(
+            within(WAIT, stream.next(), "message 5 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            5
+        );
         assert_eq!(stream.queued(), 2, "the drain pulled the others in");
         // Someone else destroys the stream's set (as exec/exit would): EV_EOF ends the stream,
         // after what was already drained has been delivered (rule 15).
         fx.server_task().port_close(stream.set_name()).unwrap();
-        sender.send(MessageBuilder::new(8).build()).await.unwrap(); // stays on the port
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 6);
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 7);
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(8).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap(); // stays on the port
+        assert_eq!(
+            within(WAIT, stream.next(), "message 6 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            6
+        );
+        assert_eq!(
+            within(WAIT, stream.next(), "message 7 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            7
+        );
         let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
             .await
             .unwrap();
@@ -210,8 +275,21 @@ fn terminating_the_owning_task_ends_the_stream() {
     rt.block_on(async {
         let (port, sender) = fx.connect();
         let mut stream = MachRecvStream::new(port).unwrap();
-        sender.send(MessageBuilder::new(9).build()).await.unwrap();
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 9);
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(9).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            within(WAIT, stream.next(), "message 9 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            9
+        );
         fx.server_task().terminate().unwrap();
         let end = tokio::time::timeout(Duration::from_secs(2), stream.next())
             .await
@@ -244,7 +322,10 @@ fn dropping_the_stream_with_queued_messages_leaks_no_right() {
             sender.try_send(msg).unwrap();
         }
         let mut stream = MachRecvStream::new(port).unwrap();
-        let first = stream.next().await.unwrap().unwrap();
+        let first = within(WAIT, stream.next(), "the next message on `stream`")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(first.id(), 0);
         assert!(matches!(
             first.descriptors()[0],
@@ -295,12 +376,24 @@ fn dropping_a_pending_next_loses_nothing() {
                 .await
                 .is_err()
         );
-        sender.send(MessageBuilder::new(1).build()).await.unwrap();
+        within(
+            WAIT,
+            sender.send(MessageBuilder::new(1).build()),
+            "room to send on `sender`",
+        )
+        .await
+        .unwrap();
         // Race many short-lived next() futures against a sender task.
         let s2 = sender.clone();
         let producer = tokio::spawn(async move {
             for i in 2..300 {
-                s2.send(MessageBuilder::new(i).build()).await.unwrap();
+                within(
+                    WAIT,
+                    s2.send(MessageBuilder::new(i).build()),
+                    "room to send on `s2`",
+                )
+                .await
+                .unwrap();
                 if i % 7 == 0 {
                     tokio::task::yield_now().await;
                 }
@@ -318,7 +411,9 @@ fn dropping_a_pending_next_loses_nothing() {
                 Err(_) => cancelled += 1,
             }
         }
-        producer.await.unwrap();
+        within(WAIT, producer, "`producer` to finish")
+            .await
+            .unwrap();
         assert!(
             tokio::time::timeout(Duration::from_millis(20), stream.next())
                 .await
@@ -354,7 +449,13 @@ fn a_flooded_stream_does_not_starve_another_on_a_current_thread_runtime() {
             .unwrap();
         let (pb, sb) = fx.connect();
         let mut b = MachRecvStream::new(pb).unwrap();
-        sb.send(MessageBuilder::new(42).build()).await.unwrap();
+        within(
+            WAIT,
+            sb.send(MessageBuilder::new(42).build()),
+            "room to send on `sb`",
+        )
+        .await
+        .unwrap();
         // A flood that keeps A's ports refilled from other threads.
         let flooders: Vec<_> = senders
             .iter()
@@ -364,7 +465,10 @@ fn a_flooded_stream_does_not_starve_another_on_a_current_thread_runtime() {
         let a_task = tokio::spawn(async move {
             let mut n = 0u32;
             while n < 80 + 16 * 40 {
-                a.next().await.unwrap().unwrap();
+                within(WAIT, a.next(), "the next message on `a`")
+                    .await
+                    .unwrap()
+                    .unwrap();
                 n += 1;
             }
             a
@@ -374,7 +478,7 @@ fn a_flooded_stream_does_not_starve_another_on_a_current_thread_runtime() {
             .await
             .expect("B not starved");
         assert_eq!(got.unwrap().unwrap().id(), 42);
-        let a = a_task.await.unwrap();
+        let a = within(WAIT, a_task, "`a_task` to finish").await.unwrap();
         assert!(
             a.stats().yields > 0,
             "A yielded at its fairness cap: {:?}",
@@ -405,7 +509,10 @@ fn notify_mode_coalesces_and_the_callers_receive_drains_all() {
             .build_notify()
             .unwrap();
         // First poll is a signal (rule 6); nothing is queued yet.
-        notify.next().await.unwrap().unwrap();
+        within(WAIT, notify.next(), "the next message on `notify`")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(notify.try_recv().unwrap().is_none());
         // A burst of 50 messages (5 per port).
         for s in &senders {
@@ -565,8 +672,21 @@ fn task_exit_ends_the_stream_on_a_silent_close_kernel() {
         let port = ReceiveRight::new_in(&server).unwrap();
         let send = port.make_send().unwrap();
         let mut stream = MachRecvStream::new(port).unwrap();
-        send.send(MessageBuilder::new(3).build()).await.unwrap();
-        assert_eq!(stream.next().await.unwrap().unwrap().id(), 3);
+        within(
+            WAIT,
+            send.send(MessageBuilder::new(3).build()),
+            "room to send on `send`",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            within(WAIT, stream.next(), "message 3 on `stream`")
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            3
+        );
         drop(send);
         server.task().terminate().unwrap();
         let end = tokio::time::timeout(Duration::from_secs(2), stream.next())

@@ -215,7 +215,12 @@ async fn scenario(
         let out = out.clone();
         tokio::spawn(async move {
             let mut units: BTreeMap<u64, String> = BTreeMap::new();
-            while let Some(event) = devices.next().await {
+            while let Some(item) = devices.next().await {
+                let event = match item {
+                    iokit_notify::WatchEvent::Device(event) => event,
+                    // The demo reads every event at once; its queue never overflows.
+                    iokit_notify::WatchEvent::Resynced(_) => continue,
+                };
                 let line = |s: String| {
                     let _ = out.send(format!("{:>8.3} ms  {s}", t0.elapsed().as_secs_f64() * 1e3));
                 };

@@ -180,12 +180,13 @@ uint32_t mach_sim_task_create(const char *name, uint32_t pid, uint32_t euid, uin
 /**
  * Makes `task` the calling thread's current task and returns the previous one's id (the
  * default task's id if none was entered), so `mach_sim_task_enter(previous)` switches back.
- * Returns 0 and changes nothing if `task` is not a live task.
+ * Returns 0 and changes nothing if `task` is not a live task, or at thread or process exit
+ * (the thread's storage destroyed).
  */
 uint32_t mach_sim_task_enter(uint32_t task);
 
 /**
- * The id of the calling thread's current task (0 on failure).
+ * The id of the calling thread's current task (0 on failure, and at thread or process exit).
  */
 uint32_t mach_sim_task_current(void);
 
@@ -207,7 +208,7 @@ kern_return_t mach_sim_port_close(mach_port_name_t name);
  * Creates a kqueue owned by the current task (knote idents are names in that task) and returns
  * a pollable file descriptor for it: readable while events are queued. Release it with
  * `mach_sim_kqueue_close`; after a plain `close()` the number is stale and `mach_sim_kevent`
- * answers `EBADF`. Returns -1 with `errno` set on failure.
+ * answers `EBADF`. Returns -1 with `errno` set on failure (`ESRCH` at thread or process exit).
  */
 int mach_sim_kqueue(void);
 

@@ -31,8 +31,21 @@
 //! boundary: every body runs under [`std::panic::catch_unwind`]; a panic inside the simulated
 //! kernel (a simulator bug) is printed by the panic hook and reported as a failure code documented
 //! on each function.
+//!
+//! # At thread and process exit
+//! Once the calling thread's thread-local storage is destroyed — in a thread-local destructor,
+//! or on the main thread in an `atexit` handler or ELF destructor after `main` returned — the
+//! task it had entered can no longer be known ([`Task::try_current`] is `None`). Calls that act
+//! in the current task then fail without panicking: port calls and the bootstrap calls return
+//! `KERN_INVALID_TASK`, `mach_msg` `MACH_SEND_INVALID_DEST` (`MACH_RCV_INVALID_NAME` for a
+//! receive only), calls returning a name `MACH_PORT_NULL`, `mach_sim_kqueue` -1 with `errno` =
+//! `ESRCH`, `mach_sim_task_enter` and `mach_sim_task_current` 0; `mach_msg_destroy` and
+//! `mig_dealloc_reply_port` do nothing. Calls about the kernel as a whole
+//! (`mach_sim_task_create`, `mach_sim_task_terminate`, the `mach_sim_live_*` counts and
+//! `mach_sim_check_leaks`) use the global kernel and keep working.
 
-use crate::{Name, Task};
+use crate::{Kernel, Name, Task};
+use mach_abi::{kern_return_t, KERN_INVALID_TASK};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod bootstrap;
@@ -43,6 +56,18 @@ pub mod sim;
 /// Runs `f`, turning a panic into `fallback` so that no unwind crosses the C boundary.
 pub(crate) fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// The calling thread's current task, or `KERN_INVALID_TASK` once its thread-local storage is
+/// destroyed (module docs, "At thread and process exit").
+pub(crate) fn current_task() -> Result<Task, kern_return_t> {
+    Task::try_current().ok_or(KERN_INVALID_TASK)
+}
+
+/// The kernel of the calling thread's current task; the global kernel once the thread's storage
+/// is destroyed.
+pub(crate) fn current_kernel() -> Kernel {
+    Task::try_current().map_or_else(|| Kernel::global().clone(), |t| t.kernel().clone())
 }
 
 /// Runs `f` in the errno convention: `Ok(v)` → `v`; `Err(e)` → `-1` with `errno` = `e`'s raw OS

@@ -67,7 +67,24 @@ pub(crate) fn readiness_fd() -> io::Result<(OwnedFd, Option<OwnedFd>)> {
         // SAFETY: `fd` is a fresh descriptor we own.
         Ok((unsafe { OwnedFd::from_raw_fd(fd) }, None))
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    // Close-on-exec from creation where pipe2 exists, so that no fork+exec in another thread
+    // can inherit the descriptors between the pipe and the fcntl below.
+    #[cfg(target_os = "freebsd")]
+    {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for two descriptors; the result is checked.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both are fresh descriptors we own.
+        Ok(unsafe {
+            (
+                OwnedFd::from_raw_fd(fds[0]),
+                Some(OwnedFd::from_raw_fd(fds[1])),
+            )
+        })
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` has room for two descriptors; the result is checked.

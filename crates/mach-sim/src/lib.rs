@@ -366,17 +366,34 @@ pub struct TaskGuard {
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
+        // Nothing to restore once the thread's storage is gone (thread exit, process exit).
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
 impl Task {
     /// The calling thread's current task: the one last entered on this thread, else the global
     /// kernel's default task (created on first use with this process's pid, euid and egid).
+    ///
+    /// # Panics
+    /// When the calling thread's thread-local storage has been destroyed: in a thread-local
+    /// destructor, or on the main thread in an `atexit` handler or ELF destructor after `main`
+    /// returned. Code that can run there (every C entry point) uses [`Task::try_current`].
     pub fn current() -> Task {
-        CURRENT
-            .with(|c| c.borrow().clone())
-            .unwrap_or_else(|| Kernel::global().default_task())
+        Self::try_current().expect(
+            "mach-sim: Task::current called after the thread's storage was destroyed \
+             (use Task::try_current in code that can run at thread or process exit)",
+        )
+    }
+    /// [`Task::current`], or `None` once the calling thread's thread-local storage has been
+    /// destroyed (thread-local destructors; `atexit` handlers and ELF destructors of the main
+    /// thread after `main` returned), when the task the thread had entered can no longer be
+    /// known. Never panics.
+    pub fn try_current() -> Option<Task> {
+        match CURRENT.try_with(|c| c.try_borrow().ok().map(|t| t.clone())) {
+            Ok(Some(entered)) => Some(entered.unwrap_or_else(|| Kernel::global().default_task())),
+            _ => None,
+        }
     }
     /// Makes this the calling thread's current task until the guard is dropped.
     pub fn enter(&self) -> TaskGuard {
@@ -385,13 +402,19 @@ impl Task {
         }
     }
     /// Makes this the calling thread's current task; returns the previous one (C ABI form).
+    ///
+    /// Does nothing and returns `None` once the thread's storage has been destroyed (see
+    /// [`Task::try_current`]).
     pub fn set_current(&self) -> Option<Task> {
-        CURRENT.with(|c| c.borrow_mut().replace(self.clone()))
+        CURRENT
+            .try_with(|c| c.borrow_mut().replace(self.clone()))
+            .ok()
+            .flatten()
     }
     /// Clears the calling thread's current task (it falls back to the global default task);
     /// returns the previous one.
     pub fn clear_current() -> Option<Task> {
-        CURRENT.with(|c| c.borrow_mut().take())
+        CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten()
     }
     /// The name given at creation.
     pub fn name(&self) -> String {
@@ -637,7 +660,7 @@ impl Task {
 
     /// A new kqueue owned by this task (knote idents are names in this task). Its descriptor
     /// is an `eventfd` on Linux (a nonblocking pipe elsewhere) that is readable while events are
-    /// queued. `EVFILT_MACHPORT` (-16) is the only filter; `MACH_RCV_MSG` in `fflags`
+    /// queued; it is close-on-exec, as a kqueue is not inherited across `exec`. `EVFILT_MACHPORT` (-16) is the only filter; `MACH_RCV_MSG` in `fflags`
     /// (direct-receive mode) is rejected with `EINVAL` (the project never uses it). When the task
     /// is terminated its sets' knotes get `EV_EOF`; a blocking `kevent` on its kqueue then fails
     /// with `EBADF` once nothing is queued.

@@ -61,7 +61,8 @@ fn a_direct_hand_off_never_makes_the_kqueue_readable() {
         let receiver = std::thread::spawn({
             let t = t.clone();
             move || {
-                let (mr, m) = recv_opt(&t, target, MACH_RCV_LARGE, 256, 0);
+                // Bounded: a lost hand-off fails the assertion below instead of hanging.
+                let (mr, m) = recv_opt(&t, target, MACH_RCV_LARGE | MACH_RCV_TIMEOUT, 256, 10_000);
                 (mr, m.id())
             }
         });

@@ -281,8 +281,14 @@ fn a_blocked_receiver_takes_the_message_directly_and_no_knote_fires() {
     let receiver = std::thread::spawn({
         let t = t.clone();
         move || {
-            let (mr, m) = recv_opt(&t, s, MACH_RCV_LARGE, 256, 0);
-            assert_eq!(mr, MACH_MSG_SUCCESS);
+            let (mr, m) = recv_opt(
+                &t,
+                s,
+                MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+                256,
+                HAND_OFF_WAIT_MS,
+            );
+            assert_eq!(mr, MACH_MSG_SUCCESS, "lost: message 42 (the hand-off)");
             m.id()
         }
     });
@@ -294,16 +300,29 @@ fn a_blocked_receiver_takes_the_message_directly_and_no_knote_fires() {
     }
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 42, &[]), 0);
     assert_eq!(receiver.join().unwrap(), 42);
+    // Readiness first: a scan (collect) peeks at the queue and drops a wrongly queued knote,
+    // which would hide a signal on the hand-off; the descriptor's readiness cannot be hidden.
+    assert!(
+        !readable(&kq),
+        "a direct hand-off signalled the knote (the kqueue became readable)"
+    );
     assert!(
         collect(&kq).is_empty(),
         "no knote activity for a direct hand-off"
     );
-    assert!(!readable(&kq));
+    // Control: with nobody blocked the same send does signal.
+    assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 43, &[]), 0);
+    assert!(readable(&kq), "an enqueue with nobody blocked signals");
+    assert_eq!(collect(&kq).len(), 1);
+    assert_eq!(expect_msg(&t, s).id(), 43);
     drop(kq);
     t.port_close(s).unwrap();
     t.port_close(p).unwrap();
     k.assert_no_leaks();
 }
+
+/// Bound of the blocked receives of the hand-off tests (a lost message fails them, not hangs).
+const HAND_OFF_WAIT_MS: u32 = 10_000;
 
 /// Whether some thread is blocked in the kernel (a receiver, in these tests).
 fn receiver_blocked(k: &Kernel) -> bool {
@@ -624,13 +643,29 @@ fn a_receiver_blocked_on_the_member_itself_also_suppresses_the_signal() {
     add(&kq, s, EV_CLEAR);
     let receiver = std::thread::spawn({
         let t = t.clone();
-        move || recv_opt(&t, p, MACH_RCV_LARGE, 256, 0).1.id()
+        move || {
+            let (mr, m) = recv_opt(
+                &t,
+                p,
+                MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+                256,
+                HAND_OFF_WAIT_MS,
+            );
+            assert_eq!(mr, MACH_MSG_SUCCESS, "lost: message 7 (the hand-off)");
+            m.id()
+        }
     });
+    let deadline = Instant::now() + Duration::from_secs(5);
     while !receiver_blocked(&k) {
+        assert!(Instant::now() < deadline, "receiver never blocked");
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 7, &[]), 0);
     assert_eq!(receiver.join().unwrap(), 7);
+    assert!(
+        !readable(&kq),
+        "a direct hand-off signalled the knote (the kqueue became readable)"
+    );
     assert!(collect(&kq).is_empty());
     // With nobody blocked, the next message signals.
     assert_eq!(send(&t, p, MACH_MSG_TYPE_COPY_SEND, 8, &[]), 0);
@@ -640,4 +675,35 @@ fn a_receiver_blocked_on_the_member_itself_also_suppresses_the_signal() {
     t.port_close(s).unwrap();
     t.port_close(p).unwrap();
     k.assert_no_leaks();
+}
+
+/// Whether `fd` has `FD_CLOEXEC`.
+fn close_on_exec(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD on a descriptor the caller holds open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    assert!(flags >= 0, "fcntl(F_GETFD) on {fd}");
+    flags & libc::FD_CLOEXEC != 0
+}
+
+/// A kqueue's descriptor, and the duplicate the C ABI hands out, are close-on-exec: a program
+/// that execs does not leak them into the new image (a kqueue is not inherited across exec).
+#[test]
+fn kqueue_descriptors_are_close_on_exec() {
+    let k = Kernel::new();
+    let t = k.task_create("t", 1, 0, 0);
+    let kq = t.kqueue().unwrap();
+    assert!(close_on_exec(kq.as_raw_fd()), "Kqueue descriptor");
+    drop(kq);
+    t.terminate().unwrap();
+    k.assert_no_leaks();
+
+    // The C ABI's mach_sim_kqueue() (a duplicate, on the global kernel's default task).
+    let fd = mach_sim::ffi::sim::mach_sim_kqueue();
+    assert!(
+        fd >= 0,
+        "mach_sim_kqueue: {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(close_on_exec(fd), "mach_sim_kqueue() descriptor");
+    assert_eq!(mach_sim::ffi::sim::mach_sim_kqueue_close(fd), 0);
 }

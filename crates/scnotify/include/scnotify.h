@@ -2,7 +2,8 @@
  * <scnotify.h>: SCDynamicStore change notifications (NextBSD SCNotify.c) as a static library.
  *
  * The four public functions keep the prototypes of <SystemConfiguration/SCDynamicStore.h>, the
- * two private ones those of SCInternal.h. The library operates on the host's
+ * two private ones those of SCInternal.h; SCDynamicStoreSetDisconnectCallBack (not in NextBSD)
+ * has the prototype of Apple's SCDynamicStorePrivate.h. The library operates on the host's
  * SCDynamicStorePrivate (struct __SCDynamicStore) and imports from the host only:
  *   CoreFoundation: CFGetTypeID, CFArrayCreateMutable, kCFTypeArrayCallBacks,
  *     CFArrayAppendValue, CFStringCreateWithBytes, CFRetain, CFRelease, CFRunLoopSourceCreate,
@@ -20,6 +21,12 @@
 #include <dispatch/dispatch.h>
 #include <mach/mach.h>
 #include <SystemConfiguration/SCDynamicStore.h>
+
+/**
+ * `SCDynamicStoreDisconnectCallBack` (Apple's SCDynamicStorePrivate.h): called with the store
+ * and its context `info` when configd died and the store reconnected.
+ */
+typedef void (*SCDynamicStoreDisconnectCallBack)(SCDynamicStoreRef store, void *info);
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,6 +81,24 @@ CFRunLoopSourceRef SCDynamicStoreCreateRunLoopSource(CFAllocatorRef allocator,
                                                      CFIndex order);
 
 /**
+ * `Boolean SCDynamicStoreSetDisconnectCallBack(SCDynamicStoreRef store,
+ * SCDynamicStoreDisconnectCallBack callback)` (Apple's private API; not in NextBSD): sets (NULL
+ * clears) the function called when configd died and the store reconnected: after the session
+ * is reopened and the watch set restored, before the reconnect's re-read batch (the callout
+ * with an empty `changedKeys`, which still follows), on the store's dispatch queue or run loop,
+ * with the store and its context `info` (retained and released around the call when the
+ * context has `retain`). Only a store with a delivery registration (dispatch queue or run-loop
+ * source) learns of configd's death. TRUE on success; FALSE with SCError 2001 if `store` is
+ * not a store.
+ *
+ * # Safety
+ * `store` is NULL or a valid CF object; `callback` is NULL or a function callable from the
+ * store's queue or run loop.
+ */
+Boolean SCDynamicStoreSetDisconnectCallBack(SCDynamicStoreRef store,
+                                            SCDynamicStoreDisconnectCallBack callback);
+
+/**
  * `mach_port_t __SCDynamicStoreAddNotificationPort(SCDynamicStoreRef store)` (private): a new
  * port name holding a receive right and one send right, or `MACH_PORT_NULL` with SCError 1001.
  * As on NextBSD HEAD, `store` is ignored and nothing is registered.
@@ -92,26 +117,6 @@ mach_port_t __SCDynamicStoreAddNotificationPort(SCDynamicStoreRef store);
  * `store` is NULL or a valid CF object.
  */
 void __SCDynamicStoreNotifyCancel(SCDynamicStoreRef store);
-
-/**
- * Test support (not part of SCNotify.c): starts an in-process configd, checked in as
- * `com.apple.SystemConfiguration.configd`, on the library's event thread. On the simulated
- * kernel it runs in a task of its own. Returns 0, or the `kern_return_t` of the check-in
- * (`BOOTSTRAP_SERVICE_ACTIVE` if a configd is already running).
- *
- * # Safety
- * Always safe.
- */
-int scnotify_configd_start(void);
-
-/**
- * Test support: stops the configd started by [`scnotify_configd_start`] (every session and
- * notify right it held dies, as when configd exits) and waits until it is gone.
- *
- * # Safety
- * Always safe.
- */
-void scnotify_configd_stop(void);
 
 #ifdef __cplusplus
 }  // extern "C"

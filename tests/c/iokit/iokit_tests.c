@@ -12,6 +12,7 @@
  *   errors                 NULL arguments, type strings, absent registry: codes and `matching`
  *   overlap                overlapping watches fire once each; driver criterion; 20 watches
  *   burst                  1000 events in order on the queue, then inline after SetDispatchQueue(NULL)
+ *   flood                  5000 events while the queue is blocked: bounded queue, one resync set
  *   snapshot               a snapshot of 200 devices is not truncated at 128
  *   race                   a device in the snapshot whose ARRIVE is flushed later fires no callback
  *   destroy-in-callback-inline, destroy-in-callback-queue
@@ -469,6 +470,110 @@ static void scenario_burst(void)
     destroy_and_check(port, cf0);
 }
 
+/* A flood far above the library's per-watch bound (1024 callbacks queued on a dispatch queue,
+ * spec §6 #16) while the queue is blocked: the queue never holds more than the bound plus the
+ * resync callback (and this test's gate); the events queued before the overflow go stale and
+ * the callback then sees the current set once (one multi-entry iterator); every device is
+ * reported exactly once. */
+enum { FLOOD_COUNT = 5000, FLOOD_BOUND = 1024 };
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+    uint64_t first;              /* id of the first flood device (ids are consecutive) */
+    int counts[FLOOD_COUNT];     /* reports per device */
+    int unknown;                 /* reported ids outside the flood */
+    int reported;                /* distinct devices reported */
+    int largest_iterator;        /* most entries in one callback's iterator */
+} flood;
+
+static void flood_gate(void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&flood.mu);
+    while (!flood.open)
+        pthread_cond_wait(&flood.cv, &flood.mu);
+    pthread_mutex_unlock(&flood.mu);
+}
+
+static void flood_record(void *refcon, io_iterator_t it)
+{
+    (void)refcon;
+    static uint64_t ids[FLOOD_COUNT + 1];
+    int n = drain_ids(it, ids, FLOOD_COUNT + 1);
+    pthread_mutex_lock(&flood.mu);
+    if (n > flood.largest_iterator)
+        flood.largest_iterator = n;
+    for (int i = 0; i < n && i <= FLOOD_COUNT; i++) {
+        uint64_t k = ids[i] - flood.first;
+        if (ids[i] < flood.first || k >= FLOOD_COUNT) {
+            flood.unknown++;
+        } else if (flood.counts[k]++ == 0) {
+            flood.reported++;
+        }
+    }
+    pthread_mutex_unlock(&flood.mu);
+}
+
+static int flood_reported(void)
+{
+    pthread_mutex_lock(&flood.mu);
+    int n = flood.reported;
+    pthread_mutex_unlock(&flood.mu);
+    return n;
+}
+
+static void scenario_flood(void)
+{
+    long cf0 = host_cf_live();
+    pthread_mutex_init(&flood.mu, NULL);
+    pthread_cond_init(&flood.cv, NULL);
+    io_iterator_t it;
+    IONotificationPortRef port = IONotificationPortCreate(kIOMainPortDefault);
+    dispatch_queue_t q = dispatch_queue_create("flood", NULL);
+    IONotificationPortSetDispatchQueue(port, q);
+    CHECK(IOServiceAddMatchingNotification(port, kIOFirstMatchNotification, IOServiceMatching("fl"),
+                                           flood_record, NULL, &it) == KERN_SUCCESS, "register");
+    IOObjectRelease(it);
+    dispatch_async_f(q, NULL, flood_gate); /* the consumer stops reading */
+    for (int i = 0; i < FLOOD_COUNT; i++) {
+        uint64_t id = iokit_sim_attach("fl", "fl", "fl", 0, 0);
+        if (i == 0)
+            flood.first = id;
+        CHECK(id == flood.first + (uint64_t)i, "consecutive ids");
+    }
+    passed -= FLOOD_COUNT - 1;
+    pthread_mutex_lock(&flood.mu);
+    flood.open = 1;
+    pthread_cond_broadcast(&flood.cv);
+    pthread_mutex_unlock(&flood.mu);
+    WAIT_FOR(flood_reported() == FLOOD_COUNT);
+    dispatch_sync_f(q, NULL, NULL); /* everything queued so far has run */
+    int twice = 0;
+    for (int i = 0; i < FLOOD_COUNT; i++)
+        if (flood.counts[i] != 1)
+            twice++;
+    CHECK(flood_reported() == FLOOD_COUNT, "every device reported (%d of %d)", flood_reported(),
+          FLOOD_COUNT);
+    CHECK(twice == 0, "%d devices not reported exactly once", twice);
+    CHECK(flood.unknown == 0, "%d unknown ids", flood.unknown);
+    CHECK(flood.largest_iterator > 1, "the current set came as one resync callback (largest "
+          "iterator %d)", flood.largest_iterator);
+    int peak = host_queue_peak_depth(q);
+    printf("flood: %d devices, bound %d: peak queue depth %d, largest iterator %d\n", FLOOD_COUNT,
+           FLOOD_BOUND, peak, flood.largest_iterator);
+    CHECK(peak <= FLOOD_BOUND + 2, "peak queue depth %d > bound %d + resync + gate", peak,
+          FLOOD_BOUND);
+    IONotificationPortSetDispatchQueue(port, NULL);
+    dispatch_release(q);
+    for (int i = 0; i < FLOOD_COUNT; i++)
+        iokit_sim_detach(flood.first + (uint64_t)i);
+    destroy_and_check(port, cf0);
+    pthread_mutex_destroy(&flood.mu);
+    pthread_cond_destroy(&flood.cv);
+}
+
 static void scenario_snapshot(void)
 {
     long cf0 = host_cf_live();
@@ -695,6 +800,8 @@ int main(int argc, char **argv)
         scenario_overlap();
     else if (strcmp(scenario, "burst") == 0)
         scenario_burst();
+    else if (strcmp(scenario, "flood") == 0)
+        scenario_flood();
     else if (strcmp(scenario, "snapshot") == 0)
         scenario_snapshot();
     else if (strcmp(scenario, "race") == 0)

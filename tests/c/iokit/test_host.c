@@ -312,6 +312,8 @@ struct dispatch_queue_s {
     struct work_item *head, *tail;
     int refcnt;   /* under mu */
     int released; /* refcnt reached 0: finish the queued work, then exit */
+    int depth;    /* work items queued and not yet started (under mu) */
+    int peak;     /* the largest depth so far (under mu) */
     char label[64];
 };
 
@@ -333,6 +335,7 @@ static void *queue_worker(void *arg)
         if (q->head == NULL)
             break; /* released and drained */
         struct work_item *item = q->head;
+        q->depth--;
         q->head = item->next;
         if (q->head == NULL)
             q->tail = NULL;
@@ -417,6 +420,8 @@ void dispatch_async_f(dispatch_queue_t queue, void *context, dispatch_function_t
     else
         q->head = item;
     q->tail = item;
+    if (++q->depth > q->peak)
+        q->peak = q->depth;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
@@ -463,4 +468,13 @@ void dispatch_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t 
 long host_cf_live(void) { return atomic_load(&cf_live); }
 long host_io_objects_live(void) { return atomic_load(&io_live); }
 long host_queues_live(void) { return atomic_load(&queues_live); }
+
+int host_queue_peak_depth(dispatch_queue_t queue)
+{
+    dispatch_queue_t q = as_queue(queue, "host_queue_peak_depth of a dead queue");
+    pthread_mutex_lock(&q->mu);
+    int peak = q->peak;
+    pthread_mutex_unlock(&q->mu);
+    return peak;
+}
 long host_async_calls(void) { return atomic_load(&async_calls); }

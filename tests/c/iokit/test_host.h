@@ -106,6 +106,8 @@ int host_ioctl(int fd, unsigned long cmd, void *arg);
 long host_cf_live(void);
 long host_io_objects_live(void);
 long host_queues_live(void);
+/* The most work items a queue ever held queued and not yet started. */
+int host_queue_peak_depth(dispatch_queue_t queue);
 /* Total dispatch_async_f calls so far. */
 long host_async_calls(void);
 

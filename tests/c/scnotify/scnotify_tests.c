@@ -7,7 +7,8 @@
  * message, kqueue or knote any more, and prints "scnotify-SCENARIO: N passed, M failed".
  *
  * Scenarios: layout, dispatch (NextBSD scnotifytest.c), runloop (NextBSD scrltest.c), errors
- * (spec scnotify.md §2.2), registration, early, concurrent, lifetime, restart, threads.
+ * (spec scnotify.md §2.2), registration, early, concurrent, lifetime, restart, disconnect
+ * (SCDynamicStoreSetDisconnectCallBack), threads.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <scnotify.h>
+#include <scnotify_sim.h>
 #include <mach_sim.h>
 
 static int passed, failed;
@@ -556,6 +558,76 @@ static void scenario_restart(void) {
     rec_done(&r);
 }
 
+/* SCDynamicStoreSetDisconnectCallBack: when configd dies, the callback runs once with the store
+ * and its context info (retained around the call), on the store's queue, before the reconnect's
+ * re-read batch (the empty callout), never during a callout; NULL clears it. */
+static struct {
+    atomic_int calls;
+    atomic_int empty_before; /* empty callouts already delivered when the callback ran */
+    atomic_int bad_args;
+    atomic_int during_callout;
+    SCDynamicStoreRef expected;
+} disc;
+
+static void on_disconnect(SCDynamicStoreRef store, void *info) {
+    struct recorder *r = info;
+    if (store != disc.expected || r == NULL) {
+        atomic_fetch_add(&disc.bad_args, 1);
+        return;
+    }
+    if (atomic_load(&r->inside)) atomic_fetch_add(&disc.during_callout, 1);
+    atomic_store(&disc.empty_before, atomic_load(&r->empty_calls));
+    atomic_fetch_add(&disc.calls, 1);
+}
+
+static void scenario_disconnect(void) {
+    struct recorder r;
+    rec_init(&r);
+    SCDynamicStoreRef s = watcher_store(&r);
+    disc.expected = s;
+    CHECK(!SCDynamicStoreSetDisconnectCallBack(NULL, on_disconnect));
+    CHECK(SCError() == 2001);
+    CHECK(SCDynamicStoreSetDisconnectCallBack(s, on_disconnect));
+    CFArrayRef keys = list1("disconnect:key");
+    CHECK(SCDynamicStoreSetNotificationKeys(s, keys, NULL));
+    dispatch_queue_t q = dispatch_queue_create("disconnect", NULL);
+    CHECK(SCDynamicStoreSetDispatchQueue(s, q));
+    CHECK(atomic_load(&disc.calls) == 0);
+
+    scnotify_configd_stop();
+    CHECK(scnotify_configd_start() == 0);
+    for (int i = 0; i < 100 && atomic_load(&r.empty_calls) == 0; i++)
+        dispatch_semaphore_wait(r.sem, in_ms(100));
+    CHECK(atomic_load(&r.empty_calls) == 1);
+    CHECK(atomic_load(&disc.calls) == 1);
+    CHECK(atomic_load(&disc.empty_before) == 0); /* before the re-read batch */
+    CHECK(atomic_load(&disc.bad_args) == 0);
+    CHECK(atomic_load(&disc.during_callout) == 0);
+    /* Delivery goes on after the reconnect. */
+    SCDynamicStoreRef writer = plain_store();
+    CHECK(set_value(writer, "disconnect:key", "after"));
+    CHECK(wait_for_key(&r, "disconnect:key", 5000));
+
+    /* Cleared: the next death brings only the re-read batch. */
+    CHECK(SCDynamicStoreSetDisconnectCallBack(s, NULL));
+    scnotify_configd_stop();
+    CHECK(scnotify_configd_start() == 0);
+    for (int i = 0; i < 100 && atomic_load(&r.empty_calls) < 2; i++)
+        dispatch_semaphore_wait(r.sem, in_ms(100));
+    CHECK(atomic_load(&r.empty_calls) == 2);
+    CHECK(atomic_load(&disc.calls) == 1);
+
+    CHECK(SCDynamicStoreSetDispatchQueue(s, NULL));
+    if (r.kept) CFRelease(r.kept);
+    dispatch_release(q);
+    CFRelease(keys);
+    CFRelease(writer);
+    CFRelease(s);
+    /* Every retain of info (the store's own, each callout's, the callback's) was released. */
+    CHECK(atomic_load(&r.retains) > 0 && atomic_load(&r.retains) == atomic_load(&r.releases));
+    rec_done(&r);
+}
+
 static int thread_count(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -626,6 +698,7 @@ int main(int argc, char **argv) {
     else if (strcmp(name, "concurrent") == 0) scenario_concurrent();
     else if (strcmp(name, "lifetime") == 0) scenario_lifetime();
     else if (strcmp(name, "restart") == 0) scenario_restart();
+    else if (strcmp(name, "disconnect") == 0) scenario_disconnect();
     else if (strcmp(name, "threads") == 0) scenario_threads();
     else {
         fprintf(stderr, "unknown scenario %s\n", name);

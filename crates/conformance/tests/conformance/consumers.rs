@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use iokit_notify::wire::{ioreg_test_event, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART};
-use iokit_notify::{Criteria, DeviceEvent, EventKind, EventKinds, NotificationPort, WatchStream};
+use iokit_notify::{
+    Criteria, DeviceEvent, EventKind, EventKinds, NotificationPort, WatchEvent, WatchStream,
+};
 use ipconfig_rpc::{
     CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
     IpconfigStatus,
@@ -339,9 +341,13 @@ fn event(kind: u32, id: u64, name: &str, class: &str) -> ioreg_test_event {
 }
 
 async fn next_event(stream: &mut WatchStream, what: &str) -> DeviceEvent {
-    within(HANG, stream.next(), what)
+    match within(HANG, stream.next(), what)
         .await
         .expect("the watch is alive")
+    {
+        WatchEvent::Device(event) => event,
+        WatchEvent::Resynced(_) => panic!("{what}: a resync, but nothing overflowed"),
+    }
 }
 
 /// Runs `body` with a notification port on the backend's registry and a second handle to the

@@ -19,12 +19,17 @@
 //! * `IONotificationPortDestroy` really releases the set and every watch port (#7), returns at
 //!   once, and no callback starts after it returned — neither inline nor from a bundle already
 //!   queued on the dispatch queue, which skips the callback and only releases the iterator (#14).
+//!
+//! Every export runs under `guard` (`catch_unwind`): a panic (a bug here) never crosses the C
+//! boundary; it is answered with NULL (`IONotificationPortCreate`), `MACH_PORT_NULL`,
+//! `kIOReturnError` (`IOServiceAddMatchingNotification`, after releasing `matching`) or
+//! nothing.
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mach_abi::{
@@ -35,12 +40,19 @@ use tokio::runtime::Handle;
 
 use crate::criteria::Criteria;
 use crate::event::{DeviceEvent, EventKinds};
-use crate::port::{NotificationPort, Sink, WatchError};
+use crate::port::{NotificationPort, Offer, Sink, WatchError, WatchEvent};
 use crate::registry::{RegistryBackend, RegistryError};
 use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
 
 #[cfg(mach_backend = "sim")]
 pub mod sim;
+
+/// Runs an exported function's body so that no panic crosses the C boundary (a panic there
+/// would abort the host process): a panic (a bug in this library) is printed by the panic hook
+/// and answered with `fallback` (each export documents it).
+pub(crate) fn guard<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(fallback)
+}
 
 // ---- C types --------------------------------------------------------------------------------
 
@@ -249,82 +261,283 @@ unsafe impl Send for Refcon {}
 
 type Callback = unsafe extern "C" fn(*mut c_void, io_iterator_t);
 
+/// One watch's callbacks queued on a dispatch queue and not yet run: at most the port's
+/// `watch_capacity` events plus one resync (spec §6 #16). On overflow the driver re-reads the
+/// registry and [`CallbackState::deliver_resync`] makes every queued event stale (a newer
+/// generation) and queues one resync bundle that reports the current set.
+#[derive(Default)]
+struct Backlog {
+    /// Bundles queued and not yet run.
+    pending: AtomicUsize,
+    /// Bumped by every resync; an event bundle of an older generation skips its callback.
+    generation: AtomicU64,
+    /// The latest resync's ids, taken by the resync bundle when it runs.
+    resync_ids: Mutex<Option<Vec<u64>>>,
+    /// A resync bundle is queued and has not started.
+    resync_queued: AtomicBool,
+    /// Devices whose arrival the callback was told of (pruned to the present set at each
+    /// resync), so that a resync reports only what the callback has not seen: every device is
+    /// reported once, however many resyncs the flood causes.
+    reported: Mutex<std::collections::HashSet<u64>>,
+}
+
+impl Backlog {
+    /// Records that the callback saw `event` (an arrival or match is remembered).
+    fn saw(&self, event: &DeviceEvent) {
+        if event.kind != crate::EventKind::Depart {
+            self.reported
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(event.id);
+        }
+    }
+
+    /// Forgets a departed device (a departure the watch did not ask for, seen for bookkeeping),
+    /// so that `reported` holds present devices only.
+    fn forget(&self, id: u64) {
+        self.reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// The part of the resync set `ids` the callback has not seen yet, now marked seen;
+    /// forgets devices that are no longer present.
+    fn unseen(&self, ids: &[u64]) -> Vec<u64> {
+        let present: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        reported.retain(|id| present.contains(id));
+        ids.iter()
+            .copied()
+            .filter(|id| reported.insert(*id))
+            .collect()
+    }
+}
+
+/// What a queued bundle delivers.
+enum BundleKind {
+    /// One event's one-entry iterator, unless its generation is stale by then.
+    Event {
+        iterator: io_iterator_t,
+        generation: u64,
+        event: DeviceEvent,
+    },
+    /// The latest resync's set, read when the bundle runs.
+    Resync,
+}
+
 /// One queued callback: what `dispatch_async_f` carries.
 struct Bundle {
     state: Arc<CallbackState>,
+    backlog: Arc<Backlog>,
     callback: Callback,
     refcon: Refcon,
-    iterator: io_iterator_t,
+    kind: BundleKind,
 }
 
-/// Runs a queued callback on the caller's queue, unless the port was destroyed meanwhile; then
-/// releases the iterator (the library owns it).
+/// Runs a queued callback on the caller's queue, unless the port was destroyed (or, for an
+/// event, a resync made it stale) meanwhile; then releases the iterator (the library owns it).
 unsafe extern "C" fn run_bundle(context: *mut c_void) {
-    // SAFETY: `context` is the Box<Bundle> leaked by `deliver`, passed here exactly once.
+    // SAFETY: `context` is the Box<Bundle> leaked by `queue_bundle`, passed here exactly once.
     let bundle = unsafe { Box::from_raw(context.cast::<Bundle>()) };
-    if !bundle.state.destroyed.load(Ordering::SeqCst) {
-        // SAFETY: the caller's callback with its own refcon and a live iterator.
-        unsafe { (bundle.callback)(bundle.refcon.0, bundle.iterator) };
+    bundle.backlog.pending.fetch_sub(1, Ordering::SeqCst);
+    let destroyed = bundle.state.destroyed.load(Ordering::SeqCst);
+    match bundle.kind {
+        BundleKind::Event {
+            iterator,
+            generation,
+            ref event,
+        } => {
+            let current = bundle.backlog.generation.load(Ordering::SeqCst) == generation;
+            if !destroyed && current {
+                bundle.backlog.saw(event);
+                // SAFETY: the caller's callback with its own refcon and a live iterator.
+                unsafe { (bundle.callback)(bundle.refcon.0, iterator) };
+            }
+            // SAFETY: the iterator was created for this callback and is released exactly once.
+            unsafe { IOObjectRelease(iterator) };
+        }
+        BundleKind::Resync => {
+            bundle.backlog.resync_queued.store(false, Ordering::SeqCst);
+            let ids = bundle
+                .backlog
+                .resync_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let (false, Some(ids)) = (destroyed, ids) {
+                let unseen = bundle.backlog.unseen(&ids);
+                // SAFETY: the caller's callback and refcon.
+                unsafe { call_with_set(bundle.callback, bundle.refcon, &unseen) };
+            }
+        }
     }
-    // SAFETY: the iterator was created for this callback and is released exactly once.
-    unsafe { IOObjectRelease(bundle.iterator) };
+}
+
+/// Calls `callback` once with an iterator over `ids` (nothing for an empty set), then releases
+/// the iterator.
+///
+/// # Safety
+/// `callback` and `refcon` are the caller's, callable on this thread.
+unsafe fn call_with_set(callback: Callback, refcon: Refcon, ids: &[u64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(count) = u32::try_from(ids.len()) else {
+        return;
+    };
+    // SAFETY: malloc for a buffer the host frees (with the iterator, or on its failure).
+    let buf = unsafe { libc::malloc(std::mem::size_of_val(ids)) }.cast::<u64>();
+    if buf.is_null() {
+        tracing::warn!("iokit-notify: out of memory; resync set dropped");
+        return;
+    }
+    // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it.
+    let iterator = unsafe {
+        ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
+        __io_alloc_iterator(buf, count)
+    };
+    if iterator.is_null() {
+        return;
+    }
+    // SAFETY: the caller's callback with its refcon and a live iterator, released after.
+    unsafe {
+        callback(refcon.0, iterator);
+        IOObjectRelease(iterator);
+    }
 }
 
 impl CallbackState {
-    /// Fires `callback` for one event: a fresh one-entry iterator, inline or on the queue.
-    fn deliver(self: &Arc<Self>, callback: Callback, refcon: Refcon, event: &DeviceEvent) {
-        if self.destroyed.load(Ordering::SeqCst) {
-            return;
+    /// The callback queue, retained (null for inline delivery). The caller releases it.
+    fn retained_queue(&self) -> dispatch_queue_t {
+        let guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if !guard.0.is_null() {
+            // SAFETY: the port holds a reference to this queue while it is set.
+            unsafe { dispatch_retain(guard.0.cast()) };
         }
-        // SAFETY: malloc of 8 bytes; the host frees it with the iterator (spec §3 rule: never
-        // Rust's allocator for what C frees).
-        let ids = unsafe { libc::malloc(std::mem::size_of::<u64>()) }.cast::<u64>();
-        if ids.is_null() {
-            tracing::warn!(id = event.id, "iokit-notify: out of memory; event dropped");
-            return;
-        }
-        // SAFETY: `ids` points to 8 writable bytes; __io_alloc_iterator takes ownership of them,
-        // even when it fails.
-        let iterator = unsafe {
-            ids.write(event.id);
-            __io_alloc_iterator(ids, 1)
-        };
-        if iterator.is_null() {
-            tracing::warn!(
-                id = event.id,
-                "iokit-notify: iterator allocation failed; event dropped"
-            );
-            return;
-        }
-        // The queue is read once per callback; retained so a concurrent swap cannot free it.
-        let queue = {
-            let guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            if !guard.0.is_null() {
-                // SAFETY: the port holds a reference to this queue while it is set.
-                unsafe { dispatch_retain(guard.0.cast()) };
-            }
-            guard.0
-        };
-        if queue.is_null() {
-            // SAFETY: the caller's callback with its refcon and a live iterator, which the
-            // library releases right after (the callback must not).
-            unsafe {
-                callback(refcon.0, iterator);
-                IOObjectRelease(iterator);
-            }
-            return;
-        }
+        guard.0
+    }
+
+    /// Queues `kind` on the retained `queue` and releases the queue.
+    fn queue_bundle(
+        self: &Arc<Self>,
+        queue: dispatch_queue_t,
+        backlog: &Arc<Backlog>,
+        callback: Callback,
+        refcon: Refcon,
+        kind: BundleKind,
+    ) {
+        backlog.pending.fetch_add(1, Ordering::SeqCst);
         let bundle = Box::new(Bundle {
             state: Arc::clone(self),
+            backlog: Arc::clone(backlog),
             callback,
             refcon,
-            iterator,
+            kind,
         });
         // SAFETY: `queue` is retained; the bundle is consumed by run_bundle exactly once.
         unsafe {
             dispatch_async_f(queue, Box::into_raw(bundle).cast(), run_bundle);
             dispatch_release(queue.cast());
         }
+    }
+
+    /// Fires `callback` for one event: a fresh one-entry iterator, inline or on the queue.
+    /// [`Offer::Full`] (nothing queued) when the watch already has `capacity` callbacks queued.
+    fn deliver(
+        self: &Arc<Self>,
+        callback: Callback,
+        refcon: Refcon,
+        event: &DeviceEvent,
+        backlog: &Arc<Backlog>,
+        capacity: usize,
+    ) -> Offer {
+        if self.destroyed.load(Ordering::SeqCst) {
+            return Offer::Taken;
+        }
+        // The queue is read once per callback; retained so a concurrent swap cannot free it.
+        let queue = self.retained_queue();
+        if !queue.is_null() && backlog.pending.load(Ordering::SeqCst) >= capacity {
+            // SAFETY: the reference taken by retained_queue.
+            unsafe { dispatch_release(queue.cast()) };
+            return Offer::Full;
+        }
+        // SAFETY: malloc of 8 bytes; the host frees it with the iterator (spec §3 rule: never
+        // Rust's allocator for what C frees).
+        let ids = unsafe { libc::malloc(std::mem::size_of::<u64>()) }.cast::<u64>();
+        let iterator = if ids.is_null() {
+            ptr::null_mut()
+        } else {
+            // SAFETY: `ids` points to 8 writable bytes; __io_alloc_iterator takes ownership of
+            // them, even when it fails.
+            unsafe {
+                ids.write(event.id);
+                __io_alloc_iterator(ids, 1)
+            }
+        };
+        if iterator.is_null() {
+            tracing::warn!(id = event.id, "iokit-notify: out of memory; event dropped");
+            if !queue.is_null() {
+                // SAFETY: the reference taken by retained_queue.
+                unsafe { dispatch_release(queue.cast()) };
+            }
+            return Offer::Taken;
+        }
+        if queue.is_null() {
+            backlog.saw(event);
+            // SAFETY: the caller's callback with its refcon and a live iterator, which the
+            // library releases right after (the callback must not).
+            unsafe {
+                callback(refcon.0, iterator);
+                IOObjectRelease(iterator);
+            }
+            return Offer::Taken;
+        }
+        let generation = backlog.generation.load(Ordering::SeqCst);
+        self.queue_bundle(
+            queue,
+            backlog,
+            callback,
+            refcon,
+            BundleKind::Event {
+                iterator,
+                generation,
+                event: event.clone(),
+            },
+        );
+        Offer::Taken
+    }
+
+    /// After an overflow: every queued event of this watch goes stale, and the callback sees the
+    /// devices of the set present now (`ids`) that it was not told of yet, in one iterator:
+    /// inline at once, or from one resync bundle (queued unless one is already waiting, which
+    /// then reports this newer set). A departure-only watch's set is empty: departures dropped
+    /// by an overflow are not reported (the registry keeps no record of them).
+    fn deliver_resync(
+        self: &Arc<Self>,
+        callback: Callback,
+        refcon: Refcon,
+        ids: Vec<u64>,
+        backlog: &Arc<Backlog>,
+    ) {
+        backlog.generation.fetch_add(1, Ordering::SeqCst);
+        if self.destroyed.load(Ordering::SeqCst) {
+            return;
+        }
+        let queue = self.retained_queue();
+        if queue.is_null() {
+            let unseen = backlog.unseen(&ids);
+            // SAFETY: the caller's callback and refcon, on the event thread.
+            unsafe { call_with_set(callback, refcon, &unseen) };
+            return;
+        }
+        *backlog.resync_ids.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids);
+        if backlog.resync_queued.swap(true, Ordering::SeqCst) {
+            // SAFETY: the reference taken by retained_queue; a resync bundle is waiting.
+            unsafe { dispatch_release(queue.cast()) };
+            return;
+        }
+        self.queue_bundle(queue, backlog, callback, refcon, BundleKind::Resync);
     }
 }
 
@@ -396,28 +609,30 @@ impl Drop for Consumed {
 /// None beyond the C contract; callable from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONotificationPortRef {
-    let _ = mainPort;
-    let Some(runtime) = event_runtime() else {
-        return ptr::null_mut();
-    };
-    let space = Space::current();
-    let port = NotificationPort::builder(HostRegistry::new(&space))
-        .space(space)
-        .runtime(runtime.clone())
-        .build();
-    match port {
-        Ok(port) => {
-            let state = Arc::new(CallbackState {
-                queue: Mutex::new(QueuePtr(ptr::null_mut())),
-                destroyed: AtomicBool::new(false),
-            });
-            Box::into_raw(Box::new(IONotificationPort { port, state }))
+    guard(ptr::null_mut(), || {
+        let _ = mainPort;
+        let Some(runtime) = event_runtime() else {
+            return ptr::null_mut();
+        };
+        let space = Space::current();
+        let port = NotificationPort::builder(HostRegistry::new(&space))
+            .space(space)
+            .runtime(runtime.clone())
+            .build();
+        match port {
+            Ok(port) => {
+                let state = Arc::new(CallbackState {
+                    queue: Mutex::new(QueuePtr(ptr::null_mut())),
+                    destroyed: AtomicBool::new(false),
+                });
+                Box::into_raw(Box::new(IONotificationPort { port, state }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "IONotificationPortCreate failed");
+                ptr::null_mut()
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "IONotificationPortCreate failed");
-            ptr::null_mut()
-        }
-    }
+    })
 }
 
 /// Destroys a port: returns at once; no callback starts after it returned (callbacks already
@@ -429,21 +644,23 @@ pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONo
 /// `notify` is NULL or a port from [`IONotificationPortCreate`] not yet destroyed.
 #[no_mangle]
 pub unsafe extern "C" fn IONotificationPortDestroy(notify: IONotificationPortRef) {
-    if notify.is_null() {
-        return;
-    }
-    // SAFETY: per the contract, `notify` came from Box::into_raw in Create and is live.
-    let port = unsafe { Box::from_raw(notify) };
-    port.state.destroyed.store(true, Ordering::SeqCst);
-    port.port.shutdown();
-    let old = {
-        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *guard, QueuePtr(ptr::null_mut()))
-    };
-    if !old.0.is_null() {
-        // SAFETY: the reference SetDispatchQueue took.
-        unsafe { dispatch_release(old.0.cast()) };
-    }
+    guard((), || {
+        if notify.is_null() {
+            return;
+        }
+        // SAFETY: per the contract, `notify` came from Box::into_raw in Create and is live.
+        let port = unsafe { Box::from_raw(notify) };
+        port.state.destroyed.store(true, Ordering::SeqCst);
+        port.port.shutdown();
+        let old = {
+            let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *guard, QueuePtr(ptr::null_mut()))
+        };
+        if !old.0.is_null() {
+            // SAFETY: the reference SetDispatchQueue took.
+            unsafe { dispatch_release(old.0.cast()) };
+        }
+    })
 }
 
 /// Sets the queue callbacks run on (retained); NULL goes back to inline delivery on the event
@@ -456,22 +673,24 @@ pub unsafe extern "C" fn IONotificationPortSetDispatchQueue(
     notify: IONotificationPortRef,
     queue: dispatch_queue_t,
 ) {
-    // SAFETY: per the contract, a non-null `notify` is live.
-    let Some(port) = (unsafe { notify.as_ref() }) else {
-        return;
-    };
-    if !queue.is_null() {
-        // SAFETY: the caller's live queue; the port keeps this reference.
-        unsafe { dispatch_retain(queue.cast()) };
-    }
-    let old = {
-        let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *guard, QueuePtr(queue))
-    };
-    if !old.0.is_null() {
-        // SAFETY: the reference taken when `old` was set; released after unlocking.
-        unsafe { dispatch_release(old.0.cast()) };
-    }
+    guard((), || {
+        // SAFETY: per the contract, a non-null `notify` is live.
+        let Some(port) = (unsafe { notify.as_ref() }) else {
+            return;
+        };
+        if !queue.is_null() {
+            // SAFETY: the caller's live queue; the port keeps this reference.
+            unsafe { dispatch_retain(queue.cast()) };
+        }
+        let old = {
+            let mut guard = port.state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *guard, QueuePtr(queue))
+        };
+        if !old.0.is_null() {
+            // SAFETY: the reference taken when `old` was set; released after unlocking.
+            unsafe { dispatch_release(old.0.cast()) };
+        }
+    })
 }
 
 /// The port's receive-side name: the port set every watch's port belongs to. Never receive on
@@ -483,11 +702,13 @@ pub unsafe extern "C" fn IONotificationPortSetDispatchQueue(
 pub unsafe extern "C" fn IONotificationPortGetMachPort(
     notify: IONotificationPortRef,
 ) -> mach_port_t {
-    // SAFETY: per the contract, a non-null `notify` is live.
-    match unsafe { notify.as_ref() } {
-        Some(port) => port.port.set_name(),
-        None => 0,
-    }
+    guard(0, || {
+        // SAFETY: per the contract, a non-null `notify` is live.
+        match unsafe { notify.as_ref() } {
+            Some(port) => port.port.set_name(),
+            None => 0,
+        }
+    })
 }
 
 /// Adds a matching notification. `matching` is consumed (one `CFRelease`) on every path.
@@ -513,70 +734,125 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
     refCon: *mut c_void,
     notification: *mut io_iterator_t,
 ) -> kern_return_t {
-    let consumed = Consumed(matching);
-    // SAFETY: per the contract, a non-null port is live.
-    let Some(port) = (unsafe { notifyPort.as_ref() }) else {
-        return KERN_INVALID_ARGUMENT;
-    };
-    let Some(callback) = callback else {
-        return KERN_INVALID_ARGUMENT;
-    };
-    if notification_type.is_null() || matching.is_null() || notification.is_null() {
-        return KERN_INVALID_ARGUMENT;
-    }
-    // SAFETY: a non-null C string per the contract.
-    let notification_type = unsafe { CStr::from_ptr(notification_type) };
-    let Some(kinds) = kinds_for_type(notification_type) else {
-        return kIOReturnBadArgument;
-    };
-    let mut host_criteria = io_criteria {
-        name: [0; 32],
-        klass: [0; 32],
-        driver: [0; 32],
-    };
-    // SAFETY: a live dictionary and a writable io_criteria.
-    unsafe { __io_extract_criteria(matching, &mut host_criteria) };
-    drop(consumed);
-    let criteria = criteria_from_host(&host_criteria);
+    guard(kIOReturnError, || {
+        let consumed = Consumed(matching);
+        // SAFETY: per the contract, a non-null port is live.
+        let Some(port) = (unsafe { notifyPort.as_ref() }) else {
+            return KERN_INVALID_ARGUMENT;
+        };
+        let Some(callback) = callback else {
+            return KERN_INVALID_ARGUMENT;
+        };
+        if notification_type.is_null() || matching.is_null() || notification.is_null() {
+            return KERN_INVALID_ARGUMENT;
+        }
+        // SAFETY: a non-null C string per the contract.
+        let notification_type = unsafe { CStr::from_ptr(notification_type) };
+        let Some(kinds) = kinds_for_type(notification_type) else {
+            return kIOReturnBadArgument;
+        };
+        let mut host_criteria = io_criteria {
+            name: [0; 32],
+            klass: [0; 32],
+            driver: [0; 32],
+        };
+        // SAFETY: a live dictionary and a writable io_criteria.
+        unsafe { __io_extract_criteria(matching, &mut host_criteria) };
+        drop(consumed);
+        let criteria = criteria_from_host(&host_criteria);
 
-    let state = Arc::clone(&port.state);
-    let refcon = Refcon(refCon);
-    let sink = Sink::Callback(Box::new(move |event: DeviceEvent| {
-        state.deliver(callback, refcon, &event)
-    }));
-    let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
-        Ok((snapshot, watch, _)) => (snapshot, watch),
-        Err(e) => return watch_error_code(&e),
-    };
-    let ids = snapshot.ids();
-    let Ok(count) = u32::try_from(ids.len()) else {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    };
-    // SAFETY: malloc for a buffer the host frees; at least one element so it is never NULL for
-    // an empty snapshot.
-    let buf = unsafe { libc::malloc(ids.len().max(1) * std::mem::size_of::<u64>()) }.cast::<u64>();
-    if buf.is_null() {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    }
-    // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it, even on failure.
-    let iterator = unsafe {
-        ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
-        __io_alloc_iterator(buf, count)
-    };
-    if iterator.is_null() {
-        port.port.remove(watch);
-        return KERN_RESOURCE_SHORTAGE;
-    }
-    // SAFETY: a writable out-pointer per the contract.
-    unsafe { notification.write(iterator) };
-    KERN_SUCCESS
+        let state = Arc::clone(&port.state);
+        let refcon = Refcon(refCon);
+        let backlog = Arc::new(Backlog::default());
+        let capacity = port.port.watch_capacity();
+        let sink = Sink::Callback(Box::new(move |item: WatchEvent| match item {
+            // Bookkeeping only: a departure seen by an arrival watch.
+            WatchEvent::Device(event) if !kinds.contains(event.kind) => {
+                if event.kind == crate::EventKind::Depart {
+                    backlog.forget(event.id);
+                }
+                Offer::Taken
+            }
+            WatchEvent::Device(event) => {
+                state.deliver(callback, refcon, &event, &backlog, capacity)
+            }
+            WatchEvent::Resynced(snapshot) => {
+                state.deliver_resync(callback, refcon, snapshot.into_ids(), &backlog);
+                Offer::Taken
+            }
+        }));
+        let (snapshot, watch) = match port.port.add(&criteria, kinds, sink) {
+            Ok((snapshot, watch, _)) => (snapshot, watch),
+            Err(e) => return watch_error_code(&e),
+        };
+        let ids = snapshot.ids();
+        let Ok(count) = u32::try_from(ids.len()) else {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        };
+        // SAFETY: malloc for a buffer the host frees; at least one element so it is never NULL for
+        // an empty snapshot.
+        let buf =
+            unsafe { libc::malloc(ids.len().max(1) * std::mem::size_of::<u64>()) }.cast::<u64>();
+        if buf.is_null() {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        // SAFETY: `buf` has room for `ids.len()` u64s; the host takes ownership of it, even on failure.
+        let iterator = unsafe {
+            ptr::copy_nonoverlapping(ids.as_ptr(), buf, ids.len());
+            __io_alloc_iterator(buf, count)
+        };
+        if iterator.is_null() {
+            port.port.remove(watch);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        // SAFETY: a writable out-pointer per the contract.
+        unsafe { notification.write(iterator) };
+        KERN_SUCCESS
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(kind: crate::EventKind, id: u64) -> DeviceEvent {
+        DeviceEvent {
+            kind,
+            id,
+            name: "em".into(),
+            class: "em".into(),
+            pci_vendor: 0,
+            pci_device: 0,
+        }
+    }
+
+    /// What a resync reports: the present devices the callback was not told of; what it keeps:
+    /// present devices only (departures and resyncs prune it), so it does not grow with every
+    /// arrival ever seen.
+    #[test]
+    fn the_backlog_reports_unseen_devices_once_and_holds_present_ones_only() {
+        let b = Backlog::default();
+        b.saw(&event(crate::EventKind::Arrive, 1));
+        b.saw(&event(crate::EventKind::Arrive, 2));
+        b.saw(&event(crate::EventKind::Depart, 3)); // departures are not "seen" arrivals
+        b.forget(1);
+        let held = |b: &Backlog| {
+            let mut v: Vec<u64> = b.reported.lock().unwrap().iter().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(held(&b), [2]);
+        assert_eq!(b.unseen(&[2, 3, 4]), [3, 4]);
+        assert_eq!(
+            b.unseen(&[2, 3, 4]),
+            Vec::<u64>::new(),
+            "a second resync repeats nothing"
+        );
+        assert_eq!(b.unseen(&[4, 5]), [5]);
+        assert_eq!(held(&b), [4, 5], "devices gone at the resync are forgotten");
+    }
 
     #[test]
     fn type_strings_map_through_the_table() {

@@ -287,16 +287,23 @@ pub extern "C" fn mach_service_join() {
     let _ = catch_unwind(join);
 }
 
+/// Runs an exported function's body so that no panic crosses the C boundary.
+fn guard<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
 /// `void mach_service_set_apple_numbering(int enabled)`: non-zero selects the compatibility
 /// table (Apple's ids plus legacy NextBSD 20001, told apart by size); zero (the default) serves
 /// NextBSD's table only. Takes effect at the next `mach_service_start`.
 #[no_mangle]
 pub extern "C" fn mach_service_set_apple_numbering(enabled: c_int) {
-    state().numbering = if enabled != 0 {
-        Numbering::AppleCompat
-    } else {
-        Numbering::NextBsd
-    };
+    guard((), || {
+        state().numbering = if enabled != 0 {
+            Numbering::AppleCompat
+        } else {
+            Numbering::NextBsd
+        };
+    })
 }
 
 /// Whether a service has been started and not yet joined (it may have stopped by itself on a

@@ -93,3 +93,20 @@ pub fn multi_thread_rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The bound of every wait for a message or an event in these tests: generous (it only turns a
+/// hang into a failure; nothing asserts how long a wait took).
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Awaits `fut` for at most `limit`; past it, fails the test with a message saying what was
+/// lost (`what`: the message or event the test was waiting for) instead of hanging.
+pub async fn within<F: std::future::Future>(
+    limit: std::time::Duration,
+    fut: F,
+    what: &str,
+) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(output) => output,
+        Err(_) => panic!("lost: {what} (not within {limit:?})"),
+    }
+}

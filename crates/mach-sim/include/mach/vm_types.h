@@ -16,6 +16,7 @@ typedef int integer_t;          /* signed machine word of Mach interfaces */
 typedef uintptr_t vm_offset_t;
 typedef uintptr_t vm_size_t;
 typedef vm_offset_t vm_address_t;
+typedef vm_offset_t pointer_t; /* MIG's type of out-of-line data addresses */
 typedef uint64_t mach_vm_address_t;
 typedef uint64_t mach_vm_offset_t;
 typedef uint64_t mach_vm_size_t;

@@ -59,7 +59,7 @@ unsafe fn with_service(
             Ok(s) => s,
             Err(kr) => return kr,
         };
-        match call(&Task::current(), &service) {
+        match super::current_task().and_then(|t| call(&t, &service)) {
             Ok(()) => KERN_SUCCESS,
             Err(kr) => kr,
         }

@@ -4,7 +4,7 @@
 //! of [`crate::ffi`]). Return codes are the simulated kernel's (`mach-abi.md` §4), with
 //! `KERN_INVALID_ARGUMENT` for a null out-pointer and `KERN_FAILURE` if the simulator panicked.
 
-use super::{guard, is_pseudo_name, task_self_name};
+use super::{current_task, guard, is_pseudo_name, task_self_name};
 use crate::{Name, Task};
 use mach_abi::{
     kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_option_t, mach_msg_return_t,
@@ -12,10 +12,11 @@ use mach_abi::{
     mach_port_mscount_t, mach_port_name_t, mach_port_right_t, mach_port_t, mach_port_type_t,
     mach_port_urefs_t, NDR_record_t, KERN_FAILURE, KERN_INVALID_ARGUMENT, KERN_SUCCESS,
     MACH_PORT_NULL, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_RIGHT_SEND, MACH_PORT_TYPE_RECEIVE,
-    MACH_RCV_INVALID_DATA, MACH_RCV_MSG, MACH_SEND_INVALID_DATA, MACH_SEND_MSG,
-    MACH_SEND_NO_BUFFER,
+    MACH_RCV_INVALID_DATA, MACH_RCV_INVALID_NAME, MACH_RCV_MSG, MACH_SEND_INVALID_DATA,
+    MACH_SEND_INVALID_DEST, MACH_SEND_MSG, MACH_SEND_NO_BUFFER,
 };
 use std::cell::RefCell;
+use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
 
 /// `ipc_space_t` / `task_t` in user space: a port name (ignored by every call here).
@@ -52,15 +53,16 @@ fn kr(result: Result<(), kern_return_t>) -> kern_return_t {
     }
 }
 
-/// Runs a port call without an out-value in the current task: its code, or `KERN_FAILURE` if
-/// the simulator panicked.
+/// Runs a port call without an out-value in the current task: its code, `KERN_INVALID_TASK` at
+/// thread or process exit (module docs of [`crate::ffi`]), or `KERN_FAILURE` if the simulator
+/// panicked.
 fn port_call(call: impl FnOnce(&Task) -> Result<(), kern_return_t>) -> kern_return_t {
-    guard(KERN_FAILURE, || kr(call(&Task::current())))
+    guard(KERN_FAILURE, || kr(current_task().and_then(|t| call(&t))))
 }
 
 /// Runs a port call with an out-value in the current task and stores the value through `out`:
-/// `KERN_INVALID_ARGUMENT` for a null `out` (the call is not made), `KERN_FAILURE` if the
-/// simulator panicked.
+/// `KERN_INVALID_ARGUMENT` for a null `out` (the call is not made), `KERN_INVALID_TASK` at
+/// thread or process exit, `KERN_FAILURE` if the simulator panicked.
 ///
 /// # Safety
 /// `out` must be null or valid for a write of `T`.
@@ -72,7 +74,7 @@ unsafe fn port_query<T>(
         return KERN_INVALID_ARGUMENT;
     }
     guard(KERN_FAILURE, || {
-        let result = call(&Task::current());
+        let result = current_task().and_then(|t| call(&t));
         // SAFETY: `out` is non-null and the caller guarantees it is valid for a write.
         unsafe { store(out, result) }
     })
@@ -83,14 +85,18 @@ unsafe fn port_query<T>(
 /// release and is not counted by `mach_sim_live_rights`. `MACH_PORT_NULL` if the simulator failed.
 #[no_mangle]
 pub extern "C" fn mach_task_self() -> mach_port_t {
-    guard(MACH_PORT_NULL, || task_self_name(&Task::current()))
+    guard(MACH_PORT_NULL, || {
+        current_task().map_or(MACH_PORT_NULL, |t| task_self_name(&t))
+    })
 }
 
 /// `mach_port_name_t mach_reply_port(void)`: a new receive right in the current task
 /// (`MACH_PORT_NULL` on failure).
 #[no_mangle]
 pub extern "C" fn mach_reply_port() -> mach_port_name_t {
-    guard(MACH_PORT_NULL, || Task::current().reply_port())
+    guard(MACH_PORT_NULL, || {
+        current_task().map_or(MACH_PORT_NULL, |t| t.reply_port())
+    })
 }
 
 /// `kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right,
@@ -325,7 +331,13 @@ pub unsafe extern "C" fn mach_msg(
         MACH_RCV_INVALID_DATA
     };
     guard(fallback, || {
-        let task = Task::current();
+        let Ok(task) = current_task() else {
+            return if sending {
+                MACH_SEND_INVALID_DEST
+            } else {
+                MACH_RCV_INVALID_NAME
+            };
+        };
         let len = (if sending { send_size } else { 0 }).max(if receiving { rcv_size } else { 0 });
         let call = |p: *mut mach_msg_header_t| {
             // SAFETY: `p` is `msg` or an aligned copy of its `len` bytes; the caller guarantees
@@ -356,7 +368,9 @@ pub unsafe extern "C" fn mach_msg_destroy(msg: *mut mach_msg_header_t) {
         // SAFETY: `msg` points to at least a header (caller's guarantee); unaligned read.
         let size = unsafe { msg.read_unaligned() }.msgh_size as usize;
         let len = size.max(std::mem::size_of::<mach_msg_header_t>());
-        let task = Task::current();
+        let Ok(task) = current_task() else {
+            return;
+        };
         let destroy = |p: *mut mach_msg_header_t| {
             // SAFETY: `p` is `msg` or an aligned copy of the whole message.
             unsafe { task.mach_msg_destroy(p) }
@@ -402,7 +416,9 @@ fn holds_receive(task: &Task, name: Name) -> bool {
 #[no_mangle]
 pub extern "C" fn mig_get_reply_port() -> mach_port_t {
     guard(MACH_PORT_NULL, || {
-        let task = Task::current();
+        let Ok(task) = current_task() else {
+            return MACH_PORT_NULL;
+        };
         REPLY_PORTS
             .try_with(|ports| {
                 let mut ports = ports.borrow_mut();
@@ -432,7 +448,9 @@ pub extern "C" fn mig_get_reply_port() -> mach_port_t {
 #[no_mangle]
 pub extern "C" fn mig_dealloc_reply_port(reply_port: mach_port_t) {
     guard((), || {
-        let task = Task::current();
+        let Ok(task) = current_task() else {
+            return;
+        };
         let cached = REPLY_PORTS
             .try_with(|ports| {
                 let mut ports = ports.borrow_mut();
@@ -454,4 +472,75 @@ pub extern "C" fn mig_dealloc_reply_port(reply_port: mach_port_t) {
 #[no_mangle]
 pub extern "C" fn mig_put_reply_port(reply_port: mach_port_t) {
     let _ = reply_port;
+}
+
+/// The MIG string copy shared by [`mig_strncpy`] and [`mig_strncpy_zerofill`].
+///
+/// # Safety
+/// `dest` is valid for `len` bytes of writes; `src` is NULL (only when `zero_fill`) or a string
+/// readable up to its NUL or `len - 1` bytes.
+unsafe fn strncpy_mig(dest: *mut c_char, src: *const c_char, len: c_int, zero_fill: bool) -> c_int {
+    let Ok(len) = usize::try_from(len) else {
+        return 0;
+    };
+    if len == 0 || dest.is_null() || (src.is_null() && !zero_fill) {
+        return 0;
+    }
+    let mut copied = 0; // characters copied before the NUL
+    let mut ended = src.is_null();
+    while copied < len - 1 && !ended {
+        // SAFETY: `copied < len - 1` is within both buffers (caller's guarantee on `src`:
+        // readable up to its NUL or len - 1 bytes).
+        let c = unsafe { src.add(copied).read() };
+        if c == 0 {
+            ended = true;
+        } else {
+            // SAFETY: `copied < len` bytes of `dest` are writable.
+            unsafe { dest.add(copied).write(c) };
+            copied += 1;
+        }
+    }
+    let end = if zero_fill { len } else { copied + 1 };
+    for i in copied..end {
+        // SAFETY: `i < len`.
+        unsafe { dest.add(i).write(0) };
+    }
+    let result = if src.is_null() {
+        0
+    } else if ended {
+        copied + 1
+    } else {
+        len
+    };
+    c_int::try_from(result).unwrap_or(c_int::MAX)
+}
+
+/// `int mig_strncpy(char *dest, const char *src, int len)` (`<mach/mig.h>`): copies at most
+/// `len - 1` characters of `src` and a NUL into `dest`. Returns the bytes written including the
+/// NUL when `src` ended, `len` when it was cut, 0 when `len <= 0` or a pointer is NULL (nothing
+/// written then).
+///
+/// # Safety
+/// `dest` is NULL or valid for `len` bytes of writes; `src` is NULL or readable up to its NUL or
+/// `len - 1` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mig_strncpy(dest: *mut c_char, src: *const c_char, len: c_int) -> c_int {
+    // SAFETY: forwarded caller guarantees.
+    guard(0, || unsafe { strncpy_mig(dest, src, len, false) })
+}
+
+/// `int mig_strncpy_zerofill(char *dest, const char *src, int len)` (`<mach/mig.h>`):
+/// [`mig_strncpy`] that also zero-fills `dest` up to `len` bytes; a NULL `src` writes an empty,
+/// zero-filled string and returns 0.
+///
+/// # Safety
+/// As for [`mig_strncpy`].
+#[no_mangle]
+pub unsafe extern "C" fn mig_strncpy_zerofill(
+    dest: *mut c_char,
+    src: *const c_char,
+    len: c_int,
+) -> c_int {
+    // SAFETY: forwarded caller guarantees.
+    guard(0, || unsafe { strncpy_mig(dest, src, len, true) })
 }

@@ -10,8 +10,8 @@
 //! Every call acts on the kernel of the calling thread's current task: the process-wide global
 //! kernel unless Rust code entered a task of a kernel of its own.
 
-use super::{guard, guard_errno, kqueues};
-use crate::{KernelStats, Task};
+use super::{current_kernel, current_task, guard, guard_errno, kqueues};
+use crate::KernelStats;
 use mach_abi::{
     kern_return_t, kevent_freebsd, mach_port_name_t, KERN_FAILURE, KERN_INVALID_TASK, KERN_SUCCESS,
 };
@@ -55,20 +55,20 @@ pub unsafe extern "C" fn mach_sim_task_create(
             .into_owned()
     };
     guard(0, || {
-        Task::current()
-            .kernel()
-            .task_create(&name, pid, euid, egid)
-            .id()
+        current_kernel().task_create(&name, pid, euid, egid).id()
     })
 }
 
 /// Makes `task` the calling thread's current task and returns the previous one's id (the
 /// default task's id if none was entered), so `mach_sim_task_enter(previous)` switches back.
-/// Returns 0 and changes nothing if `task` is not a live task.
+/// Returns 0 and changes nothing if `task` is not a live task, or at thread or process exit
+/// (the thread's storage destroyed).
 #[no_mangle]
 pub extern "C" fn mach_sim_task_enter(task: u32) -> u32 {
     guard(0, || {
-        let current = Task::current();
+        let Ok(current) = current_task() else {
+            return 0;
+        };
         match current.kernel().task(task) {
             Some(next) => {
                 let _ = next.set_current();
@@ -79,10 +79,10 @@ pub extern "C" fn mach_sim_task_enter(task: u32) -> u32 {
     })
 }
 
-/// The id of the calling thread's current task (0 on failure).
+/// The id of the calling thread's current task (0 on failure, and at thread or process exit).
 #[no_mangle]
 pub extern "C" fn mach_sim_task_current() -> u32 {
-    guard(0, || Task::current().id())
+    guard(0, || current_task().map_or(0, |t| t.id()))
 }
 
 /// Terminates `task`: destroys every right it holds (its receive rights' ports die, with the
@@ -90,7 +90,7 @@ pub extern "C" fn mach_sim_task_current() -> u32 {
 /// kqueues' knotes. `KERN_INVALID_TASK` if there is no such live task.
 #[no_mangle]
 pub extern "C" fn mach_sim_task_terminate(task: u32) -> kern_return_t {
-    guard(KERN_FAILURE, || match Task::current().kernel().task(task) {
+    guard(KERN_FAILURE, || match current_kernel().task(task) {
         Some(t) => match t.terminate() {
             Ok(()) => KERN_SUCCESS,
             Err(kr) => kr,
@@ -104,19 +104,24 @@ pub extern "C" fn mach_sim_task_terminate(task: u32) -> kern_return_t {
 /// elsewhere become dead names); otherwise the entry (every right under the name) is dropped.
 #[no_mangle]
 pub extern "C" fn mach_sim_port_close(name: mach_port_name_t) -> kern_return_t {
-    guard(KERN_FAILURE, || match Task::current().port_close(name) {
-        Ok(()) => KERN_SUCCESS,
-        Err(kr) => kr,
+    guard(KERN_FAILURE, || {
+        match current_task().and_then(|t| t.port_close(name)) {
+            Ok(()) => KERN_SUCCESS,
+            Err(kr) => kr,
+        }
     })
 }
 
 /// Creates a kqueue owned by the current task (knote idents are names in that task) and returns
 /// a pollable file descriptor for it: readable while events are queued. Release it with
 /// `mach_sim_kqueue_close`; after a plain `close()` the number is stale and `mach_sim_kevent`
-/// answers `EBADF`. Returns -1 with `errno` set on failure.
+/// answers `EBADF`. Returns -1 with `errno` set on failure (`ESRCH` at thread or process exit).
 #[no_mangle]
 pub extern "C" fn mach_sim_kqueue() -> c_int {
-    guard_errno(|| kqueues::open(&Task::current()))
+    guard_errno(|| {
+        let task = current_task().map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+        kqueues::open(&task)
+    })
 }
 
 /// Closes a kqueue made by `mach_sim_kqueue`, deleting its knotes. Returns 0, or -1 with `errno`
@@ -189,7 +194,7 @@ pub unsafe extern "C" fn mach_sim_kevent(
 
 /// Counts of the current kernel, or `None` if the simulator failed.
 fn stats() -> Option<KernelStats> {
-    guard(None, || Some(Task::current().kernel().stats()))
+    guard(None, || Some(current_kernel().stats()))
 }
 
 /// Live ports **and port sets** of the current kernel (`UINT64_MAX` if the simulator failed).
@@ -238,7 +243,7 @@ pub extern "C" fn mach_sim_live_tasks() -> u64 {
 #[no_mangle]
 pub extern "C" fn mach_sim_check_leaks() -> c_int {
     guard(1, || {
-        Task::current().kernel().assert_no_leaks();
+        current_kernel().assert_no_leaks();
         0
     })
 }

@@ -42,6 +42,11 @@ pub type SCDynamicStoreCallBack = Option<
     unsafe extern "C" fn(store: SCDynamicStoreRef, changedKeys: CFArrayRef, info: *mut c_void),
 >;
 
+/// `SCDynamicStoreDisconnectCallBack` (Apple's SCDynamicStorePrivate.h): called with the store
+/// and its context `info` when configd died and the store reconnected.
+pub type SCDynamicStoreDisconnectCallBack =
+    Option<unsafe extern "C" fn(store: SCDynamicStoreRef, info: *mut c_void)>;
+
 /// `CFRuntimeBase` of NextBSD CoreFoundation (`DEPLOYMENT_RUNTIME_SWIFT=0`): isa + 64-bit info.
 #[repr(C)]
 #[derive(Debug)]

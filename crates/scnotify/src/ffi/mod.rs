@@ -15,17 +15,31 @@
 //!   refused (`kSCStatusNotifierActive`) instead of silently leaking the first registration;
 //! - `__SCDynamicStoreNotifyCancel` also frees the crate's per-store state when nothing is
 //!   registered (it is called from the store finalizer).
+//!
+//! Every export runs under `guard` (`catch_unwind`): a panic never crosses the C boundary; it
+//! is reported as the function's failure value with SCError 1001.
 
 pub mod host;
+#[cfg(mach_backend = "sim")]
+pub mod sim;
 mod state;
 
 use host::*;
 use state::{run_sync, StorePtr, StoreState};
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
 
 use crate::wire::{Status, CONFIG_DATA_MAX};
+
+/// Runs an exported function's body so that no panic crosses the C boundary (a panic there
+/// would abort the host process): a panic (a bug in this library) is printed by the panic hook
+/// and answered with `fallback` and SCError `kSCStatusFailed` (1001).
+pub(crate) fn guard<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        let _ = std::panic::catch_unwind(|| set_error(Status::FAILED.code()));
+        fallback
+    })
+}
 
 fn set_error(code: i32) {
     // SAFETY: the host's `_SCErrorSet` stores an int in thread-local storage.
@@ -75,37 +89,39 @@ pub unsafe extern "C" fn SCDynamicStoreSetNotificationKeys(
     keys: CFArrayRef,
     patterns: CFArrayRef,
 ) -> Boolean {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return 0;
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return 0;
-    }
-    // SAFETY: per the contract.
-    let (Some(k), Some(p)) = (unsafe { encode_list(keys) }, unsafe {
-        encode_list(patterns)
-    }) else {
-        set_error(Status::INVALID_ARGUMENT.code());
-        return 0;
-    };
-    let state = StoreState::get_or_create(store);
-    let session = match state.session(store) {
-        Ok(s) => s,
-        Err(code) => {
-            set_error(code);
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
             return 0;
         }
-    };
-    match run_sync(async move { session.set_notification_lists(k, p).await }) {
-        Ok(()) => 1,
-        Err(e) => {
-            set_error(state::sc_code(&e));
-            0
+        // SAFETY: per the contract.
+        let (Some(k), Some(p)) = (unsafe { encode_list(keys) }, unsafe {
+            encode_list(patterns)
+        }) else {
+            set_error(Status::INVALID_ARGUMENT.code());
+            return 0;
+        };
+        let state = StoreState::get_or_create(store);
+        let session = match state.session(store) {
+            Ok(s) => s,
+            Err(code) => {
+                set_error(code);
+                return 0;
+            }
+        };
+        match run_sync(async move { session.set_notification_lists(k, p).await }) {
+            Ok(()) => 1,
+            Err(e) => {
+                set_error(state::sc_code(&e));
+                0
+            }
         }
-    }
+    })
 }
 
 /// `CFArrayRef SCDynamicStoreCopyNotifiedKeys(SCDynamicStoreRef store)`: the changed keys since
@@ -116,39 +132,41 @@ pub unsafe extern "C" fn SCDynamicStoreSetNotificationKeys(
 /// `store` is NULL or a valid CF object.
 #[no_mangle]
 pub unsafe extern "C" fn SCDynamicStoreCopyNotifiedKeys(store: SCDynamicStoreRef) -> CFArrayRef {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return std::ptr::null();
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return std::ptr::null();
-    }
-    let state = StoreState::get_or_create(store);
-    let session = match state.session(store) {
-        Ok(s) => s,
-        Err(code) => {
-            set_error(code);
+    guard(std::ptr::null(), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return std::ptr::null();
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
             return std::ptr::null();
         }
-    };
-    match run_sync(async move { session.notified_keys().await }) {
-        Ok(keys) => {
-            // SAFETY: CF calls.
-            let array = unsafe { state::keys_to_array(&keys) };
-            if array.is_null() {
-                set_error(Status::FAILED.code());
-            } else {
-                set_error(0);
+        let state = StoreState::get_or_create(store);
+        let session = match state.session(store) {
+            Ok(s) => s,
+            Err(code) => {
+                set_error(code);
+                return std::ptr::null();
             }
-            array
+        };
+        match run_sync(async move { session.notified_keys().await }) {
+            Ok(keys) => {
+                // SAFETY: CF calls.
+                let array = unsafe { state::keys_to_array(&keys) };
+                if array.is_null() {
+                    set_error(Status::FAILED.code());
+                } else {
+                    set_error(0);
+                }
+                array
+            }
+            Err(e) => {
+                set_error(state::sc_code(&e));
+                std::ptr::null()
+            }
         }
-        Err(e) => {
-            set_error(state::sc_code(&e));
-            std::ptr::null()
-        }
-    }
+    })
 }
 
 /// `Boolean SCDynamicStoreSetDispatchQueue(SCDynamicStoreRef store, dispatch_queue_t queue)`:
@@ -163,58 +181,60 @@ pub unsafe extern "C" fn SCDynamicStoreSetDispatchQueue(
     store: SCDynamicStoreRef,
     queue: dispatch_queue_t,
 ) -> Boolean {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return 0;
-    };
-    let state = StoreState::get_or_create(store);
-    if queue.is_null() {
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        let state = StoreState::get_or_create(store);
+        if queue.is_null() {
+            {
+                let _l = state.lock();
+                // SAFETY: the caller holds the store; fields accessed under the lock.
+                if unsafe { store.fields().notifyStatus } != notify_status::DISPATCH {
+                    set_error(Status::INVALID_ARGUMENT.code());
+                    return 0;
+                }
+            }
+            // SAFETY: the caller holds the store.
+            unsafe { cancel_dispatch(store, &state) };
+            return 1;
+        }
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
+            return 0;
+        }
         {
             let _l = state.lock();
             // SAFETY: the caller holds the store; fields accessed under the lock.
-            if unsafe { store.fields().notifyStatus } != notify_status::DISPATCH {
-                set_error(Status::INVALID_ARGUMENT.code());
+            let f = unsafe { store.fields() };
+            if f.notifyStatus != notify_status::NOT_REGISTERED || f.rlsScheduled > 0 {
+                set_error(Status::NOTIFIER_ACTIVE.code());
                 return 0;
             }
+            // SAFETY: a valid queue per the contract.
+            unsafe { dispatch_retain(queue) };
+            f.dispatchQueue = queue;
+            f.notifyStatus = notify_status::DISPATCH;
         }
-        // SAFETY: the caller holds the store.
-        unsafe { cancel_dispatch(store, &state) };
-        return 1;
-    }
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return 0;
-    }
-    {
-        let _l = state.lock();
-        // SAFETY: the caller holds the store; fields accessed under the lock.
-        let f = unsafe { store.fields() };
-        if f.notifyStatus != notify_status::NOT_REGISTERED || f.rlsScheduled > 0 {
-            set_error(Status::NOTIFIER_ACTIVE.code());
-            return 0;
-        }
-        // SAFETY: a valid queue per the contract.
-        unsafe { dispatch_retain(queue) };
-        f.dispatchQueue = queue;
-        f.notifyStatus = notify_status::DISPATCH;
-    }
-    match state.start(store, state::Mode::Dispatch(queue)) {
-        Ok(()) => 1,
-        Err(code) => {
-            {
-                let _l = state.lock();
-                // SAFETY: as above.
-                let f = unsafe { store.fields() };
-                f.dispatchQueue = std::ptr::null_mut();
-                f.notifyStatus = notify_status::NOT_REGISTERED;
+        match state.start(store, state::Mode::Dispatch(queue)) {
+            Ok(()) => 1,
+            Err(code) => {
+                {
+                    let _l = state.lock();
+                    // SAFETY: as above.
+                    let f = unsafe { store.fields() };
+                    f.dispatchQueue = std::ptr::null_mut();
+                    f.notifyStatus = notify_status::NOT_REGISTERED;
+                }
+                // SAFETY: the reference taken above.
+                unsafe { dispatch_release(queue) };
+                set_error(code);
+                0
             }
-            // SAFETY: the reference taken above.
-            unsafe { dispatch_release(queue) };
-            set_error(code);
-            0
         }
-    }
+    })
 }
 
 /// Dispatch-mode cancel: clear the queue field, NotRegistered, stop, release the queue.
@@ -252,46 +272,48 @@ pub unsafe extern "C" fn SCDynamicStoreCreateRunLoopSource(
     store: SCDynamicStoreRef,
     order: CFIndex,
 ) -> CFRunLoopSourceRef {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        set_error(Status::NO_STORE_SESSION.code());
-        return std::ptr::null_mut();
-    };
-    if store.server().load(Ordering::Acquire) == 0 {
-        set_error(Status::NO_STORE_SERVER.code());
-        return std::ptr::null_mut();
-    }
-    let state = StoreState::get_or_create(store);
-    let _l = state.lock();
-    // SAFETY: the caller holds the store; under the lock.
-    let f = unsafe { store.fields() };
-    if !f.rls.is_null() {
-        // SAFETY: the store's own reference keeps the source alive.
-        unsafe { CFRetain(f.rls as CFTypeRef) };
-        return f.rls;
-    }
-    let mut ctx = CFRunLoopSourceContext {
-        version: 0,
-        info: store.0 as *mut c_void,
-        retain: None,
-        release: None,
-        copyDescription: None,
-        equal: None,
-        hash: None,
-        schedule: Some(rls_schedule),
-        cancel: Some(rls_cancel),
-        perform: Some(rls_perform),
-    };
-    // SAFETY: a valid version-0 context; CF copies it.
-    let rls = unsafe { CFRunLoopSourceCreate(allocator, order, &mut ctx) };
-    if rls.is_null() {
-        set_error(Status::FAILED.code());
-        return rls;
-    }
-    f.rls = rls;
-    // SAFETY: the caller's +1 (the store keeps the create reference).
-    unsafe { CFRetain(rls as CFTypeRef) };
-    rls
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return std::ptr::null_mut();
+        };
+        if store.server().load(Ordering::Acquire) == 0 {
+            set_error(Status::NO_STORE_SERVER.code());
+            return std::ptr::null_mut();
+        }
+        let state = StoreState::get_or_create(store);
+        let _l = state.lock();
+        // SAFETY: the caller holds the store; under the lock.
+        let f = unsafe { store.fields() };
+        if !f.rls.is_null() {
+            // SAFETY: the store's own reference keeps the source alive.
+            unsafe { CFRetain(f.rls as CFTypeRef) };
+            return f.rls;
+        }
+        let mut ctx = CFRunLoopSourceContext {
+            version: 0,
+            info: store.0 as *mut c_void,
+            retain: None,
+            release: None,
+            copyDescription: None,
+            equal: None,
+            hash: None,
+            schedule: Some(rls_schedule),
+            cancel: Some(rls_cancel),
+            perform: Some(rls_perform),
+        };
+        // SAFETY: a valid version-0 context; CF copies it.
+        let rls = unsafe { CFRunLoopSourceCreate(allocator, order, &mut ctx) };
+        if rls.is_null() {
+            set_error(Status::FAILED.code());
+            return rls;
+        }
+        f.rls = rls;
+        // SAFETY: the caller's +1 (the store keeps the create reference).
+        unsafe { CFRetain(rls as CFTypeRef) };
+        rls
+    })
 }
 
 /// Run-loop source schedule callback.
@@ -363,6 +385,35 @@ unsafe extern "C" fn rls_perform(info: *mut c_void) {
     }
 }
 
+/// `Boolean SCDynamicStoreSetDisconnectCallBack(SCDynamicStoreRef store,
+/// SCDynamicStoreDisconnectCallBack callback)` (Apple's private API; not in NextBSD): sets (NULL
+/// clears) the function called when configd died and the store reconnected: after the session
+/// is reopened and the watch set restored, before the reconnect's re-read batch (the callout
+/// with an empty `changedKeys`, which still follows), on the store's dispatch queue or run loop,
+/// with the store and its context `info` (retained and released around the call when the
+/// context has `retain`). Only a store with a delivery registration (dispatch queue or run-loop
+/// source) learns of configd's death. TRUE on success; FALSE with SCError 2001 if `store` is
+/// not a store.
+///
+/// # Safety
+/// `store` is NULL or a valid CF object; `callback` is NULL or a function callable from the
+/// store's queue or run loop.
+#[no_mangle]
+pub unsafe extern "C" fn SCDynamicStoreSetDisconnectCallBack(
+    store: SCDynamicStoreRef,
+    callback: SCDynamicStoreDisconnectCallBack,
+) -> Boolean {
+    guard(0, || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            set_error(Status::NO_STORE_SESSION.code());
+            return 0;
+        };
+        StoreState::get_or_create(store).lock().disconnect = callback;
+        1
+    })
+}
+
 /// `mach_port_t __SCDynamicStoreAddNotificationPort(SCDynamicStoreRef store)` (private): a new
 /// port name holding a receive right and one send right, or `MACH_PORT_NULL` with SCError 1001.
 /// As on NextBSD HEAD, `store` is ignored and nothing is registered.
@@ -373,25 +424,27 @@ unsafe extern "C" fn rls_perform(info: *mut c_void) {
 pub unsafe extern "C" fn __SCDynamicStoreAddNotificationPort(
     store: SCDynamicStoreRef,
 ) -> mach_port_t {
-    let _ = store;
-    let port = match mach_async::ReceiveRight::new() {
-        Ok(p) => p,
-        Err(_) => {
-            set_error(Status::FAILED.code());
-            return 0;
+    guard(0, || {
+        let _ = store;
+        let port = match mach_async::ReceiveRight::new() {
+            Ok(p) => p,
+            Err(_) => {
+                set_error(Status::FAILED.code());
+                return 0;
+            }
+        };
+        match port.make_send() {
+            Ok(send) => {
+                // Both rights live under one name, now the caller's.
+                let _ = send.into_raw();
+                port.into_raw()
+            }
+            Err(_) => {
+                set_error(Status::FAILED.code());
+                0
+            }
         }
-    };
-    match port.make_send() {
-        Ok(send) => {
-            // Both rights live under one name, now the caller's.
-            let _ = send.into_raw();
-            port.into_raw()
-        }
-        Err(_) => {
-            set_error(Status::FAILED.code());
-            0
-        }
-    }
+    })
 }
 
 /// `void __SCDynamicStoreNotifyCancel(SCDynamicStoreRef store)` (private): stops dispatch
@@ -402,70 +455,23 @@ pub unsafe extern "C" fn __SCDynamicStoreAddNotificationPort(
 /// `store` is NULL or a valid CF object.
 #[no_mangle]
 pub unsafe extern "C" fn __SCDynamicStoreNotifyCancel(store: SCDynamicStoreRef) {
-    // SAFETY: per the contract.
-    let Some(store) = (unsafe { as_store(store) }) else {
-        return;
-    };
-    let Some(state) = StoreState::existing(store) else {
-        return;
-    };
-    // SAFETY: the caller holds the store.
-    unsafe { cancel_dispatch(store, &state) };
-    let idle = {
-        let _l = state.lock();
-        // SAFETY: under the lock.
-        unsafe { store.fields().notifyStatus == notify_status::NOT_REGISTERED }
-    };
-    if idle && !state.has_registration() {
-        StoreState::free(store);
-    }
-}
-
-static TEST_CONFIGD: Mutex<Option<(crate::ServerHandle, mach_async::Space)>> = Mutex::new(None);
-
-/// Test support (not part of SCNotify.c): starts an in-process configd, checked in as
-/// `com.apple.SystemConfiguration.configd`, on the library's event thread. On the simulated
-/// kernel it runs in a task of its own. Returns 0, or the `kern_return_t` of the check-in
-/// (`BOOTSTRAP_SERVICE_ACTIVE` if a configd is already running).
-///
-/// # Safety
-/// Always safe.
-#[no_mangle]
-pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
-    let mut slot = TEST_CONFIGD.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_some() {
-        return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
-    }
-    #[cfg(mach_backend = "sim")]
-    let space =
-        mach_async::Space::from_task(mach_sim::Kernel::global().task_create("configd", 1, 0, 0));
-    #[cfg(not(mach_backend = "sim"))]
-    let space = mach_async::Space::current();
-    let s = space.clone();
-    match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
-        Ok(handle) => {
-            *slot = Some((handle, space));
-            0
+    guard((), || {
+        // SAFETY: per the contract.
+        let Some(store) = (unsafe { as_store(store) }) else {
+            return;
+        };
+        let Some(state) = StoreState::existing(store) else {
+            return;
+        };
+        // SAFETY: the caller holds the store.
+        unsafe { cancel_dispatch(store, &state) };
+        let idle = {
+            let _l = state.lock();
+            // SAFETY: under the lock.
+            unsafe { store.fields().notifyStatus == notify_status::NOT_REGISTERED }
+        };
+        if idle && !state.has_registration() {
+            StoreState::free(store);
         }
-        Err(crate::ServerError::CheckIn(kr)) => kr,
-        Err(_) => mach_abi::KERN_FAILURE,
-    }
-}
-
-/// Test support: stops the configd started by [`scnotify_configd_start`] (every session and
-/// notify right it held dies, as when configd exits) and waits until it is gone.
-///
-/// # Safety
-/// Always safe.
-#[no_mangle]
-pub unsafe extern "C" fn scnotify_configd_stop() {
-    let taken = TEST_CONFIGD
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some((handle, _space)) = taken {
-        run_sync(handle.stop());
-        #[cfg(mach_backend = "sim")]
-        let _ = _space.task().terminate();
-    }
+    })
 }

@@ -122,6 +122,8 @@ struct RunLoopStash {
 #[derive(Default)]
 pub(crate) struct Locked {
     session: Option<Session>,
+    /// `SCDynamicStoreSetDisconnectCallBack`'s callback (the C struct has no room for it).
+    pub(crate) disconnect: SCDynamicStoreDisconnectCallBack,
     registration: Option<Registration>,
     stash: RunLoopStash,
     next_id: u64,
@@ -391,8 +393,9 @@ impl StoreState {
         if status != notify_status::RUN_LOOP || (keys.is_empty() && !signal) {
             return;
         }
+        let disconnect = self.lock().disconnect;
         // SAFETY: the store is alive; the callout contract of spec §2.3.
-        unsafe { invoke_callout(store, &keys) };
+        unsafe { invoke_callout(store, &keys, disconnect) };
     }
 }
 
@@ -425,8 +428,9 @@ unsafe extern "C" fn callout_trampoline(ctx: *mut c_void) {
             unsafe { ctx.store.fields().notifyStatus == notify_status::DISPATCH }
         };
         if live {
+            let disconnect = ctx.state.lock().disconnect;
             // SAFETY: the store is retained by this callout.
-            unsafe { invoke_callout(ctx.store, &ctx.keys) };
+            unsafe { invoke_callout(ctx.store, &ctx.keys, disconnect) };
         }
         // Released while still serialized, so that a cancel that waited for this callout also
         // sees its store reference gone (releasing the store right after the cancel then
@@ -442,11 +446,17 @@ unsafe extern "C" fn callout_trampoline(ctx: *mut c_void) {
 /// Builds the `changedKeys` array and calls `rlsFunction` with the context rules of spec §2.3:
 /// with `retain` set, `retain(info)` → callout → `release(info)`; otherwise `info` as is. The
 /// array is released right after the callout. An empty array is delivered only as the reconnect
-/// signal (callers filter ordinary empty batches).
+/// signal (callers filter ordinary empty batches); before it, the disconnect callback set with
+/// `SCDynamicStoreSetDisconnectCallBack` (if any) is called with the store and its context
+/// `info` (same retain/release rule), on the same queue or run loop, serialized with callouts.
 ///
 /// # Safety
 /// The store must be alive for the duration of the call.
-unsafe fn invoke_callout(store: StorePtr, keys: &[String]) {
+unsafe fn invoke_callout(
+    store: StorePtr,
+    keys: &[String],
+    disconnect: SCDynamicStoreDisconnectCallBack,
+) {
     // SAFETY: per the contract; these fields are immutable after SCDynamicStoreCreate.
     let (func, retain, release, info) = unsafe {
         let f = &*store.0;
@@ -457,6 +467,24 @@ unsafe fn invoke_callout(store: StorePtr, keys: &[String]) {
             f.rlsContext.info,
         )
     };
+    if let (true, Some(on_disconnect)) = (keys.is_empty(), disconnect) {
+        IN_CALLOUT.with(|c| c.set(store.0));
+        // SAFETY: the user's disconnect callback and context functions (Apple's contract:
+        // `retain(info)` → callback → `release(info)` when retain is set).
+        unsafe {
+            match retain {
+                Some(r) => {
+                    let held = r(info) as *mut c_void;
+                    on_disconnect(store.0, held);
+                    if let Some(rel) = release {
+                        rel(held);
+                    }
+                }
+                None => on_disconnect(store.0, info),
+            }
+        }
+        IN_CALLOUT.with(|c| c.set(std::ptr::null()));
+    }
     let Some(func) = func else { return };
     // SAFETY: CF calls on valid arguments.
     let array = unsafe { keys_to_array(keys) };
