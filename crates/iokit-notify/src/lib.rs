@@ -49,3 +49,14 @@ pub use port::{
     WatchEvent, WatchStream, DEFAULT_WATCH_CAPACITY,
 };
 pub use registry::{lookup_all, RegistryBackend, RegistryError};
+
+/// `mach-async`, re-exported so that users of this crate need no second dependency.
+pub use mach_async;
+
+/// What running this crate without NextBSD needs: the simulated kernel, its tasks, and a
+/// simulated `/dev/ioregistry` whose devices can be attached and detached on demand.
+#[cfg(mach_backend = "sim")]
+pub mod sim {
+    pub use crate::registry::{SimDevice, SimRegistry, SimRegistryConfig, SimRegistryHandle};
+    pub use mach_async::mach_sim::{Kernel, KernelConfig, Task};
+}

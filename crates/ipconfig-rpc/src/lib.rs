@@ -80,7 +80,16 @@
 //! # }
 //! ```
 
+/// `mach-async`, re-exported so that users of this crate need no second dependency.
+pub use mach_async;
 pub use mach_async::mig;
+
+/// What running this crate without NextBSD needs: the simulated kernel and its tasks (an
+/// [`IpconfigServer`] in one task, an [`IpconfigClient`] in another).
+#[cfg(mach_backend = "sim")]
+pub mod sim {
+    pub use mach_async::mach_sim::{Kernel, KernelConfig, Task};
+}
 
 pub mod auth;
 pub mod client;

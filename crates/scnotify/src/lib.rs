@@ -55,3 +55,14 @@ pub mod wire;
 pub use client::{Connector, Error, Notifications, Session, SessionOptions};
 pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};
 pub use wire::Status;
+
+/// `mach-async`, re-exported so that users of this crate need no second dependency for
+/// [`mach_async::Space`] and the rights.
+pub use mach_async;
+
+/// What running this crate without NextBSD needs: the simulated kernel and its tasks. Start a
+/// store server ([`ConfigdServer`]) in one task and open [`Session`]s in others.
+#[cfg(mach_backend = "sim")]
+pub mod sim {
+    pub use mach_async::mach_sim::{Kernel, KernelConfig, Task};
+}
