@@ -11,7 +11,7 @@
 //! | `sysctlbyname("mach.syscall.<trap>")` | [`sysctlbyname`] | an `int` trap number; `ENOENT` for a trap that is not wired |
 //! | `syscall(number, …)` | [`syscall`] | each trap's own argument list and return convention (below) |
 //! | `close(fd)` | [`close`] | a Mach name is a descriptor: closing it destroys a receive right or set |
-//! | `kqueue()`, `kevent()` | [`kqueue`], [`kevent`] | FreeBSD 12's 64-byte `struct kevent`, `EVFILT_MACHPORT` = −16 |
+//! | `kqueue()`, `kevent()` | [`kqueue()`], [`kevent()`] | FreeBSD 12's 64-byte `struct kevent`, `EVFILT_MACHPORT` = −16 |
 //! | `open()`, `ioctl()` | [`open`], [`ioctl`] | device files registered with [`register_device`] (e.g. `/dev/ioregistry`) |
 //!
 //! # Traps

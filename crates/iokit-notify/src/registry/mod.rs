@@ -2,7 +2,7 @@
 //!
 //! | Implementation | cfg | What it is |
 //! |---|---|---|
-//! | [`DevIoRegistry`] | `mach_backend = "nextbsd"` (NextBSD, or NextBSD over sim) | ioctls on NextBSD's `/dev/ioregistry` |
+//! | `DevIoRegistry` | `mach_backend = "nextbsd"` (NextBSD, or NextBSD over sim) | ioctls on NextBSD's `/dev/ioregistry` |
 //! | [`SimRegistry`] / [`SimRegistryHandle`] | `mach_sim_kernel` (the simulated kernel is underneath) | a model of the kernel's registry on `mach-sim` |
 //!
 //! A backend value stands for one open registry *in one IPC space*: port names passed to

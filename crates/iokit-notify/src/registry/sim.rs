@@ -624,7 +624,7 @@ impl RegistryBackend for SimRegistryHandle {
 }
 
 /// The registry as a device of the simulated kernel's trap face (`mach_sim::trap`), so that the
-/// NextBSD backend ([`super::DevIoRegistry`] under NextBSD over sim) reaches it through `open`
+/// NextBSD backend (`DevIoRegistry` under NextBSD over sim) reaches it through `open`
 /// and `ioctl` exactly as it reaches `/dev/ioregistry` on NextBSD. Each `ioctl` runs in the
 /// calling task; the commands and their argument structs are the kernel's (spec §4): any other
 /// command is `ENOTTY`, as the kernel's ioctl switch answers.
@@ -714,7 +714,7 @@ impl mach_sim::trap::Device for TrapDevice {
 impl SimRegistry {
     /// Serves this registry as `/dev/ioregistry` on the simulated kernel's trap face, replacing
     /// any registry served there before. Used by NextBSD over sim, where the shipping
-    /// [`super::DevIoRegistry`] opens the device through the trap face; watches registered that
+    /// `DevIoRegistry` opens the device through the trap face; watches registered that
     /// way name ports in the calling task.
     pub fn install_device(&self) {
         mach_sim::trap::register_device(

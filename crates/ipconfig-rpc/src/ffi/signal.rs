@@ -4,7 +4,7 @@
 //! signal number in `got_term`; its `main` then leaves its `sleep` loop and calls
 //! `mach_service_join`. The old `mach_service.c` also polled `got_term` every 500 ms. Here:
 //!
-//! - [`hook`] (run once, on the first `mach_service_start`) looks at each of the three signals.
+//! - `hook` (run once, on the first `mach_service_start`) looks at each of the three signals.
 //!   Where the host has installed a **handler function**, it saves that `sigaction` and installs
 //!   a forwarding handler with the same mask and flags (plus `SA_SIGINFO`). Signals left at
 //!   `SIG_DFL` or `SIG_IGN` are not touched, so the library never changes what a signal does:
@@ -12,7 +12,7 @@
 //! - The forwarding handler first calls the host's handler (so `got_term` is set exactly as
 //!   before, by the host's own code), then writes one byte to a non-blocking socket pair. Both
 //!   steps are async-signal-safe (`errno` is saved and restored around them).
-//! - The other end of the pair is read by a task on the service runtime ([`SignalEvents`]),
+//! - The other end of the pair is read by a task on the service runtime (`SignalEvents`),
 //!   which bumps a counter that every running service watches: the service stops at once,
 //!   with no polling, and `mach_service_join` then returns immediately.
 //!
