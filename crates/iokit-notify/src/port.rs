@@ -433,7 +433,7 @@ impl NotificationPortBuilder {
 /// use iokit_notify::registry::{SimDevice, SimRegistry};
 /// use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort};
 ///
-/// let kernel = mach_sim::Kernel::new();
+/// let kernel = iokit_notify::sim::Kernel::new();
 /// let task = kernel.task_create("da", 50, 0, 0);
 /// let registry = SimRegistry::new(&kernel);
 /// let present = registry.probe_and_attach(SimDevice::new("em"));

@@ -28,7 +28,7 @@
 //!     CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
 //!     IpconfigStatus, IPCONFIG_SERVICE_NAME,
 //! };
-//! use mach_async::{ReceiveRight, SendRight, Space};
+//! use ipconfig_rpc::mach_async::{ReceiveRight, SendRight, Space};
 //!
 //! struct Em0;
 //!
@@ -48,7 +48,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let kernel = mach_sim::Kernel::new();
+//! let kernel = ipconfig_rpc::sim::Kernel::new();
 //! let daemon = kernel.task_create("ipconfigd", 100, 0, 0);
 //! let tool = kernel.task_create("ipconfig", 200, 501, 20);
 //!

@@ -23,7 +23,7 @@
 //! use futures::StreamExt;
 //! use mach_async::{MachRecvStream, MessageBuilder, ReceiveRight, Space};
 //!
-//! let kernel = mach_sim::Kernel::new();
+//! let kernel = mach_async::mach_sim::Kernel::new();
 //! let server = Space::from_task(kernel.task_create("server", 100, 0, 0));
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {

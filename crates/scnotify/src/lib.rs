@@ -20,10 +20,10 @@
 //! # #[cfg(mach_backend = "sim")]
 //! # fn main() {
 //! use futures::StreamExt;
-//! use mach_async::Space;
+//! use scnotify::mach_async::Space;
 //! use scnotify::{ConfigdServer, Session};
 //!
-//! let kernel = mach_sim::Kernel::new();
+//! let kernel = scnotify::sim::Kernel::new();
 //! let configd = Space::from_task(kernel.task_create("configd", 10, 0, 0));
 //! let app = Space::from_task(kernel.task_create("app", 11, 0, 0));
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
