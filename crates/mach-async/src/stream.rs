@@ -333,11 +333,22 @@ impl Core {
         if let Err(e) = tokio::runtime::Handle::try_current() {
             return Err(Error::NoRuntime(io::Error::other(e)));
         }
-        // SAFETY: `Kqueue` owns its descriptor (an `OwnedFd` or the simulation's kqueue), never
-        // replaces it, and keeps it open until the `AsyncFd` drops it (rule 21).
-        match unsafe { AsyncFd::register_with_interest(kq, Interest::READABLE) } {
-            Ok(fd) => core.kq = Some(fd),
-            Err(e) => return Err(Error::NoRuntime(e.into_parts().1)),
+        // A runtime without IO makes tokio panic in the registration ("IO is disabled"); that is
+        // the caller's configuration mistake, so it becomes `Error::NoRuntime` (the kqueue is
+        // dropped, and `core` releases the set and ports, on the way out).
+        let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: `Kqueue` owns its descriptor (closed only by its own drop), never
+            // replaces it, and keeps it open until the `AsyncFd` drops it (rule 21).
+            unsafe { AsyncFd::register_with_interest(kq, Interest::READABLE) }
+        }));
+        match registered {
+            Ok(Ok(fd)) => core.kq = Some(fd),
+            Ok(Err(e)) => return Err(Error::NoRuntime(e.into_parts().1)),
+            Err(_) => {
+                return Err(Error::NoRuntime(io::Error::other(
+                    "the tokio runtime has IO disabled (build it with enable_io or enable_all)",
+                )))
+            }
         }
         tracing::debug!(
             set,
