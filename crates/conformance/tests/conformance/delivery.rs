@@ -117,16 +117,41 @@ fn one_sender_is_delivered_in_order() -> Outcome {
     Ok(())
 }
 
-fn spawn_sender(sender: SendRight, id: u32, count: u32) -> std::thread::JoinHandle<()> {
+/// A tiny deterministic PRNG (xorshift64*), for reproducible bursts.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// Sends `count` messages from a thread with its own runtime, in random bursts with random
+/// pauses.
+fn spawn_sender(sender: SendRight, id: u32, count: u32, seed: u64) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         current_thread_rt().block_on(async move {
-            for seq in 0..count {
-                let msg = MessageBuilder::new(1000 + id as i32)
-                    .body(body(id, seq, 0))
-                    .build();
-                sender.send(msg).await.expect("send");
-                if seq % 13 == 0 {
-                    tokio::task::yield_now().await;
+            let mut rng = Rng::new(seed);
+            let mut seq = 0;
+            while seq < count {
+                let burst = 1 + rng.below(12) as u32;
+                for _ in 0..burst.min(count - seq) {
+                    let msg = MessageBuilder::new(1000 + id as i32)
+                        .body(body(id, seq, 0))
+                        .build();
+                    within(HANG, sender.send(msg), "room to send")
+                        .await
+                        .expect("send");
+                    seq += 1;
+                }
+                if rng.below(3) == 0 {
+                    tokio::time::sleep(Duration::from_micros(rng.below(300))).await;
                 }
             }
         });
@@ -134,32 +159,48 @@ fn spawn_sender(sender: SendRight, id: u32, count: u32) -> std::thread::JoinHand
 }
 
 fn concurrent_senders_are_delivered_exactly_once_in_order() -> Outcome {
-    let fx = Fixture::new();
-    let rt = multi_thread_rt();
-    rt.block_on(async {
-        let (port, sender) = fx.connect();
-        let mut stream = MachRecvStream::new(port).unwrap();
-        const SENDERS: u32 = 4;
-        const EACH: u32 = 250;
-        let threads: Vec<_> = (0..SENDERS)
-            .map(|s| spawn_sender(sender.clone(), s, EACH))
-            .collect();
-        drop(sender);
-        let mut next: HashMap<u32, u32> = HashMap::new();
-        for _ in 0..SENDERS * EACH {
-            let msg = within(HANG, stream.next(), "every message of every sender").await;
-            let (s, seq) = parse(msg.unwrap().unwrap().body());
-            let want = next.entry(s).or_insert(0);
-            assert_eq!(seq, *want, "sender {s}: in order, none lost or repeated");
-            *want += 1;
-        }
-        for t in threads {
-            t.join().expect("sender thread");
-        }
-        not_within(Duration::from_millis(30), stream.next(), "a duplicate").await;
-    });
-    drop(rt);
-    fx.assert_no_leaks();
+    for iteration in 0..10u64 {
+        let fx = Fixture::new();
+        let rt = multi_thread_rt();
+        rt.block_on(async {
+            let (ports, senders): (Vec<_>, Vec<_>) = (0..3).map(|_| fx.connect()).unzip();
+            let names: Vec<_> = ports.iter().map(ReceiveRight::name).collect();
+            let mut stream = MachRecvStream::builder().ports(ports).build().unwrap();
+            const SENDERS: u32 = 4;
+            const EACH: u32 = 200;
+            // Each sender thread targets one port (round robin), with its own send right.
+            let threads: Vec<_> = (0..SENDERS)
+                .map(|s| {
+                    let right = senders[(s % 3) as usize].clone();
+                    spawn_sender(right, s, EACH, iteration * 100 + u64::from(s))
+                })
+                .collect();
+            drop(senders);
+            let mut next: HashMap<u32, u32> = HashMap::new();
+            for _ in 0..SENDERS * EACH {
+                let msg = within(HANG, stream.next(), "every message of every sender").await;
+                let msg = msg.expect("the stream is alive").expect("a message");
+                let (s, seq) = parse(msg.body());
+                assert_eq!(
+                    msg.local_port(),
+                    names[(s % 3) as usize],
+                    "on its sender's port"
+                );
+                let want = next.entry(s).or_insert(0);
+                assert_eq!(seq, *want, "sender {s}: in order, none lost or repeated");
+                *want += 1;
+                assert_eq!(msg.audit_token().map(|t| t.pid()), Some(fx.client_pid()));
+            }
+            for t in threads {
+                t.join().expect("sender thread");
+            }
+            assert!(next.values().all(|&n| n == EACH));
+            assert_eq!(stream.stats().messages, u64::from(SENDERS * EACH));
+            not_within(Duration::from_millis(20), stream.next(), "a duplicate").await;
+        });
+        drop(rt);
+        fx.assert_no_leaks();
+    }
     Ok(())
 }
 
@@ -210,7 +251,7 @@ fn a_too_large_message_is_delivered_after_growth() -> Outcome {
             .buffer_size(256)
             .build()
             .unwrap();
-        for (id, pad) in [(1, 8usize), (2, 5000), (3, 60_000)] {
+        for (id, pad) in [(1, 8usize), (2, 5000), (3, 100_000)] {
             sender
                 .send(
                     MessageBuilder::new(id)
@@ -220,7 +261,7 @@ fn a_too_large_message_is_delivered_after_growth() -> Outcome {
                 .await
                 .unwrap();
         }
-        for (id, pad) in [(1, 8usize), (2, 5000), (3, 60_000)] {
+        for (id, pad) in [(1, 8usize), (2, 5000), (3, 100_000)] {
             let msg = within(HANG, stream.next(), "a message larger than the buffer")
                 .await
                 .unwrap()
@@ -330,25 +371,36 @@ fn dropping_the_stream_with_messages_queued_releases_their_rights() -> Outcome {
         let (port, sender) = fx.connect();
         let mine = ReceiveRight::new_in(fx.client()).unwrap();
         let no_senders = mine.request_no_senders(1).unwrap();
-        for i in 0..4 {
+        for i in 0..5 {
+            let extra = ReceiveRight::new_in(fx.client()).unwrap();
             let msg = MessageBuilder::new(i)
                 .reply_make_send_once(&mine)
                 .make_send(&mine)
+                .port(PortSlot::Right(extra.into()))
                 .body(&b"payload!"[..])
                 .build();
             sender.try_send(msg).unwrap();
         }
         let mut stream = MachRecvStream::new(port).unwrap();
-        let first = within(HANG, stream.next(), "the first message")
-            .await
-            .unwrap()
-            .unwrap();
+        let first = within(HANG, stream.next(), "the first message").await;
+        let first = first.unwrap().unwrap();
         assert!(matches!(
             first.descriptors()[0],
             Descriptor::Port(Some(PortSlot::Right(PortRight::Send(_))))
         ));
+        assert!(matches!(
+            first.descriptors()[1],
+            Descriptor::Port(Some(PortSlot::Right(PortRight::Receive(_))))
+        ));
+        assert_eq!(
+            stream.queued(),
+            4,
+            "the drain pulled the rest into the stream"
+        );
         drop(first);
         drop(sender);
+        // Four undelivered messages, each with a send, a send-once and a receive right, die
+        // with the stream: every send right to `mine` is gone.
         drop(stream);
         let n = within(
             HANG,
@@ -356,9 +408,10 @@ fn dropping_the_stream_with_messages_queued_releases_their_rights() -> Outcome {
             "no-senders once every carried right is gone",
         )
         .await;
-        assert_eq!(n.unwrap(), Notified::NoSenders(4));
+        assert_eq!(n.unwrap(), Notified::NoSenders(5));
+        // The destroyed send-once rights produced send-once notifications on `mine`.
         let mut mine = MachRecvStream::new(mine).unwrap();
-        for _ in 0..4 {
+        for _ in 0..5 {
             let msg = within(HANG, mine.next(), "a send-once notification").await;
             assert_eq!(msg.unwrap().unwrap().id(), MACH_NOTIFY_SEND_ONCE);
         }
@@ -416,7 +469,7 @@ fn a_flooded_stream_does_not_starve_another_on_one_thread() -> Outcome {
     current_thread_rt().block_on(async {
         let mut ports = Vec::new();
         let mut senders = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..16 {
             let (p, s) = fx.connect();
             for i in 0..5 {
                 s.try_send(MessageBuilder::new(i).build()).unwrap();
@@ -435,9 +488,9 @@ fn a_flooded_stream_does_not_starve_another_on_one_thread() -> Outcome {
         let flooders: Vec<_> = senders
             .iter()
             .enumerate()
-            .map(|(i, s)| spawn_sender(s.clone(), i as u32, 40))
+            .map(|(i, s)| spawn_sender(s.clone(), i as u32, 40, i as u64))
             .collect();
-        let total = 8 * 5 + 8 * 40;
+        let total = 16 * 5 + 16 * 40;
         let a_task = tokio::spawn(async move {
             for _ in 0..total {
                 within(HANG, a.next(), "the flood").await.unwrap().unwrap();
@@ -465,26 +518,36 @@ fn a_backlog_larger_than_the_fairness_cap_is_delivered_whole() -> Outcome {
     current_thread_rt().block_on(async {
         let mut ports = Vec::new();
         let mut senders = Vec::new();
-        for _ in 0..6 {
-            let (p, s) = fx.connect();
+        for p in 0..16 {
+            let (port, sender) = fx.connect();
             for i in 0..5 {
-                s.try_send(MessageBuilder::new(i).build()).unwrap();
+                sender
+                    .try_send(MessageBuilder::new(p * 10 + i).build())
+                    .unwrap();
             }
-            ports.push(p);
-            senders.push(s);
+            ports.push(port);
+            senders.push(sender);
         }
+        // 80 queued before the first poll, a cap of 8: the stream must keep draining after its
+        // capped first drain without waiting for a new edge.
         let mut stream = MachRecvStream::builder()
             .ports(ports)
-            .fairness_cap(4)
+            .fairness_cap(8)
             .build()
             .unwrap();
-        for _ in 0..30 {
-            within(HANG, stream.next(), "all 30 queued messages")
-                .await
-                .unwrap()
-                .unwrap();
+        let mut per_port: HashMap<i32, Vec<i32>> = HashMap::new();
+        for _ in 0..80 {
+            let msg = within(HANG, stream.next(), "the backlog, without a new edge").await;
+            let id = msg.unwrap().unwrap().id();
+            per_port.entry(id / 10).or_default().push(id % 10);
         }
-        not_within(Duration::from_millis(20), stream.next(), "a 31st message").await;
+        assert_eq!(per_port.len(), 16);
+        for ids in per_port.values() {
+            assert_eq!(ids, &[0, 1, 2, 3, 4], "per-port FIFO");
+        }
+        assert!(stream.stats().yields >= 9, "{:?}", stream.stats());
+        not_within(Duration::from_millis(20), stream.next(), "an 81st message").await;
+        drop(stream);
         drop(senders);
     });
     fx.assert_no_leaks();
