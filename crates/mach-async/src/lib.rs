@@ -47,6 +47,7 @@
 
 pub mod bootstrap;
 mod buffer;
+pub mod diagnostics;
 mod error;
 mod message;
 pub mod mig;

@@ -152,6 +152,8 @@ fn event_runtime() -> Option<&'static Handle> {
     static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
+            // MACH_ASYNC_LOG=<filter> shows this library's tracing events on stderr.
+            mach_async::diagnostics::init_from_env(None);
             let (tx, rx) = std::sync::mpsc::channel();
             let spawned = std::thread::Builder::new()
                 .name("iokit-notify-events".into())

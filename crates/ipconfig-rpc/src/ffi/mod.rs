@@ -25,7 +25,8 @@
 //! exits. A later `mach_service_start` in the same space serves the kept port again (a second
 //! check-in would fail with `BOOTSTRAP_SERVICE_ACTIVE`).
 //!
-//! Log lines go to stderr prefixed `ipconfigd[mach] `, as before.
+//! Log lines go to stderr through `tracing` (`MACH_ASYNC_LOG`, default `ipconfig_rpc=info,warn`; see
+//! [`mach_async::diagnostics`]).
 
 pub mod signal;
 
@@ -66,12 +67,12 @@ extern "C" {
     ) -> kern_return_t;
 }
 
+/// ipconfigd's diagnostics: tracing events (target `ipconfig_rpc::ffi`) that reach stderr
+/// through the subscriber [`mach_async::diagnostics::init_from_env`] installs — at `warn` and
+/// above (this crate's `info` too) unless `MACH_ASYNC_LOG` says otherwise, so the daemon's log keeps what it had.
 macro_rules! log {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "ipconfigd[mach] {}", format_args!($($arg)*));
-        let _ = err.flush();
+        tracing::warn!($($arg)*);
     }};
 }
 
@@ -230,9 +231,9 @@ fn start() -> Result<(), ()> {
         let _ = done_tx.send(served.port);
     });
     if resumed {
-        log!("Mach service '{IPCONFIG_SERVICE_NAME}' serving again (port=0x{name:x})");
+        tracing::info!("Mach service '{IPCONFIG_SERVICE_NAME}' serving again (port=0x{name:x})");
     } else {
-        log!("Mach service '{IPCONFIG_SERVICE_NAME}' checked in (port=0x{name:x})");
+        tracing::info!("Mach service '{IPCONFIG_SERVICE_NAME}' checked in (port=0x{name:x})");
     }
     st.running = Some(Running {
         stop: Some(stop_tx),
@@ -267,6 +268,7 @@ fn join() {
 /// failed; the reason is logged).
 #[no_mangle]
 pub extern "C" fn mach_service_start() -> c_int {
+    mach_async::diagnostics::init_from_env(Some("ipconfig_rpc=info,warn"));
     match catch_unwind(AssertUnwindSafe(start)) {
         Ok(Ok(())) => 0,
         _ => -1,

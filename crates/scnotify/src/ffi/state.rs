@@ -27,6 +27,8 @@ use tokio::sync::oneshot;
 pub(crate) fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
+        // MACH_ASYNC_LOG=<filter> shows this library's tracing events on stderr.
+        mach_async::diagnostics::init_from_env(None);
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("scnotify-event")
