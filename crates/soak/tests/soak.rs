@@ -31,6 +31,9 @@ use scnotify::{ConfigdServer, Notifications, Session};
 use soak::{Plan, Recorder, Rng, Scenario};
 use tokio::sync::oneshot;
 
+/// Rounds between two progress lines.
+const PROGRESS_EVERY: u64 = 10_000;
+
 /// Turns a hang into a failure (never a performance assertion).
 const HANG: Duration = Duration::from_secs(60);
 
@@ -490,6 +493,13 @@ fn three_consumers_under_random_faults() {
             drop(report);
             recorder.round(t0.elapsed());
             end = round + 1;
+            if (end - start) % PROGRESS_EVERY == 0 {
+                eprintln!(
+                    "soak: seed {seed}, round {end}, {:.0} s, RSS {} KiB",
+                    began.elapsed().as_secs_f64(),
+                    soak::rss_kib().unwrap_or(0)
+                );
+            }
         }
     });
     drop(rt);
