@@ -264,7 +264,10 @@ async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
                 while dead.is_active() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                drop(old);
+                // Wait for the old server's teardown (its stream's kqueue): dropping the handle
+                // only asks it to stop, and the round's leak check could run before it ends
+                // (seed 42, round 43826: a kqueue of the dead configd left).
+                old.stop().await;
                 ConfigdServer::check_in(&Space::from_task(new_task)).expect("new configd")
             });
             // The batch may be the key (delivered before the death) or the re-read signal.
