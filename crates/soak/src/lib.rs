@@ -130,7 +130,7 @@ pub fn cpu_time() -> Option<Duration> {
 pub struct Probe {
     /// Rounds completed when it was taken.
     pub rounds: u64,
-    /// Resident memory then, KiB.
+    /// Resident memory then, KiB, less the recorder's own data.
     pub rss_kib: Option<u64>,
     /// Process CPU time then.
     pub cpu: Option<Duration>,
@@ -184,9 +184,12 @@ impl Recorder {
     }
 
     fn probe(&mut self) {
+        // The recorder's own data grows with the rounds (4 bytes a round): not the soak's.
+        let own = self.round_us.len() * std::mem::size_of::<u32>()
+            + self.probes.len() * std::mem::size_of::<Probe>();
         self.probes.push(Probe {
             rounds: self.round_us.len() as u64,
-            rss_kib: rss_kib(),
+            rss_kib: rss_kib().map(|k| k.saturating_sub(own as u64 / 1024)),
             cpu: cpu_time(),
         });
     }
@@ -219,6 +222,8 @@ impl Recorder {
         let mut times = self.round_us[from..to].to_vec();
         times.sort_unstable();
         let median = Duration::from_micros(u64::from(times[times.len() / 2]));
+        let total: u64 = times.iter().map(|&t| u64::from(t)).sum();
+        let mean = Duration::from_micros(total / times.len() as u64);
         // The probes closest to the window's edges (probes are every PROBE_EVERY rounds).
         let at = |round: usize| {
             self.probes
@@ -240,6 +245,7 @@ impl Recorder {
         Window {
             rounds: (from as u64, to as u64),
             median,
+            mean,
             cpu_per_round,
             rss_kib: last.and_then(|p| p.rss_kib),
         }
@@ -253,6 +259,8 @@ pub struct Window {
     pub rounds: (u64, u64),
     /// Median wall time of a round.
     pub median: Duration,
+    /// Mean wall time of a round (the few slow rounds, e.g. a configd restart, dominate it).
+    pub mean: Duration,
     /// Process CPU time per round over the window, where it could be read.
     pub cpu_per_round: Option<Duration>,
     /// Resident memory at the window's end, KiB, where it could be read.
@@ -277,6 +285,8 @@ pub struct Report {
 pub struct Ratios {
     /// Median wall time per round, end / start.
     pub median: f64,
+    /// Mean wall time per round, end / start.
+    pub mean: f64,
     /// CPU time per round, end / start (None where it could not be read).
     pub cpu: Option<f64>,
     /// Resident memory, end / start (None where it could not be read).
@@ -286,7 +296,7 @@ pub struct Ratios {
 impl Report {
     /// Runs shorter than this are not judged (their windows would be too small to compare).
     pub const MIN_ROUNDS: u64 = 1_000;
-    /// Bound on the median round time, end / start. Generous: the machine is shared, so wall
+    /// Bound on the median and on the mean round time, end / start. Generous: the machine is shared, so wall
     /// time moves with other people's load; a per-round cost that grows with the rounds run (a
     /// list that is never pruned, a lost wake-up recovered by a timeout) exceeds it quickly.
     pub const MAX_TIME_RATIO: f64 = 3.0;
@@ -314,6 +324,7 @@ impl Report {
                 self.start.median.as_secs_f64(),
                 self.end.median.as_secs_f64(),
             ),
+            mean: ratio(self.start.mean.as_secs_f64(), self.end.mean.as_secs_f64()),
             cpu,
             rss,
         }
@@ -330,6 +341,15 @@ impl Report {
                 Self::MAX_TIME_RATIO,
                 self.start.median,
                 self.end.median
+            ));
+        }
+        if r.mean > Self::MAX_TIME_RATIO {
+            out.push(format!(
+                "mean round time grew {:.2}x (bound {:.1}x): {:?} -> {:?}",
+                r.mean,
+                Self::MAX_TIME_RATIO,
+                self.start.mean,
+                self.end.mean
             ));
         }
         if let Some(cpu) = r.cpu.filter(|&c| c > Self::MAX_CPU_RATIO) {
@@ -360,7 +380,7 @@ impl fmt::Display for Report {
         let cpu = |d: Option<Duration>| d.map_or("n/a".to_string(), |d| format!("{:.3}", ms(d)));
         writeln!(
             f,
-            "soak: {} rounds; window | rounds | median ms/round | CPU ms/round | RSS MiB",
+            "soak: {} rounds; window | rounds | median ms/round | mean ms/round | CPU ms/round | RSS MiB",
             self.rounds
         )?;
         for (name, w) in [
@@ -370,10 +390,11 @@ impl fmt::Display for Report {
         ] {
             writeln!(
                 f,
-                "soak: {name:6} | {}..{} | {:.3} | {} | {}",
+                "soak: {name:6} | {}..{} | {:.3} | {:.3} | {} | {}",
                 w.rounds.0,
                 w.rounds.1,
                 ms(w.median),
+                ms(w.mean),
                 cpu(w.cpu_per_round),
                 mib(w.rss_kib)
             )?;
@@ -382,8 +403,9 @@ impl fmt::Display for Report {
         let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.2}"));
         write!(
             f,
-            "soak: end/start: median time {:.2} (bound {:.1}), CPU {} (bound {:.1}), RSS {} (bound {:.2})",
+            "soak: end/start: median time {:.2}, mean time {:.2} (bound {:.1}), CPU {} (bound {:.1}), RSS {} (bound {:.2})",
             r.median,
+            r.mean,
             Self::MAX_TIME_RATIO,
             opt(r.cpu),
             Self::MAX_CPU_RATIO,
@@ -481,6 +503,7 @@ mod tests {
         assert!(report.violations().is_empty(), "{report}");
         let r = report.ratios();
         assert!((r.median - 1.0).abs() < 1e-9 && (r.rss.unwrap() - 1.0).abs() < 1e-9);
+        assert!((r.mean - 1.0).abs() < 1e-9, "{r:?}");
         assert!((r.cpu.unwrap() - 1.0).abs() < 0.01, "{r:?}");
     }
 
@@ -490,12 +513,27 @@ mod tests {
         let slow = run(|i| 1_000 + 5 * i, |_| 68_000, |i| 1_000 + 5 * i);
         let v = slow.violations();
         assert!(v.iter().any(|m| m.contains("median round time")), "{v:?}");
+        assert!(v.iter().any(|m| m.contains("mean round time")), "{v:?}");
         assert!(v.iter().any(|m| m.contains("CPU time")), "{v:?}");
         // A leak of 20 KiB per round.
         let leaky = run(|_| 3_000, |i| 68_000 + 20 * i, |_| 2_000);
         let v = leaky.violations();
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("resident memory"), "{v:?}");
+    }
+
+    #[test]
+    fn slow_rounds_that_grow_are_caught_by_the_mean() {
+        // One round in 20 (a restart) grows from 20 ms to 200 ms; the median does not move.
+        let report = run(
+            |i| if i % 20 == 0 { 20_000 + 90 * i } else { 100 },
+            |_| 68_000,
+            |_| 100,
+        );
+        let v = report.violations();
+        assert_eq!(report.ratios().median, 1.0);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("mean round time"), "{v:?}");
     }
 
     #[test]
