@@ -219,9 +219,21 @@ impl Recorder {
     }
 
     fn window(&self, from: usize, to: usize) -> Window {
-        let mut times = self.round_us[from..to].to_vec();
-        times.sort_unstable();
-        let median = Duration::from_micros(u64::from(times[times.len() / 2]));
+        let times = &self.round_us[from..to];
+        // Other people's load only ever slows rounds down, and it comes and goes: the lowest of
+        // the medians of the window's fifths is what the rounds cost when the machine let them.
+        let fifth = (times.len() / 5).max(1);
+        let median = times
+            .chunks(fifth)
+            .filter(|c| c.len() == fifth)
+            .map(|c| {
+                let mut c = c.to_vec();
+                c.sort_unstable();
+                c[c.len() / 2]
+            })
+            .min()
+            .unwrap_or(0);
+        let median = Duration::from_micros(u64::from(median));
         let total: u64 = times.iter().map(|&t| u64::from(t)).sum();
         let mean = Duration::from_micros(total / times.len() as u64);
         // The probes closest to the window's edges (probes are every PROBE_EVERY rounds).
@@ -257,7 +269,8 @@ impl Recorder {
 pub struct Window {
     /// Rounds `from..to`.
     pub rounds: (u64, u64),
-    /// Median wall time of a round.
+    /// Median wall time of a round: the lowest of the medians of the window's five fifths (a
+    /// burst of load from other processes over part of the window does not move it).
     pub median: Duration,
     /// Mean wall time of a round (the few slow rounds, e.g. a configd restart, dominate it).
     pub mean: Duration,
@@ -300,8 +313,9 @@ impl Report {
     /// time moves with other people's load; a per-round cost that grows with the rounds run (a
     /// list that is never pruned, a lost wake-up recovered by a timeout) exceeds it quickly.
     pub const MAX_TIME_RATIO: f64 = 3.0;
-    /// Bound on the CPU time per round, end / start: less noisy than wall time under load.
-    pub const MAX_CPU_RATIO: f64 = 2.0;
+    /// Bound on the CPU time per round, end / start (it moves less than wall time under load,
+    /// but a 30-second run on the shared machine has seen 1.8).
+    pub const MAX_CPU_RATIO: f64 = 3.0;
     /// Bound on resident memory, end / start (after the warm-up tenth).
     pub const MAX_RSS_RATIO: f64 = 1.25;
 
@@ -520,6 +534,25 @@ mod tests {
         let v = leaky.violations();
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("resident memory"), "{v:?}");
+    }
+
+    #[test]
+    fn a_burst_of_load_over_part_of_a_window_does_not_move_the_median() {
+        // Rounds 1800..1880 (two fifths of the end window) run 4x slower.
+        let report = run(
+            |i| {
+                if (1800..1880).contains(&i) {
+                    12_000
+                } else {
+                    3_000
+                }
+            },
+            |_| 68_000,
+            |_| 2_000,
+        );
+        assert_eq!(report.end.median, Duration::from_millis(3));
+        assert!(report.ratios().mean > 1.5);
+        assert!(report.violations().is_empty(), "{report}");
     }
 
     #[test]
