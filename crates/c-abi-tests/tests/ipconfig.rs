@@ -23,8 +23,12 @@ fn headers_are_fresh() {
 
 /// Compiles tests/c/ipconfig/ipconfig_service.c against <ipconfig_rpc.h> and the simulated
 /// kernel's headers, linked with the ipconfig-rpc static library (which carries the simulated
-/// kernel's libmach C ABI), and runs it in `mode`.
+/// kernel's libmach C ABI), and runs it in `mode` (with `args` after it).
 fn run_host(mode: &str) {
+    run_host_with(mode, &[]);
+}
+
+fn run_host_with(mode: &str, args: &[&str]) {
     let lib = build_staticlib("ipconfig-rpc");
     let source = workspace_root().join("tests/c/ipconfig/ipconfig_service.c");
     let exe = compile(
@@ -36,7 +40,8 @@ fn run_host(mode: &str) {
         &lib,
     );
     // A generous bound that only turns a hang into a failure.
-    let output = run(&exe, &[mode], Duration::from_secs(120));
+    let argv: Vec<&str> = std::iter::once(mode).chain(args.iter().copied()).collect();
+    let output = run(&exe, &argv, Duration::from_secs(120));
     assert_passed(&output, &format!("ipconfig-{mode}"));
 }
 
@@ -48,4 +53,16 @@ fn c_host_stops_with_mach_service_stop() {
 #[test]
 fn c_host_stops_on_sigterm() {
     run_host("sigterm");
+}
+
+/// The C entry points round after round: ipconfigd (a new simulated task each round) started
+/// with `mach_service_start`, called, and stopped, joined, restarted or killed at a seeded
+/// point (`soak()` in the C host); every round must leave the kernel's counts where the first
+/// left them, and a failure prints its seed and round. `IPCONFIG_C_SOAK_ROUNDS` and
+/// `IPCONFIG_C_SOAK_SEED` run it longer or with another seed.
+#[test]
+fn c_host_soak_under_faults() {
+    let rounds = std::env::var("IPCONFIG_C_SOAK_ROUNDS").unwrap_or_else(|_| "200".into());
+    let seed = std::env::var("IPCONFIG_C_SOAK_SEED").unwrap_or_else(|_| "42".into());
+    run_host_with("soak", &[&rounds, &seed]);
 }

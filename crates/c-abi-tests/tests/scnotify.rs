@@ -127,3 +127,13 @@ fn c_disconnect_callback_runs_before_the_reread_batch() {
 fn c_no_thread_per_store() {
     scenario("threads");
 }
+
+/// The C entry points round after round (`scenario_soak`): a watcher store on a dispatch queue
+/// gets its key's change under a seeded fault (none, configd restarting, the queue cancelled and
+/// the store released right after the change); every round must bring the kernel's counts back
+/// to the first round's. `SCNOTIFY_SOAK_ROUNDS` (default 20) and `SCNOTIFY_SOAK_SEED` run it
+/// longer or with another seed.
+#[test]
+fn c_soak_under_faults() {
+    scenario("soak");
+}

@@ -762,6 +762,14 @@ impl MachRecvStream {
         self.core.st.queue.len()
     }
 
+    /// True once the stream has seen its port set die (`EV_EOF`, or a receive saying the set
+    /// is gone, e.g. because its task was terminated): it will end (`None`) as soon as the
+    /// messages drained before the death ([`MachRecvStream::queued`]) have been delivered.
+    /// Reads what the stream already observed; it makes no kernel call.
+    pub fn set_died(&self) -> bool {
+        self.core.st.ended && !self.core.st.set_alive
+    }
+
     /// Adds a port to the stream's set (messages already queued on it are signalled by
     /// `move_member`). A port of another space is refused with [`Error::WrongSpace`] (and,
     /// like a port the kernel refuses, dropped, i.e. destroyed).

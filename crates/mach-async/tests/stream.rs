@@ -51,6 +51,47 @@ fn terminating_the_owning_task_ends_the_stream() {
     fx.kernel.assert_no_leaks();
 }
 
+/// The task dies on the receive of the first of two queued messages (in the middle of a drain):
+/// the stream knows the set is gone (`set_died`) while it still holds the message it received
+/// before the death, delivers it, then ends. This is the state `MigServer::serve_until` reads
+/// to report a death that came before its stop.
+#[test]
+fn a_death_in_the_middle_of_a_drain_is_known_before_the_end_is_delivered() {
+    use mach_async::mach_sim::{FaultAction, MsgMatch};
+    let fx = fixture();
+    let rt = current_thread_rt();
+    rt.block_on(async {
+        let (port, sender) = fx.connect();
+        let mut stream = MachRecvStream::new(port).unwrap();
+        assert!(!stream.set_died());
+        for id in [1, 2] {
+            sender.send(MessageBuilder::new(id).build()).await.unwrap();
+        }
+        let died = fx.kernel.faults().on_receive(
+            MsgMatch::any().task(fx.server_task()),
+            FaultAction::TerminateTask(fx.server_task().clone()),
+        );
+        let first = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("no hang");
+        assert_eq!(first.unwrap().unwrap().id(), 1);
+        assert_eq!(died.fired(), 1);
+        assert!(stream.set_died(), "the drain saw the set gone");
+        assert_eq!(stream.queued(), 0, "message 2 died with the task's port");
+        assert_eq!(
+            stream.stats().eof_events,
+            0,
+            "seen by the receive, not by EV_EOF"
+        );
+        assert!(stream.next().await.is_none(), "then the stream ends");
+        drop(stream);
+        drop(sender);
+    });
+    drop(rt);
+    fx.kernel.faults().clear();
+    fx.kernel.assert_no_leaks();
+}
+
 #[test]
 fn lost_wakeup_bursts_beyond_the_queue_limit_with_oversize_messages() {
     let fx = fixture();

@@ -268,6 +268,12 @@ impl Kernel {
             id,
         })
     }
+    /// Task records the kernel holds (diagnostics): one per task not yet terminated. A
+    /// terminated task's record is freed with its rights, so a kernel that runs tasks forever
+    /// does not grow with the tasks that ever ran.
+    pub fn task_records(&self) -> usize {
+        self.inner.lock().tasks.len()
+    }
     /// Counts of live objects.
     pub fn stats(&self) -> KernelStats {
         self.inner.lock().stats()
@@ -416,7 +422,7 @@ impl Task {
     pub fn clear_current() -> Option<Task> {
         CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten()
     }
-    /// The name given at creation.
+    /// The name given at creation (empty once the task is terminated: its record is freed).
     pub fn name(&self) -> String {
         self.kernel
             .inner
@@ -438,7 +444,8 @@ impl Task {
     pub fn is_active(&self) -> bool {
         self.kernel.inner.lock().task_is_active(self.id)
     }
-    /// The audit token the kernel stamps on this task's messages (`mach-abi.md` §6.5).
+    /// The audit token the kernel stamps on this task's messages (`mach-abi.md` §6.5); all
+    /// zeros once the task is terminated (its record is freed; messages it sent keep theirs).
     pub fn audit_token(&self) -> audit_token_t {
         let st = self.kernel.inner.lock();
         audit_token_t {

@@ -873,6 +873,10 @@ impl State {
         // Anything copied out while notifications were flowing (cannot happen for an inactive
         // task, but keep the invariant "a dead task holds nothing").
         debug_assert!(self.tasks[&t].entries.is_empty());
+        // The record goes too (task ids are never reused, and every lookup of a task treats a
+        // missing one as terminated): a kernel that runs processes forever must not keep one
+        // record per process that ever ran.
+        self.tasks.remove(&t);
         Ok(())
     }
 }

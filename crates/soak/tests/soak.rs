@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -28,8 +28,11 @@ use mach_async::{ReceiveRight, SendRight, Space};
 use mach_sim::{FaultAction, FaultHandle, Kernel, MsgMatch, Task};
 use scnotify::wire::Routine;
 use scnotify::{ConfigdServer, Notifications, Session};
-use soak::Rng;
+use soak::{Plan, Recorder, Rng, Scenario};
 use tokio::sync::oneshot;
+
+/// Rounds between two progress lines.
+const PROGRESS_EVERY: u64 = 10_000;
 
 /// Turns a hang into a failure (never a performance assertion).
 const HANG: Duration = Duration::from_secs(60);
@@ -107,7 +110,7 @@ impl IpconfigHandler for Em0 {
     }
 }
 
-async fn ipconfig_round(w: &mut World, rng: &mut Rng, c: &mut Counts) {
+async fn ipconfig_round(w: &mut World, plan: Plan, c: &mut Counts) {
     let server_task = w.task("ipconfigd", 0);
     let client_task = w.task("ipconfig", 501);
     let k = w.kernel.clone();
@@ -136,9 +139,8 @@ async fn ipconfig_round(w: &mut World, rng: &mut Rng, c: &mut Counts) {
         SendRight::from_raw_in(&Space::from_task(client_task.clone()), name)
     })
     .with_timeout(Some(HANG));
-    const CALLS: u32 = 5;
-    let fault = rng.below(4);
-    let death_at = 1 + rng.below(CALLS);
+    const CALLS: u32 = Plan::CALLS;
+    let (fault, death_at) = (plan.fault, plan.death_at);
     let handle = match fault {
         1 => Some(
             k.faults()
@@ -216,7 +218,7 @@ async fn next_batch(n: &mut Notifications) -> Vec<String> {
         .expect("no error")
 }
 
-async fn scnotify_round(w: &mut World, round: u64, rng: &mut Rng, c: &mut Counts) {
+async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
     let configd_task = w.task("configd", 0);
     let client_task = w.task("app", 501);
     let configd =
@@ -229,7 +231,7 @@ async fn scnotify_round(w: &mut World, round: u64, rng: &mut Rng, c: &mut Counts
         .unwrap();
     let mut n = bounded("register", watcher.notifications()).await.unwrap();
     let k = w.kernel.clone();
-    let fault = rng.below(4);
+    let fault = plan.fault;
     let mut configd = Some(configd);
     let mut extra_tasks = Vec::new();
     match fault {
@@ -262,7 +264,10 @@ async fn scnotify_round(w: &mut World, round: u64, rng: &mut Rng, c: &mut Counts
                 while dead.is_active() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                drop(old);
+                // Wait for the old server's teardown (its stream's kqueue): dropping the handle
+                // only asks it to stop, and the round's leak check could run before it ends
+                // (seed 42, round 43826: a kqueue of the dead configd left).
+                old.stop().await;
                 ConfigdServer::check_in(&Space::from_task(new_task)).expect("new configd")
             });
             // The batch may be the key (delivered before the death) or the re-read signal.
@@ -315,7 +320,7 @@ async fn scnotify_round(w: &mut World, round: u64, rng: &mut Rng, c: &mut Counts
 
 // ---- iokit ----------------------------------------------------------------------------------
 
-async fn iokit_round(w: &mut World, rng: &mut Rng, c: &mut Counts) {
+async fn iokit_round(w: &mut World, plan: Plan, c: &mut Counts) {
     let task = w.task("client", 0);
     let registry = SimRegistry::new(&w.kernel);
     let dev = registry.open(&task);
@@ -324,7 +329,7 @@ async fn iokit_round(w: &mut World, rng: &mut Rng, c: &mut Counts) {
         .watch(&Criteria::all().class("soak"), EventKinds::ARRIVE)
         .expect("watch");
     let k = w.kernel.clone();
-    let fault = rng.below(4);
+    let fault = plan.fault;
     const DEVICES: u32 = 3;
     let handle = match fault {
         1 => Some(
@@ -384,11 +389,64 @@ async fn iokit_round(w: &mut World, rng: &mut Rng, c: &mut Counts) {
     end_task(&task);
 }
 
+/// Prints the seed and round of a failing round (a panic in the round, or a hang turned into
+/// one by [`bounded`]) and how to replay it.
+struct FailureReport {
+    seed: u64,
+    round: u64,
+    plan: Plan,
+}
+
+impl Drop for FailureReport {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let FailureReport { seed, round, plan } = *self;
+            eprintln!(
+                "soak: FAILED at seed {seed}, round {round} ({plan:?}); replay with \
+                 SOAK_SEED={seed} SOAK_START_ROUND={round} SOAK_ITERATIONS={} \
+                 cargo test -p soak --release -- --ignored --nocapture",
+                round + 1
+            );
+        }
+    }
+}
+
+/// The run's settings, from the environment (README, Reliability).
+struct Settings {
+    /// `SOAK_SEED` (default 1).
+    seed: u64,
+    /// `SOAK_ITERATIONS`: the round to stop before (default 300).
+    iterations: u64,
+    /// `SOAK_START_ROUND`: the first round run (default 0); the rounds before it are drawn
+    /// but not run, so round numbers and faults are those of the whole run.
+    start: u64,
+    /// `SOAK_SECONDS`: stop after the round during which this much time has passed (default:
+    /// no limit; the run is then `SOAK_ITERATIONS` rounds).
+    seconds: Option<u64>,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        Settings {
+            seed: env_u64("SOAK_SEED", 1),
+            iterations: env_u64("SOAK_ITERATIONS", 300),
+            start: env_u64("SOAK_START_ROUND", 0),
+            seconds: std::env::var("SOAK_SECONDS")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
 #[test]
 #[ignore = "soak test: run with --ignored (README, Reliability)"]
 fn three_consumers_under_random_faults() {
-    let seed = env_u64("SOAK_SEED", 1);
-    let iterations = env_u64("SOAK_ITERATIONS", 300);
+    let Settings {
+        seed,
+        iterations,
+        start,
+        seconds,
+    } = Settings::from_env();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -399,31 +457,82 @@ fn three_consumers_under_random_faults() {
         next_pid: 1000,
     };
     let mut rng = Rng::new(seed);
+    Plan::skip(&mut rng, start);
     let mut c = Counts::default();
+    let mut recorder = Recorder::with_capacity(iterations.saturating_sub(start));
+    let budget = seconds.map(Duration::from_secs);
+    eprintln!(
+        "soak: seed {seed}, rounds {start}..{iterations}{}",
+        budget.map_or(String::new(), |b| format!(", at most {b:?}"))
+    );
+    let began = Instant::now();
+    recorder.start();
+    let mut end = start;
     rt.block_on(async {
-        for round in 0..iterations {
-            let scenario = rng.below(3) as usize;
-            c.rounds[scenario] += 1;
-            match scenario {
-                0 => ipconfig_round(&mut world, &mut rng, &mut c).await,
-                1 => scnotify_round(&mut world, round, &mut rng, &mut c).await,
-                _ => iokit_round(&mut world, &mut rng, &mut c).await,
+        for round in start..iterations {
+            if budget.is_some_and(|b| began.elapsed() >= b) {
+                break;
+            }
+            let plan = Plan::draw(&mut rng);
+            let report = FailureReport { seed, round, plan };
+            let t0 = Instant::now();
+            match plan.scenario {
+                Scenario::Ipconfig => {
+                    c.rounds[0] += 1;
+                    ipconfig_round(&mut world, plan, &mut c).await
+                }
+                Scenario::Scnotify => {
+                    c.rounds[1] += 1;
+                    scnotify_round(&mut world, round, plan, &mut c).await
+                }
+                Scenario::Iokit => {
+                    c.rounds[2] += 1;
+                    iokit_round(&mut world, plan, &mut c).await
+                }
             }
             world.kernel.faults().clear();
             // Each round leaves nothing behind (the C ABI's global kernel is not involved).
             world.kernel.assert_no_leaks();
+            drop(report);
+            recorder.round(t0.elapsed());
+            end = round + 1;
+            if (end - start) % PROGRESS_EVERY == 0 {
+                eprintln!(
+                    "soak: seed {seed}, round {end}, {:.0} s, RSS {} KiB",
+                    began.elapsed().as_secs_f64(),
+                    soak::rss_kib().unwrap_or(0)
+                );
+            }
         }
     });
     drop(rt);
     world.kernel.assert_no_leaks();
-    eprintln!("soak: seed {seed}, {iterations} rounds: {c:?}");
-    assert_eq!(c.rounds.iter().sum::<u32>() as u64, iterations);
+    let ran = end - start;
+    eprintln!(
+        "soak: seed {seed}, rounds {start}..{end} ({ran} rounds) in {:.1} s: {c:?}",
+        began.elapsed().as_secs_f64()
+    );
+    assert_eq!(c.rounds.iter().sum::<u32>() as u64, ran);
     assert_eq!(
         c.faults_fired, c.faults_armed,
         "every armed fault took effect"
     );
-    if iterations >= 30 {
+    if ran >= 30 {
         assert!(c.rounds.iter().all(|&r| r > 0), "every consumer ran");
         assert!(c.rpc_ok > 0 && c.rpc_err > 0 && c.batches > 0 && c.events > 0);
+    }
+    match recorder.report() {
+        Some(report) => {
+            eprintln!("{report}");
+            let broken = report.violations();
+            assert!(
+                broken.is_empty(),
+                "soak: seed {seed}: time or memory per round grew over the run: {broken:?}"
+            );
+        }
+        None => eprintln!(
+            "soak: {ran} rounds: too few to compare time and memory (at least {} needed)",
+            soak::Report::MIN_ROUNDS
+        ),
     }
 }

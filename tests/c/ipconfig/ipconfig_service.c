@@ -9,6 +9,9 @@
  *
  * usage: ipconfig_service stop      stop with mach_service_stop(), join, start again, stop
  *        ipconfig_service sigterm   raise SIGTERM (host handler sets got_term), then join
+ *        ipconfig_service soak ROUNDS SEED
+ *                                   ROUNDS rounds of ipconfigd's life under a seeded fault
+ *                                   (see soak() below); a failure names the seed and round
  *
  * The service runs in its own simulated task ("ipconfigd"), the client in another; at the end
  * the service task is terminated (what process exit does: launchd gets the receive right back)
@@ -358,6 +361,133 @@ static void expect_unserved_then_dead(mach_port_t server, uint32_t server_task)
     mig_dealloc_reply_port(reply_port);
 }
 
+/* --- soak: the C entry points round after round under seeded faults --------------------- */
+
+static uint64_t soak_rng;
+static unsigned long soak_seed, soak_round;
+
+/* xorshift64*, as crates/soak's Rng */
+static uint32_t soak_below(uint32_t n)
+{
+    uint64_t x = soak_rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    soak_rng = x;
+    return (uint32_t)((x * 0x2545f4914f6cdd1dULL) % n);
+}
+
+#define SOAK_CHECK(cond, ...)                                                              \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            printf("ipconfig-soak: FAILED at seed %lu, round %lu\n", soak_seed, soak_round); \
+            FAIL(__VA_ARGS__);                                                             \
+        }                                                                                  \
+        passed++;                                                                          \
+    } while (0)
+
+/* One if_count call to a service that is gone: the send fails (dead name), or, when the
+ * request was queued before the port died, the reply is the send-once notification. */
+static void expect_gone(mach_port_t server)
+{
+    if_count_request_t req;
+    reply_buffer_t reply;
+    mach_msg_return_t mr;
+
+    memset(&req, 0, sizeof(req));
+    mr = call(server, &req, sizeof(req), 20000, &reply);
+    SOAK_CHECK(mr == MACH_SEND_INVALID_DEST ||
+                   (mr == MACH_MSG_SUCCESS && reply.Head.msgh_id == MACH_NOTIFY_SEND_ONCE),
+               "call to a dead service: mach_msg 0x%x, id %d", (unsigned)mr,
+               reply.Head.msgh_id);
+}
+
+/* The client (this process's client task) lives through every round; ipconfigd is a new task
+ * each round, started with mach_service_start(). Each round makes 5 calls and draws a fault:
+ *   0  none;
+ *   1  after call k: mach_service_stop() + mach_service_join(), then ipconfigd exits (the
+ *      later calls find the service gone);
+ *   2  after call k: ipconfigd exits while the service runs (the later calls find it gone),
+ *      then mach_service_join() must return (the service ended by itself);
+ *   3  after call k: stop, join and start again in the same task (the kept port), the later
+ *      calls are answered.
+ * The round ends with stop + join and ipconfigd's exit; the kernel's counts of ports, rights
+ * and queued messages must then be back where they were after the first round. */
+static void soak(unsigned long rounds, unsigned long seed, uint32_t client_task)
+{
+    uint64_t ports0 = 0, rights0 = 0;
+    const unsigned char em0[4] = {10, 0, 2, 15};
+    unsigned long faults[4] = {0, 0, 0, 0};
+
+    soak_seed = seed;
+    soak_rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
+    for (soak_round = 0; soak_round < rounds; soak_round++) {
+        uint32_t fault = soak_below(4), k = 1 + soak_below(5), call_no;
+        uint32_t server_task = mach_sim_task_create("ipconfigd", 1000 + (uint32_t)soak_round, 0, 0);
+        int gone = 0;
+        mach_port_t server;
+        kern_return_t kr;
+
+        faults[fault]++;
+        SOAK_CHECK(server_task != 0, "mach_sim_task_create");
+        mach_sim_task_enter(server_task);
+        SOAK_CHECK(mach_service_start() == 0, "mach_service_start");
+        mach_sim_task_enter(client_task);
+        server = look_up();
+        for (call_no = 1; call_no <= 5; call_no++) {
+            if (gone) {
+                expect_gone(server);
+            } else if (call_no % 2) {
+                SOAK_CHECK(if_count(server) == 2, "if_count value");
+            } else {
+                if_addr_reply_t a;
+                if_addr(server, "em0", &a);
+                SOAK_CHECK(a.status == ipconfig_status_success_e && memcmp(&a.addr, em0, 4) == 0,
+                           "if_addr(em0)");
+            }
+            if (call_no != k || fault == 0)
+                continue;
+            if (fault == 1) {
+                mach_service_stop();
+                mach_service_join();
+                SOAK_CHECK(mach_sim_task_terminate(server_task) == KERN_SUCCESS, "exit");
+                gone = 1;
+            } else if (fault == 2) {
+                SOAK_CHECK(mach_sim_task_terminate(server_task) == KERN_SUCCESS, "exit");
+                gone = 1;
+                mach_service_join();
+            } else {
+                mach_service_stop();
+                mach_service_join();
+                mach_sim_task_enter(server_task);
+                SOAK_CHECK(mach_service_start() == 0, "mach_service_start again");
+                mach_sim_task_enter(client_task);
+            }
+        }
+        mach_service_stop();
+        mach_service_join();
+        kr = mach_sim_task_terminate(server_task);
+        SOAK_CHECK(kr == KERN_SUCCESS || (gone && kr == KERN_INVALID_TASK),
+                   "ipconfigd exit: 0x%x", (unsigned)kr);
+        kr = mach_port_deallocate(mach_task_self(), server);
+        SOAK_CHECK(kr == KERN_SUCCESS, "deallocate the dead service name: 0x%x", (unsigned)kr);
+        SOAK_CHECK(mach_sim_queued_messages() == 0, "%llu messages queued after the round",
+                   (unsigned long long)mach_sim_queued_messages());
+        if (soak_round == 0) {
+            ports0 = mach_sim_live_ports();
+            rights0 = mach_sim_live_rights();
+        }
+        SOAK_CHECK(mach_sim_live_ports() == ports0 && mach_sim_live_rights() == rights0,
+                   "ports %llu (first round %llu), rights %llu (first round %llu)",
+                   (unsigned long long)mach_sim_live_ports(), (unsigned long long)ports0,
+                   (unsigned long long)mach_sim_live_rights(), (unsigned long long)rights0);
+    }
+    SOAK_CHECK(rounds < 40 || (faults[0] && faults[1] && faults[2] && faults[3]),
+               "every fault drawn");
+    printf("ipconfig-soak: seed %lu, %lu rounds, faults %lu/%lu/%lu/%lu\n", seed, rounds,
+           faults[0], faults[1], faults[2], faults[3]);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "stop";
@@ -365,6 +495,18 @@ int main(int argc, char **argv)
     mach_port_t server;
     kern_return_t kr;
 
+    if (strcmp(mode, "soak") == 0) {
+        unsigned long rounds = argc > 2 ? strtoul(argv[2], NULL, 10) : 100;
+        unsigned long seed = argc > 3 ? strtoul(argv[3], NULL, 10) : 1;
+        client_task = mach_sim_task_create("ipconfig", 200, 501, 20);
+        CHECK(client_task != 0, "mach_sim_task_create");
+        mach_sim_task_enter(client_task);
+        soak(rounds, seed, client_task);
+        CHECK(mach_sim_task_terminate(client_task) == KERN_SUCCESS, "terminate client task");
+        CHECK(mach_sim_check_leaks() == 0, "leaks");
+        printf("ipconfig-%s: %d passed, 0 failed\n", mode, passed);
+        return 0;
+    }
     if (strcmp(mode, "stop") != 0 && strcmp(mode, "sigterm") != 0)
         FAIL("unknown mode %s", mode);
 

@@ -628,6 +628,106 @@ static void scenario_disconnect(void) {
     rec_done(&r);
 }
 
+/* Soak: round after round, a watcher store on a dispatch queue gets its key's change, each
+ * round under a seeded fault: 0 none; 1 configd restarts (scnotify_configd_stop/start) after the
+ * watcher registered (the empty re-read callout first, then the key); 2 the watcher's queue is
+ * cancelled and the store released right after the change is sent (no callout may run after the
+ * cancel). Every round must bring the kernel's counts back to where the first round left them.
+ * SCNOTIFY_SOAK_ROUNDS (default 20) and SCNOTIFY_SOAK_SEED (default 42); a failing round prints
+ * its seed and round. */
+static uint64_t soak_state;
+static uint32_t soak_below(uint32_t n) {
+    uint64_t x = soak_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    soak_state = x;
+    return (uint32_t)((x * 0x2545f4914f6cdd1dULL) % n);
+}
+
+static int kernel_counts_are(uint64_t ports, uint64_t rights) {
+    return mach_sim_live_ports() == ports && mach_sim_live_rights() == rights &&
+           mach_sim_queued_messages() == 0;
+}
+
+static void scenario_soak(void) {
+    const char *env_rounds = getenv("SCNOTIFY_SOAK_ROUNDS"), *env_seed = getenv("SCNOTIFY_SOAK_SEED");
+    unsigned long rounds = env_rounds ? strtoul(env_rounds, NULL, 10) : 20;
+    unsigned long seed = env_seed ? strtoul(env_seed, NULL, 10) : 42;
+    unsigned long faults[3] = {0, 0, 0};
+    uint64_t ports0 = 0, rights0 = 0;
+    soak_state = seed ? seed : 0x9e3779b97f4a7c15ULL;
+    for (unsigned long round = 0; round < rounds; round++) {
+        int failed_before = failed;
+        uint32_t fault = soak_below(3);
+        char key[32];
+        struct recorder r;
+        faults[fault]++;
+        snprintf(key, sizeof key, "soak:%lu", round);
+        rec_init(&r);
+        SCDynamicStoreRef watcher = watcher_store(&r);
+        SCDynamicStoreRef writer = plain_store();
+        CFArrayRef keys = list1(key);
+        dispatch_queue_t q = dispatch_queue_create("soak", NULL);
+        CHECK(watcher != NULL && writer != NULL);
+        CHECK(SCDynamicStoreSetNotificationKeys(watcher, keys, NULL));
+        CHECK(SCDynamicStoreSetDispatchQueue(watcher, q));
+        if (fault == 1) {
+            scnotify_configd_stop();
+            CHECK(scnotify_configd_start() == 0);
+            for (int i = 0; i < 50 && atomic_load(&r.empty_calls) == 0; i++)
+                dispatch_semaphore_wait(r.sem, in_ms(100));
+            CHECK(atomic_load(&r.empty_calls) == 1);
+        }
+        if (fault == 1) {
+            /* SCDynamicStoreSetValue is the test host's stand-in (host.c, like NextBSD's
+             * SCDynamicStore.c it does not reconnect), so the writer connects after the restart;
+             * the watcher's reconnect is the library's. */
+            CFRelease(writer);
+            writer = plain_store();
+        }
+        if (!set_value(writer, key, "v")) {
+            CHECK(!"set_value");
+            fprintf(stderr, "scnotify-soak: set_value failed: SCError %d\n", SCError());
+        }
+        if (fault == 2) {
+            CHECK(SCDynamicStoreSetDispatchQueue(watcher, NULL));
+            atomic_store(&r.cancelled, 1);
+            CFRelease(watcher);
+            watcher = NULL;
+            CHECK(atomic_load(&r.after_cancel) == 0);
+        } else {
+            CHECK(wait_for_key(&r, key, 5000));
+            CHECK(SCDynamicStoreSetDispatchQueue(watcher, NULL));
+        }
+        if (r.kept) CFRelease(r.kept);
+        dispatch_release(q);
+        CFRelease(keys);
+        CFRelease(writer);
+        if (watcher) CFRelease(watcher);
+        rec_done(&r);
+        if (round == 0) {
+            /* Teardown on the event thread is asynchronous: let the first round settle. */
+            sleep_ms(50);
+            ports0 = mach_sim_live_ports();
+            rights0 = mach_sim_live_rights();
+        }
+        for (int i = 0; i < 500 && !kernel_counts_are(ports0, rights0); i++) sleep_ms(10);
+        CHECK(kernel_counts_are(ports0, rights0));
+        if (failed != failed_before) {
+            fprintf(stderr, "scnotify-soak: FAILED at seed %lu, round %lu (fault %u): ports %llu "
+                            "(first round %llu), rights %llu (first round %llu)\n",
+                    seed, round, fault, (unsigned long long)mach_sim_live_ports(),
+                    (unsigned long long)ports0, (unsigned long long)mach_sim_live_rights(),
+                    (unsigned long long)rights0);
+            return;
+        }
+    }
+    CHECK(rounds < 30 || (faults[0] && faults[1] && faults[2]));
+    printf("scnotify-soak: seed %lu, %lu rounds, faults %lu/%lu/%lu\n", seed, rounds, faults[0],
+           faults[1], faults[2]);
+}
+
 static int thread_count(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -700,6 +800,7 @@ int main(int argc, char **argv) {
     else if (strcmp(name, "restart") == 0) scenario_restart();
     else if (strcmp(name, "disconnect") == 0) scenario_disconnect();
     else if (strcmp(name, "threads") == 0) scenario_threads();
+    else if (strcmp(name, "soak") == 0) scenario_soak();
     else {
         fprintf(stderr, "unknown scenario %s\n", name);
         return 2;

@@ -24,7 +24,8 @@
 //! port set dies or when the stop future given to [`MigServer::serve_until`] completes. On stop,
 //! routines still running are cancelled (their requests are dropped, so their clients get
 //! `MIG_SERVER_DIED`), and the served ports are handed back with the requests still queued on
-//! them.
+//! them. If the stream had already seen the port set die when the stop is seen, the end is the
+//! death ([`ServeEnd`]): it happened first, and there is no port to hand back.
 //!
 //! # Several ports, added and removed while serving
 //!
@@ -331,12 +332,17 @@ impl Counters {
     }
 }
 
-/// Why [`MigServer::serve_until`] returned.
+/// Why [`MigServer::serve_until`] returned. When the server sees both, it reports the one it
+/// saw first: a stop that completes while requests are arriving wins over them, but a port set
+/// whose death the stream had already seen (in the drain that received the last requests) when
+/// the stop was seen is reported as [`ServeEnd::PortDied`], even if the requests drained before
+/// the death were not all handed out yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeEnd {
-    /// The stop future completed.
+    /// The stop future completed while the port set was alive (as far as the server had seen).
     Stopped,
-    /// The stream ended: the server's port set died (e.g. the task was terminated).
+    /// The stream ended, or was known to be ending, before the stop was seen: the server's port
+    /// set died (e.g. the task was terminated). No port is handed back.
     PortDied,
 }
 
@@ -578,7 +584,14 @@ impl MigServer {
         let end = loop {
             tokio::select! {
                 biased;
-                () = &mut stop => break ServeEnd::Stopped,
+                // The stop is preferred over requests and over the stream's end, but a death
+                // the stream has already seen (while draining, before handing out the requests
+                // drained ahead of it) happened before this stop was seen: report it.
+                () = &mut stop => break if set_died(&shared) {
+                    ServeEnd::PortDied
+                } else {
+                    ServeEnd::Stopped
+                },
                 Some(joined) = inflight.join_next(), if !inflight.is_empty() => {
                     if let Err(e) = joined {
                         if e.is_panic() {
@@ -638,6 +651,17 @@ fn next_message(shared: &Shared) -> impl Future<Output = Option<Result<Message, 
             None => Poll::Ready(None),
         }
     })
+}
+
+/// Whether the shared stream has already seen its port set die (it has then not delivered its
+/// end only because requests drained before the death are still queued or being handed out).
+fn set_died(shared: &Shared) -> bool {
+    shared
+        .stream
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(MachRecvStream::set_died)
 }
 
 /// Runs one message through the hook, the table and the reply rules.

@@ -11,7 +11,7 @@ use mach_abi::{
     KERN_INVALID_NAME, KERN_INVALID_VALUE, MACH_MSG_TYPE_PORT_RECEIVE, MACH_MSG_TYPE_PORT_SEND,
     MACH_NOTIFY_NO_SENDERS, MACH_NOTIFY_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_INVALID_DEST,
 };
-use mach_sim::{Kernel, Task};
+use mach_sim::{FaultAction, Kernel, MsgMatch, Task};
 use tokio::sync::oneshot;
 
 use crate::message::{MessageBuilder, PortSlot};
@@ -258,6 +258,67 @@ async fn a_dead_server_port_fails_the_send_and_keeps_the_reply_port() {
     drop(s.client);
     let _ = s.kernel.bootstrap().unregister("mig.test");
     s.kernel.assert_no_leaks();
+}
+
+/// The seed-42 soak failure (issue 17), made deterministic with fault injection. The server's
+/// task is terminated by the receive of the first request, in the middle of the stream's drain
+/// (the kernel runs the action under its lock at the end of that `mach_msg`); then, on the same
+/// thread once the lock is released, the stop completes. The stream sees the set gone on its
+/// next receive of that drain and still hands out the request it drained before the death, so
+/// when the server next looks at its stop, the set's death is already known but not yet
+/// reported. The death came first: the end is `PortDied`, with no dead port handed back (it
+/// used to be `Stopped`, because the select prefers the stop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_that_died_before_the_stop_is_reported_as_died() {
+    let table = RoutineTable::new(BASE, BASE + 1).routine(
+        BASE,
+        RequestCheck::Shape(RequestShape::simple(24)),
+        |_req: MigRequest| async { count_reply(1) },
+    );
+    let Setup {
+        kernel,
+        server_task,
+        client,
+        handle,
+        stop,
+        served,
+    } = setup(table);
+    let died = kernel.faults().on_receive(
+        MsgMatch::any().task(&server_task),
+        FaultAction::TerminateTask(server_task.clone()),
+    );
+    let stopped = kernel.faults().on_receive(
+        MsgMatch::any().task(&server_task),
+        FaultAction::call(move || {
+            let _ = stop.send(());
+        }),
+    );
+    // The request's reply right dies with the server's task before any reply.
+    assert_eq!(
+        bounded(client.call(BASE, Bytes::new(), &REPLY_40))
+            .await
+            .unwrap_err(),
+        MigError::ServerDied
+    );
+    let served = bounded(served).await.unwrap();
+    assert_eq!((died.fired(), stopped.fired()), (1, 1), "both faults fired");
+    assert!(!server_task.is_active());
+    assert_eq!(
+        served.end,
+        ServeEnd::PortDied,
+        "the death was seen before the stop: {served:?}"
+    );
+    assert!(served.port.is_none() && served.added.is_empty());
+    assert_eq!(
+        served.stats.requests, 1,
+        "the request drained before the death"
+    );
+    drop(served);
+    drop(client);
+    drop(handle);
+    let _ = kernel.bootstrap().unregister("mig.test");
+    kernel.faults().clear();
+    kernel.assert_no_leaks();
 }
 
 const SEND_PORT_ARG: &[DescriptorSpec] = &[DescriptorSpec::Port {
