@@ -148,18 +148,24 @@ const fn exact_name(code: i32) -> Option<&'static str> {
     })
 }
 
-/// A return code that displays as its name and value, `KERN_NO_SPACE (0x3)`, or as
-/// `unknown code 0x7777` when [`return_code_name`] does not know it.
+/// A return code for display: its name and value, `KERN_NO_SPACE (0x3)` (MIG codes, being
+/// negative, in decimal: `MIG_BAD_ID (-303)`), or `unknown code 0x7777` when
+/// [`return_code_name`] does not know it.
 ///
 /// ```
-/// use mach_abi::{ReturnCode, KERN_NO_SPACE};
-/// assert_eq!(ReturnCode(KERN_NO_SPACE).to_string(), "KERN_NO_SPACE (0x3)");
-/// assert_eq!(ReturnCode(-303).to_string(), "MIG_BAD_ID (-303)");
+/// use mach_abi::{named_code, KERN_NO_SPACE};
+/// assert_eq!(named_code(KERN_NO_SPACE).to_string(), "KERN_NO_SPACE (0x3)");
+/// assert_eq!(named_code(-303).to_string(), "MIG_BAD_ID (-303)");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReturnCode(pub i32);
+pub fn named_code(code: i32) -> impl core::fmt::Display + Copy {
+    NamedCode(code)
+}
 
-impl core::fmt::Display for ReturnCode {
+// Not `pub`: mach-abi's public structs are C ABI types (checked against the C headers).
+#[derive(Clone, Copy)]
+struct NamedCode(i32);
+
+impl core::fmt::Display for NamedCode {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let code = self.0;
         match return_code_name(code) {

@@ -65,12 +65,12 @@ fn detail_bits_keep_the_base_name_and_unknown_codes_have_none() {
 
 #[test]
 fn return_code_displays_name_and_value() {
-    assert_eq!(ReturnCode(KERN_NO_SPACE).to_string(), "KERN_NO_SPACE (0x3)");
+    assert_eq!(named_code(KERN_NO_SPACE).to_string(), "KERN_NO_SPACE (0x3)");
     assert_eq!(
-        ReturnCode(MACH_SEND_INVALID_DEST).to_string(),
+        named_code(MACH_SEND_INVALID_DEST).to_string(),
         "MACH_SEND_INVALID_DEST (0x10000003)"
     );
-    assert_eq!(ReturnCode(MIG_BAD_ID).to_string(), "MIG_BAD_ID (-303)");
-    assert_eq!(ReturnCode(0x7777).to_string(), "unknown code 0x7777");
-    assert_eq!(ReturnCode(-5).to_string(), "unknown code -5");
+    assert_eq!(named_code(MIG_BAD_ID).to_string(), "MIG_BAD_ID (-303)");
+    assert_eq!(named_code(0x7777).to_string(), "unknown code 0x7777");
+    assert_eq!(named_code(-5).to_string(), "unknown code -5");
 }
