@@ -101,3 +101,9 @@ fn c_server_restart_reconnects_with_an_empty_callout() {
 fn c_no_thread_per_store() {
     scenario("threads");
 }
+
+/// Issue 16: `SCDynamicStoreSetDispatchQueue` when delivery cannot start undoes its changes.
+#[test]
+fn c_a_dispatch_queue_that_cannot_start_leaves_the_store_unregistered() {
+    scenario("dispatch-fail");
+}

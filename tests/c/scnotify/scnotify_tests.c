@@ -556,6 +556,38 @@ static void scenario_restart(void) {
     rec_done(&r);
 }
 
+/* Delivery cannot start (configd is gone): the call fails with the reason, and the store is left unregistered (no queue kept, no dispatch status), so the
+ * same queue can be set once configd is back. */
+static void scenario_dispatch_fail(void) {
+    struct recorder r;
+    rec_init(&r);
+    SCDynamicStoreRef s = watcher_store(&r);
+    CFArrayRef keys = list1("fail:key");
+    CHECK(SCDynamicStoreSetNotificationKeys(s, keys, NULL));
+    dispatch_queue_t q = dispatch_queue_create("dispatch-fail", NULL);
+    scnotify_configd_stop();
+    CHECK(!SCDynamicStoreSetDispatchQueue(s, q));
+    /* The registration RPC on the dead session fails: kSCStatusFailed, as Apple reports it. */
+    CHECK(SCError() == kSCStatusFailed);
+    CHECK(((SCDynamicStorePrivate *)s)->notifyStatus == NotifierNotRegistered);
+    CHECK(((SCDynamicStorePrivate *)s)->dispatchQueue == NULL);
+    /* Undone: cancelling is refused as for a store that was never scheduled. */
+    CHECK(!SCDynamicStoreSetDispatchQueue(s, NULL) && SCError() == kSCStatusInvalidArgument);
+
+    CHECK(scnotify_configd_start() == 0);
+    CHECK(SCDynamicStoreSetDispatchQueue(s, q));
+    SCDynamicStoreRef writer = plain_store();
+    CHECK(set_value(writer, "fail:key", "1"));
+    CHECK(wait_for_key(&r, "fail:key", 5000));
+    CHECK(SCDynamicStoreSetDispatchQueue(s, NULL));
+    if (r.kept) CFRelease(r.kept);
+    dispatch_release(q);
+    CFRelease(keys);
+    CFRelease(writer);
+    CFRelease(s);
+    rec_done(&r);
+}
+
 static int thread_count(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -627,6 +659,7 @@ int main(int argc, char **argv) {
     else if (strcmp(name, "lifetime") == 0) scenario_lifetime();
     else if (strcmp(name, "restart") == 0) scenario_restart();
     else if (strcmp(name, "threads") == 0) scenario_threads();
+    else if (strcmp(name, "dispatch-fail") == 0) scenario_dispatch_fail();
     else {
         fprintf(stderr, "unknown scenario %s\n", name);
         return 2;
