@@ -133,7 +133,14 @@ async fn re_arming_no_senders_replaces_the_request_and_it_fires_once() {
     drop(s.client.take());
     let n = bounded(rx.recv()).await.expect("no-senders notification");
     assert_eq!(n.port, service);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The replaced request's notification was queued before the ping: wait for the hook to
+    // have seen it (bounded), then check nothing else came.
+    bounded(async {
+        while !seen.lock().unwrap().contains(&MACH_NOTIFY_SEND_ONCE) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
     assert!(rx.try_recv().is_err(), "one notification only");
     let ids = seen.lock().unwrap().clone();
     assert_eq!(
@@ -171,12 +178,17 @@ async fn a_declined_message_whose_reply_slot_is_a_receive_right_gets_no_reply() 
         .try_send(MessageBuilder::new(BASE + 5).build())
         .unwrap();
     ping(s.client()).await.expect("still served");
-    assert!(made.lock().unwrap().is_some(), "the hook ran");
-    let stats = s.handle.stats();
-    assert_eq!(stats.error_replies, 0, "no reply was sent");
-    assert_eq!(stats.send_failures, 0);
-    assert_eq!(stats.replies, 1, "the ping");
-    s.finish().await;
+    bounded(async {
+        while made.lock().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    // The counters are final once serving has stopped (a reply is counted after it is sent).
+    let served = s.finish().await;
+    assert_eq!(served.stats.error_replies, 0, "no reply was sent");
+    assert_eq!(served.stats.send_failures, 0);
+    assert_eq!(served.stats.replies, 1, "the ping");
 }
 
 /// Client-side failures: a request the kernel refuses for an unusual reason (the reply port is
