@@ -74,3 +74,24 @@ fn return_code_displays_name_and_value() {
     assert_eq!(named_code(0x7777).to_string(), "unknown code 0x7777");
     assert_eq!(named_code(-5).to_string(), "unknown code -5");
 }
+
+#[test]
+fn mig_and_bootstrap_codes_are_named_in_full() {
+    for code in MIG_TRAILER_ERROR..=MIG_TYPE_ERROR {
+        let name = return_code_name(code).unwrap_or_else(|| panic!("{code} unnamed"));
+        assert!(name.starts_with("MIG_"), "{code}: {name}");
+    }
+    for code in BOOTSTRAP_NOT_PRIVILEGED..=BOOTSTRAP_NO_CHILDREN {
+        let name = return_code_name(code).unwrap_or_else(|| panic!("{code} unnamed"));
+        assert!(name.starts_with("BOOTSTRAP_"), "{code}: {name}");
+    }
+}
+
+#[test]
+fn a_default_kevent_is_all_zero() {
+    let k = kevent_freebsd::default();
+    assert_eq!(
+        (k.ident, k.filter, k.flags, k.fflags, k.data),
+        (0, 0, 0, 0, 0)
+    );
+}
