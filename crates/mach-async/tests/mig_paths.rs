@@ -242,3 +242,23 @@ async fn client_send_and_receive_failures_are_reported_and_the_client_recovers()
     drop(slow);
     s.finish().await;
 }
+
+/// A message the server's stream cannot deliver (a lost message) is counted and serving goes
+/// on: the next request is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_error_in_the_server_is_counted_and_serving_goes_on() {
+    let s = setup(|msg, _server| Some(msg));
+    let server_task = s.handle.space().task().clone();
+    let lost = s.kernel.faults().fail_next_receives_in(
+        &server_task,
+        1,
+        mach_async::mach_sim::mach_abi::MACH_RCV_INVALID_DATA,
+    );
+    ping(s.client())
+        .await
+        .expect("answered after the lost receive");
+    assert_eq!(lost.fired(), 1);
+    let served = s.finish().await;
+    assert_eq!(served.stats.receive_errors, 1);
+    assert_eq!(served.stats.replies, 1);
+}
