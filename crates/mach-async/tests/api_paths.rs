@@ -183,3 +183,35 @@ fn a_replaced_notification_request_is_cancelled() {
     });
     fx.kernel.assert_no_leaks();
 }
+
+/// Minting a send-once right needs a send and a receive on a private port; if either fails the
+/// caller gets the step and the code, and nothing is left behind.
+#[test]
+fn a_failed_send_once_mint_says_which_step_failed() {
+    use mach_async::mach_sim::mach_abi::{MACH_RCV_INVALID_NAME, MACH_SEND_NO_BUFFER};
+    let fx = fixture();
+    current_thread_rt().block_on(async {
+        let port = ReceiveRight::new_in(&fx.server).unwrap();
+        let faults = fx.kernel.faults();
+        faults.fail_next_sends_from(fx.server_task(), 1, MACH_SEND_NO_BUFFER);
+        match port.make_send_once() {
+            Err(Error::Msg { op, mr }) => {
+                assert_eq!((op, mr), ("send (make_send_once)", MACH_SEND_NO_BUFFER))
+            }
+            other => panic!("{other:?}"),
+        }
+        faults.fail_next_receives_in(fx.server_task(), 1, MACH_RCV_INVALID_NAME);
+        match port.make_send_once() {
+            Err(Error::Msg { op, mr }) => {
+                assert_eq!(
+                    (op, mr),
+                    ("receive (make_send_once)", MACH_RCV_INVALID_NAME)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let once = port.make_send_once().expect("works again");
+        drop((once, port));
+    });
+    fx.kernel.assert_no_leaks();
+}

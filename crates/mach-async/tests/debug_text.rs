@@ -121,3 +121,17 @@ fn servers_tables_and_checks_show_what_they_serve() {
     });
     fx.kernel.assert_no_leaks();
 }
+
+#[test]
+fn a_mig_client_shows_its_server_and_timeout() {
+    let fx = fixture();
+    let (port, send) = fx.connect();
+    let client = mach_async::mig::MigClient::new(send).with_timeout(Some(Duration::from_secs(3)));
+    let shown = format!("{client:?}");
+    assert!(
+        shown.contains("MigClient") && shown.contains("3s"),
+        "{shown}"
+    );
+    drop((client, port));
+    fx.kernel.assert_no_leaks();
+}

@@ -138,3 +138,63 @@ fn every_error_variant_says_what_failed() {
         "mach_msg send failed: MACH_SEND_INVALID_DEST (0x10000003)"
     );
 }
+
+#[test]
+fn every_mig_error_names_its_code() {
+    use mach_async::mach_sim::mach_abi::{MACH_RCV_PORT_DIED, MIG_BAD_ID};
+    let all = [
+        MigError::TypeError,
+        MigError::ReplyMismatch,
+        MigError::RemoteError,
+        MigError::BadId,
+        MigError::BadArguments,
+        MigError::NoReply,
+        MigError::Exception,
+        MigError::ArrayTooLarge,
+        MigError::ServerDied,
+        MigError::TrailerError,
+        MigError::Remote(MIG_BAD_ID - 100),
+        MigError::Send(MACH_SEND_INVALID_DEST),
+        MigError::Receive(MACH_RCV_PORT_DIED),
+        MigError::TimedOut,
+    ];
+    for e in all {
+        let text = e.to_string();
+        let name = mach_async::mach_sim::mach_abi::return_code_name(e.code());
+        match name {
+            Some(name) => assert!(text.contains(name), "{e:?}: {text}"),
+            None => assert!(text.contains("unknown code"), "{e:?}: {text}"),
+        }
+        assert!(
+            text.contains(&format!("0x{:08x}", e.code() as u32)),
+            "{e:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_send_error_shows_the_message_id_and_chains_its_cause() {
+    let fx = fixture();
+    current_thread_rt().block_on(async {
+        let (port, send) = fx.connect();
+        drop(port);
+        let err = send
+            .send(MessageBuilder::new(9).build())
+            .await
+            .expect_err("dead destination");
+        let shown = format!("{err:?}");
+        assert!(
+            shown.contains("SendError") && shown.contains("id: 9"),
+            "{shown}"
+        );
+        let cause = std::error::Error::source(&err).expect("the Mach error");
+        assert!(
+            cause.to_string().contains("MACH_SEND_INVALID_DEST"),
+            "{cause}"
+        );
+        let plain: Error = err.into();
+        assert_eq!(plain.code(), Some(MACH_SEND_INVALID_DEST));
+        drop(send);
+    });
+    fx.kernel.assert_no_leaks();
+}
