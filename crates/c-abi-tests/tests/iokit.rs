@@ -131,3 +131,10 @@ fn c_destroy_while_events_are_in_flight() {
 fn c_one_event_thread_for_all_ports() {
     scenario("one-thread");
 }
+
+/// Issue 16: the host fails to allocate one event's iterator; that event is dropped without a
+/// leak and the next is delivered.
+#[test]
+fn c_a_failed_iterator_allocation_drops_only_that_event() {
+    scenario("alloc-fail");
+}

@@ -137,3 +137,9 @@ fn c_no_thread_per_store() {
 fn c_soak_under_faults() {
     scenario("soak");
 }
+
+/// Issue 16: `SCDynamicStoreSetDispatchQueue` when delivery cannot start undoes its changes.
+#[test]
+fn c_a_dispatch_queue_that_cannot_start_leaves_the_store_unregistered() {
+    scenario("dispatch-fail");
+}

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use mach_abi::{kern_return_t, mach_msg_return_t};
+use mach_abi::{kern_return_t, mach_msg_return_t, named_code};
 
 use crate::wire::ParseError;
 
@@ -88,8 +88,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Kern { op, kr } => write!(f, "{op} failed: kern_return {kr} ({kr:#x})"),
-            Error::Msg { op, mr } => write!(f, "mach_msg {op} failed: {mr:#x}"),
+            Error::Kern { op, kr } => write!(f, "{op} failed: {}", named_code(*kr)),
+            Error::Msg { op, mr } => write!(f, "mach_msg {op} failed: {}", named_code(*mr)),
             Error::Io { op, source } => write!(f, "{op} failed: {source}"),
             Error::MachUnavailable { what } => {
                 write!(f, "the Mach IPC layer is unavailable ({what})")

@@ -25,8 +25,8 @@ use std::mem::ManuallyDrop;
 use mach_abi::{
     MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE,
     MACH_MSG_TYPE_MOVE_RECEIVE, MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE,
-    MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_VALID, MACH_RCV_LARGE,
-    MACH_RCV_MSG, MACH_RCV_TIMEOUT, MACH_SEND_MSG, MACH_SEND_TIMEOUT,
+    MACH_PORT_DEAD, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_VALID,
+    MACH_RCV_LARGE, MACH_RCV_MSG, MACH_RCV_TIMEOUT, MACH_SEND_MSG, MACH_SEND_TIMEOUT,
 };
 
 use crate::buffer::MsgBuf;
@@ -176,12 +176,19 @@ impl Drop for PortSet {
 impl Clone for SendRight {
     /// Another user reference on the same name (see the module docs for NextBSD).
     ///
-    /// # Panics
-    /// If the kernel refuses the reference (`KERN_UREFS_OVERFLOW`, or the name is no longer a
-    /// send right); use [`SendRight::try_clone`] to handle that.
+    /// Never panics. If the kernel refuses the reference — the port died, so the name is now a
+    /// dead name (`KERN_INVALID_RIGHT` from `mod_refs(SEND, +1)`), or `KERN_UREFS_OVERFLOW` — the
+    /// clone is a right named `MACH_PORT_DEAD`, as Mach hands out for a send right whose port
+    /// died: sending to it fails with `MACH_SEND_INVALID_DEST` and dropping it releases nothing.
+    /// Use [`SendRight::try_clone`] to see the kernel's error instead.
     fn clone(&self) -> Self {
-        self.try_clone()
-            .expect("SendRight::clone: cannot add a user reference")
+        self.try_clone().unwrap_or_else(|e| {
+            tracing::debug!(name = self.name, error = %e, "SendRight::clone: dead right");
+            SendRight {
+                space: self.space.clone(),
+                name: MACH_PORT_DEAD,
+            }
+        })
     }
 }
 
@@ -205,6 +212,11 @@ impl SendRight {
     }
 
     /// Another user reference on the same name.
+    ///
+    /// # Errors
+    /// [`Error::Kern`] with the kernel's code when it refuses the reference: `KERN_INVALID_RIGHT`
+    /// once the port has died (the name is a dead name), `KERN_UREFS_OVERFLOW` at the user
+    /// reference limit.
     pub fn try_clone(&self) -> Result<SendRight, Error> {
         self.space.add_send_uref(self.name)?;
         Ok(SendRight {

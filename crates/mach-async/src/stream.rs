@@ -2,6 +2,26 @@
 //! native-filter.md §5 over a private kqueue and `EVFILT_MACHPORT`.
 //!
 //! Rule numbers in comments (`rule N`) refer to native-filter.md §5.
+//!
+//! # On XNU (macOS): the prepost rule
+//!
+//! native-filter.md §5 describes NextBSD, where every message queued on a member signals the
+//! set's knote. XNU (`osfmk/kern/waitq.c`, `do_waitq_select_n_locked_sets`) *preposts* a member
+//! on the set at its first message and raises no new knote event for it while it stays
+//! preposted; the prepost clears only when a receive through the set (or the filter's probe)
+//! walks the prepost list and finds the member empty. Hence, on macOS:
+//! - Rule 27 holds only once a receive through the set has returned `MACH_RCV_TIMED_OUT`: a
+//!   drain that stops early leaves the member preposted and later messages raise no event. The
+//!   message stream therefore always drains to TIMED_OUT or keeps readiness (rule 11), and the
+//!   notify stream signals again at the next poll whenever [`MachNotifyStream::try_recv`] last
+//!   returned a message or an error instead of `Ok(None)`.
+//! - Rule 17 is a hard requirement, not advice: receiving on a member's own name empties it
+//!   without clearing its prepost, and the stream then never hears of that port again.
+//! - Rule 18's set order does not hold: every receive through the set rotates the preposted
+//!   members (round-robin). Only per-port FIFO order is guaranteed on every kernel.
+//!
+//! The simulated kernel models this rule with `mach_sim::SetSignalSemantics::XnuPrepost`
+//! (`tests/xnu_prepost.rs`).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -693,8 +713,9 @@ impl Drop for Core {
 /// algorithm of native-filter.md §5: knote before the ports move in, one drain at the first
 /// poll, then on every readiness consume the kqueue event and drain with zero-timeout receives
 /// until `MACH_RCV_TIMED_OUT`, growing the buffer on `MACH_RCV_TOO_LARGE`, yielding after a
-/// fairness cap without losing readiness. Messages arrive in order per port; no thread ever
-/// waits in `mach_msg`.
+/// fairness cap without losing readiness. Messages arrive in order per port; the order across
+/// ports is unspecified (set order on NextBSD, round-robin on XNU). No thread ever waits in
+/// `mach_msg`, and nothing else may receive on the stream's ports (rule 17; see the module docs).
 ///
 /// **Cancel safety**: received messages are kept inside the stream until delivered, so dropping
 /// a pending `next()` loses nothing.
@@ -742,7 +763,8 @@ impl MachRecvStream {
         StatsHandle(self.core.st.stats.clone())
     }
 
-    /// The names of the ports the stream owns, in set order.
+    /// The names of the ports the stream owns, in the order they joined the set (not an order
+    /// of delivery: only per-port order is guaranteed).
     pub fn port_names(&self) -> Vec<Name> {
         self.core.st.ports.iter().map(ReceiveRight::name).collect()
     }
@@ -804,12 +826,16 @@ impl Stream for MachRecvStream {
 /// Each item means: receive until empty. Use [`MachNotifyStream::try_recv`] (a zero-timeout
 /// receive on the stream's set, with buffer growth) until it returns `Ok(None)`. If a caller
 /// polls again before its `try_recv` saw the set empty, the stream signals again at once, so
-/// stopping early loses nothing. Callers receiving with their own `mach_msg` must use the set
-/// name ([`MachNotifyStream::set_name`]), a zero timeout and `MACH_RCV_LARGE`, and must drain to
+/// stopping early loses nothing, and the same holds when `try_recv` returns an error: the next
+/// poll signals again (on XNU no new event would come while the port stays preposted; see the
+/// module docs). Callers receiving with their own `mach_msg` must use the set name
+/// ([`MachNotifyStream::set_name`]), never a member's name (rule 17: on XNU that leaves the member
+/// preposted and silences it for good), a zero timeout and `MACH_RCV_LARGE`, and must drain to
 /// `MACH_RCV_TIMED_OUT` after every signal.
 pub struct MachNotifyStream {
     core: Core,
-    /// `try_recv` returned a message since the last signal but has not seen TIMED_OUT.
+    /// `try_recv` returned a message or an error since the last signal and has not seen
+    /// TIMED_OUT since: the next poll signals at once.
     partial: bool,
 }
 
@@ -845,7 +871,9 @@ impl MachNotifyStream {
     }
 
     /// One zero-timeout receive on the set: `Ok(Some(message))`, or `Ok(None)` when the set is
-    /// empty (`MACH_RCV_TIMED_OUT`) or gone. Never blocks.
+    /// empty (`MACH_RCV_TIMED_OUT`) or gone. Never blocks. After `Ok(Some)` or `Err` the set was
+    /// not seen empty, so the stream's next poll signals at once: a caller may stop draining at
+    /// an error and lose nothing.
     pub fn try_recv(&mut self) -> Result<Option<Message>, Error> {
         if self.core.st.ended {
             return Ok(None);
@@ -864,7 +892,13 @@ impl MachNotifyStream {
                 self.core.st.ended = true;
                 Ok(None)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // The set was not seen empty: on XNU its member stays preposted and later
+                // messages raise no event, so a caller that stops at this error must be
+                // signalled again at its next poll, like one that stops after a message.
+                self.partial = true;
+                Err(e)
+            }
         }
     }
 
@@ -938,10 +972,13 @@ impl Stream for MachNotifyStream {
                     continue;
                 }
             };
-            // The inner knote is now unqueued, so any message that arrives from here on queues
-            // it again and raises a new outer edge (rule 27); messages already present are
-            // covered by the signal below, after which the caller drains to TIMED_OUT (its
-            // drain is rule 12's drain). Clearing now therefore loses no edge.
+            // The inner knote is now unqueued, so on NextBSD any message that arrives from here
+            // on queues it again and raises a new outer edge (rule 27); messages already present
+            // are covered by the signal below, after which the caller drains to TIMED_OUT (its
+            // drain is rule 12's drain). On XNU a message raises an edge only once a receive
+            // through the set has seen its port empty; a caller that stops before that (a
+            // message or an error from `try_recv`) sets `partial`, and is signalled again at its
+            // next poll above. Clearing now therefore loses no edge.
             guard.clear_ready();
             if !this.core.st.set_alive {
                 this.core.st.ended = true;

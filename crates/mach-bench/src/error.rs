@@ -6,7 +6,7 @@ use mach_abi::kern_return_t;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// A Mach call failed.
-    #[error("{what} failed: kern_return {kr:#x}")]
+    #[error("{what} failed: {}", mach_abi::named_code(*kr))]
     Kern {
         /// The call.
         what: &'static str,

@@ -12,6 +12,10 @@
 //! (in set order) that has a message gives `data`, an empty set drops the event silently, a name
 //! that no longer denotes a set reports `EV_EOF|EV_ONESHOT` with data 0.
 //!
+//! With [`crate::SetSignalSemantics::XnuPrepost`] the signal and the peek follow XNU's prepost
+//! rule instead: only a member that is not already preposted signals the set, and the peek walks
+//! the prepost list (clearing the preposts of empty members it passes).
+//!
 //! Edge cases kept from the kernel:
 //! - No knote attached → a signal is not remembered (`EV_ADD`'s own peek is the only catch-up).
 //! - A signal while the knote is queued is coalesced; while it is disabled it only marks it
@@ -24,6 +28,7 @@
 
 use crate::space::Obj;
 use crate::state::{KnoteId, KqId, Locked, SetId, State, TaskId};
+use crate::SetSignalSemantics;
 use mach_abi::*;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -235,19 +240,26 @@ impl State {
             },
             None => None,
         };
-        let k = self.knotes.get_mut(&kn).expect("live knote");
         let Some(s) = set else {
+            let k = self.knotes.get_mut(&kn).expect("live knote");
             k.kev.data = 0;
             k.kev.flags |= EV_EOF | EV_ONESHOT;
             return true;
         };
-        let member = self.sets[&s]
-            .members
-            .iter()
-            .find(|m| !self.ports[m].queue.is_empty());
+        let member = if self.set_signal == SetSignalSemantics::XnuPrepost {
+            // XNU's probe walks the prepost list, clearing the preposts of empty members.
+            self.prepost_first(s)
+        } else {
+            self.sets[&s]
+                .members
+                .iter()
+                .copied()
+                .find(|m| !self.ports[m].queue.is_empty())
+        };
+        let k = self.knotes.get_mut(&kn).expect("live knote");
         match member {
             Some(m) => {
-                k.kev.data = i64::from(self.ports[m].receiver_name());
+                k.kev.data = i64::from(self.ports[&m].receiver_name());
                 true
             }
             None => false,

@@ -124,6 +124,26 @@ pub enum SetCloseSemantics {
     SilentOnClose,
 }
 
+/// When a message queued on a port-set member raises a knote event on the set
+/// (`native-filter.md` §5 rules 17 and 27).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SetSignalSemantics {
+    /// NextBSD (`ipc_mqueue_send` → `ipc_pset_signal`): every message queued on a member
+    /// activates the set's knotes. Receives through the set rotate nothing: they serve the first
+    /// non-empty member in set order.
+    #[default]
+    EveryEnqueue,
+    /// XNU's prepost rule (`osfmk/kern/waitq.c`, `do_waitq_select_n_locked_sets`): a message
+    /// queued on a member activates the set's knotes only if the member is not already
+    /// *preposted* on the set; it then becomes preposted. A prepost is cleared only when a
+    /// receive through the set, or the filter's probe, walks the prepost list and finds that
+    /// member empty. Receiving on the member's own name, or stopping a drain before a receive
+    /// through the set returns `MACH_RCV_TIMED_OUT`, leaves the member preposted, so later
+    /// messages on it raise no event. Receives through the set serve the preposted members
+    /// round-robin (the member served moves to the back), so cross-port order is not set order.
+    XnuPrepost,
+}
+
 /// Tunables of one simulated kernel.
 #[derive(Clone, Debug)]
 pub struct KernelConfig {
@@ -137,6 +157,9 @@ pub struct KernelConfig {
     /// when the `nextbsd-traps` feature is on, because the [`trap`] face's `close()` must tell a
     /// Mach name from any other descriptor of the process.
     pub names_are_descriptors: bool,
+    /// When messages on a set's members raise knote events (NextBSD's every-enqueue rule, or
+    /// XNU's prepost rule for testing macOS behaviour).
+    pub set_signal: SetSignalSemantics,
 }
 
 impl Default for KernelConfig {
@@ -145,6 +168,7 @@ impl Default for KernelConfig {
             default_qlimit: 5,
             set_close: SetCloseSemantics::default(),
             names_are_descriptors: false,
+            set_signal: SetSignalSemantics::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::space::{is_port_disposition, is_send_disposition, received_type, Obj}
 use crate::state::{
     Locked, PortId, RcvOutcome, RcvTarget, RcvWaiter, SendWaiter, State, TaskId, WaiterId,
 };
-use crate::Name;
+use crate::{Name, SetSignalSemantics};
 use mach_abi::*;
 use std::collections::HashMap;
 use std::ptr;
@@ -544,7 +544,7 @@ impl State {
             let port = self.ports.get_mut(&p).expect("live port");
             port.queue.push_back(msg);
             if let Some(s) = port.set {
-                self.signal_set(s);
+                self.member_enqueued(p, s);
             }
         }
     }
@@ -626,10 +626,14 @@ impl State {
     }
 
     /// The first port with a message: the port itself, or the first non-empty member in set
-    /// order.
-    fn first_nonempty(&self, target: RcvTarget) -> Option<PortId> {
+    /// order (under XNU's prepost rule: the first preposted member with a message, clearing the
+    /// preposts of empty members walked past).
+    fn first_nonempty(&mut self, target: RcvTarget) -> Option<PortId> {
         match target {
             RcvTarget::Port(p) => (!self.ports[&p].queue.is_empty()).then_some(p),
+            RcvTarget::Set(s) if self.set_signal == SetSignalSemantics::XnuPrepost => {
+                self.prepost_first(s)
+            }
             RcvTarget::Set(s) => self.sets[&s]
                 .members
                 .iter()
@@ -936,6 +940,9 @@ pub(crate) unsafe fn receive(
             return MACH_RCV_TOO_LARGE;
         }
         let (msg, seqno) = st.dequeue(p);
+        if let RcvTarget::Set(s) = target {
+            st.prepost_rotate(s, p);
+        }
         let id = msg.id();
         // SAFETY: size checked above.
         unsafe { st.copyout_msg(t, msg, local, seqno, option, buf) };

@@ -3,7 +3,7 @@
 
 use crate::msg::{KMsg, KRight};
 use crate::state::{KnoteId, PortId, RcvOutcome, SetId, State, TaskId, WaitQueue};
-use crate::{KernResult, Name};
+use crate::{KernResult, Name, SetSignalSemantics};
 use mach_abi::*;
 use std::collections::VecDeque;
 
@@ -56,6 +56,8 @@ pub(crate) struct PortSet {
     pub members: Vec<PortId>,
     pub rcv_waiters: WaitQueue,
     pub knotes: Vec<KnoteId>,
+    /// XNU prepost list, in service order ([`crate::SetSignalSemantics::XnuPrepost`] only).
+    pub preposted: Vec<PortId>,
 }
 
 impl State {
@@ -87,6 +89,7 @@ impl State {
             members: Vec::new(),
             rcv_waiters: WaitQueue::new(),
             knotes: Vec::new(),
+            preposted: Vec::new(),
         };
         self.sets.insert(id, set);
         id
@@ -100,6 +103,7 @@ impl State {
         if let Some(s) = port.set.take() {
             if let Some(set) = self.sets.get_mut(&s) {
                 set.members.retain(|m| *m != p);
+                set.preposted.retain(|m| *m != p);
             }
         }
     }
@@ -133,7 +137,48 @@ impl State {
             self.grant_sender(p);
         }
         if !self.ports[&p].queue.is_empty() {
-            self.signal_set(s);
+            self.member_enqueued(p, s);
+        }
+    }
+
+    /// Member `p` of set `s` has (new) queued messages: signal the set's knotes. Under XNU's
+    /// prepost rule only a member that is not already preposted signals, and becomes preposted.
+    pub(crate) fn member_enqueued(&mut self, p: PortId, s: SetId) {
+        if self.set_signal == SetSignalSemantics::XnuPrepost {
+            let Some(set) = self.sets.get_mut(&s) else {
+                return;
+            };
+            if set.preposted.contains(&p) {
+                return;
+            }
+            set.preposted.push(p);
+        }
+        self.signal_set(s);
+    }
+
+    /// XNU's prepost walk (a receive through the set, or the filter's probe): preposted members
+    /// found empty at the front of the list lose their prepost; the first one with a message is
+    /// returned (and keeps its prepost).
+    pub(crate) fn prepost_first(&mut self, s: SetId) -> Option<PortId> {
+        let ports = &self.ports;
+        let set = self.sets.get_mut(&s)?;
+        while let Some(&m) = set.preposted.first() {
+            if ports.get(&m).is_some_and(|port| !port.queue.is_empty()) {
+                return Some(m);
+            }
+            set.preposted.remove(0);
+        }
+        None
+    }
+
+    /// XNU: the member just served by a receive through the set moves to the back of the prepost
+    /// list (round-robin service across members).
+    pub(crate) fn prepost_rotate(&mut self, s: SetId, p: PortId) {
+        if let Some(set) = self.sets.get_mut(&s) {
+            if let Some(i) = set.preposted.iter().position(|m| *m == p) {
+                let m = set.preposted.remove(i);
+                set.preposted.push(m);
+            }
         }
     }
 

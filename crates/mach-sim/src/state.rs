@@ -11,7 +11,7 @@ use crate::kqueue::{Knote, KqState};
 use crate::msg::KMsg;
 use crate::port::{Port, PortSet, Receiver};
 use crate::space::{Entry, Obj, TaskState};
-use crate::{KernelConfig, KernelStats, Name, SetCloseSemantics};
+use crate::{KernelConfig, KernelStats, Name, SetCloseSemantics, SetSignalSemantics};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::ops::{Deref, DerefMut};
@@ -95,7 +95,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: KernelConfig) -> Shared {
-        let state = State::new(config.default_qlimit, config.set_close);
+        let state = State::new(config.default_qlimit, config.set_close, config.set_signal);
         Shared {
             config,
             state: Mutex::new(state),
@@ -231,6 +231,7 @@ pub(crate) struct State {
     pub next_task: TaskId,
     pub qlimit: u32,
     pub set_close: SetCloseSemantics,
+    pub set_signal: SetSignalSemantics,
     pub tasks: BTreeMap<TaskId, TaskState>,
     pub ports: HashMap<PortId, Port>,
     pub sets: HashMap<SetId, PortSet>,
@@ -259,12 +260,13 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn new(qlimit: u32, set_close: SetCloseSemantics) -> State {
+    fn new(qlimit: u32, set_close: SetCloseSemantics, set_signal: SetSignalSemantics) -> State {
         State {
             next_id: 1,
             next_task: 1,
             qlimit,
             set_close,
+            set_signal,
             tasks: BTreeMap::new(),
             ports: HashMap::new(),
             sets: HashMap::new(),

@@ -51,7 +51,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// `bootstrap_check_in` failed (e.g. `BOOTSTRAP_SERVICE_ACTIVE`: another configd is live).
-    #[error("bootstrap_check_in failed: {0:#x}")]
+    #[error("bootstrap_check_in failed: {}", mach_abi::named_code(*.0))]
     CheckIn(i32),
     /// Creating the receive stream failed (no runtime, kernel error).
     #[error(transparent)]

@@ -777,6 +777,33 @@ static void scenario_one_thread(void)
     destroy_and_check(ports[0], cf0);
 }
 
+/* The host cannot allocate the iterator for one event: that event is dropped (its ids freed by
+ * the host, nothing leaked, no callback), and the next event is delivered as usual. */
+static void scenario_alloc_fail(void)
+{
+    long cf0 = host_cf_live();
+    struct recorder r;
+    recorder_init(&r);
+    IONotificationPortRef port = IONotificationPortCreate(kIOMainPortDefault);
+    io_iterator_t it;
+    CHECK(IOServiceAddMatchingNotification(port, kIOFirstMatchNotification, IOServiceMatching("af"),
+                                           record, &r, &it) == KERN_SUCCESS, "register");
+    IOObjectRelease(it);
+    host_fail_iterator_allocs(1);
+    uint64_t dropped = iokit_sim_attach("af", "af", "af", 0, 0);
+    uint64_t delivered = iokit_sim_attach("af", "af", "af", 0, 0);
+    WAIT_FOR(recorder_count(&r) == 1);
+    pthread_mutex_lock(&r.mu);
+    uint64_t got = r.ids[0];
+    int bad = r.entries_per_iterator_bad;
+    pthread_mutex_unlock(&r.mu);
+    CHECK(got == delivered && got != dropped, "the second device arrives (got %llx)",
+          (unsigned long long)got);
+    CHECK(bad == 0, "one entry per iterator");
+    destroy_and_check(port, cf0);
+    CHECK(recorder_count(&r) == 1, "the dropped event never reached the callback");
+}
+
 int main(int argc, char **argv)
 {
     main_thread = pthread_self();
@@ -814,6 +841,8 @@ int main(int argc, char **argv)
         scenario_destroy_inflight();
     else if (strcmp(scenario, "one-thread") == 0)
         scenario_one_thread();
+    else if (strcmp(scenario, "alloc-fail") == 0)
+        scenario_alloc_fail();
     else {
         fprintf(stderr, "unknown scenario %s\n", scenario);
         return 2;

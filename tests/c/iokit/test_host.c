@@ -91,8 +91,31 @@ static struct __IOObject *object_new(uint32_t kind)
     return o;
 }
 
+static int fail_iterator_allocs;
+
+void host_fail_iterator_allocs(int n)
+{
+    __atomic_store_n(&fail_iterator_allocs, n, __ATOMIC_SEQ_CST);
+}
+
+/* Takes one pending injected failure, if any. */
+static int take_iterator_failure(void)
+{
+    int n = __atomic_load_n(&fail_iterator_allocs, __ATOMIC_SEQ_CST);
+    while (n > 0) {
+        if (__atomic_compare_exchange_n(&fail_iterator_allocs, &n, n - 1, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return 1;
+    }
+    return 0;
+}
+
 io_object_t __io_alloc_iterator(uint64_t *ids, uint32_t n)
 {
+    if (take_iterator_failure()) {
+        free(ids); /* ownership of ids is taken even on failure */
+        return NULL;
+    }
     struct __IOObject *o = object_new(IO_OBJECT_KIND_ITERATOR);
     if (o == NULL) {
         free(ids); /* ownership of ids is taken even on failure */

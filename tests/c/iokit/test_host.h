@@ -100,6 +100,8 @@ void dispatch_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t 
 dispatch_queue_t host_current_queue(void);
 /* Make __io_ioregistry_fd() report a kernel without /dev/ioregistry (-1). */
 void host_set_registry_absent(int absent);
+/* The next `n` __io_alloc_iterator calls fail (return NULL, freeing the ids) as on ENOMEM. */
+void host_fail_iterator_allocs(int n);
 /* ioctl on the simulated /dev/ioregistry: 0, or -1 with errno set, like ioctl(2). */
 int host_ioctl(int fd, unsigned long cmd, void *arg);
 /* Live counts, for leak and double-free checks. */

@@ -628,6 +628,38 @@ static void scenario_disconnect(void) {
     rec_done(&r);
 }
 
+/* Delivery cannot start (configd is gone): the call fails with the reason, and the store is left unregistered (no queue kept, no dispatch status), so the
+ * same queue can be set once configd is back. */
+static void scenario_dispatch_fail(void) {
+    struct recorder r;
+    rec_init(&r);
+    SCDynamicStoreRef s = watcher_store(&r);
+    CFArrayRef keys = list1("fail:key");
+    CHECK(SCDynamicStoreSetNotificationKeys(s, keys, NULL));
+    dispatch_queue_t q = dispatch_queue_create("dispatch-fail", NULL);
+    scnotify_configd_stop();
+    CHECK(!SCDynamicStoreSetDispatchQueue(s, q));
+    /* The registration RPC on the dead session fails: kSCStatusFailed, as Apple reports it. */
+    CHECK(SCError() == kSCStatusFailed);
+    CHECK(((SCDynamicStorePrivate *)s)->notifyStatus == NotifierNotRegistered);
+    CHECK(((SCDynamicStorePrivate *)s)->dispatchQueue == NULL);
+    /* Undone: cancelling is refused as for a store that was never scheduled. */
+    CHECK(!SCDynamicStoreSetDispatchQueue(s, NULL) && SCError() == kSCStatusInvalidArgument);
+
+    CHECK(scnotify_configd_start() == 0);
+    CHECK(SCDynamicStoreSetDispatchQueue(s, q));
+    SCDynamicStoreRef writer = plain_store();
+    CHECK(set_value(writer, "fail:key", "1"));
+    CHECK(wait_for_key(&r, "fail:key", 5000));
+    CHECK(SCDynamicStoreSetDispatchQueue(s, NULL));
+    if (r.kept) CFRelease(r.kept);
+    dispatch_release(q);
+    CFRelease(keys);
+    CFRelease(writer);
+    CFRelease(s);
+    rec_done(&r);
+}
+
 /* Soak: round after round, a watcher store on a dispatch queue gets its key's change, each
  * round under a seeded fault: 0 none; 1 configd restarts (scnotify_configd_stop/start) after the
  * watcher registered (the empty re-read callout first, then the key); 2 the watcher's queue is
@@ -801,6 +833,7 @@ int main(int argc, char **argv) {
     else if (strcmp(name, "disconnect") == 0) scenario_disconnect();
     else if (strcmp(name, "threads") == 0) scenario_threads();
     else if (strcmp(name, "soak") == 0) scenario_soak();
+    else if (strcmp(name, "dispatch-fail") == 0) scenario_dispatch_fail();
     else {
         fprintf(stderr, "unknown scenario %s\n", name);
         return 2;

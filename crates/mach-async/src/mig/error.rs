@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use mach_abi::return_code_name;
 use mach_abi::{
     kern_return_t, mach_msg_return_t, MACH_RCV_TIMED_OUT, MIG_ARRAY_TOO_LARGE, MIG_BAD_ARGUMENTS,
     MIG_BAD_ID, MIG_EXCEPTION, MIG_NO_REPLY, MIG_REMOTE_ERROR, MIG_REPLY_MISMATCH, MIG_SERVER_DIED,
@@ -104,7 +105,9 @@ impl fmt::Display for MigError {
             MigError::TimedOut => "timed out waiting for the reply",
         };
         // C clients print these codes as unsigned hex (`mach 0xfffffed0`).
-        write!(f, "{what} (0x{:08x})", self.code() as u32)
+        let code = self.code();
+        let name = return_code_name(code).unwrap_or("unknown code");
+        write!(f, "{what}: {name} (0x{:08x})", code as u32)
     }
 }
 
@@ -138,10 +141,26 @@ mod tests {
     }
 
     #[test]
-    fn display_prints_the_code_as_unsigned_hex() {
+    fn display_names_the_code_and_prints_it_as_unsigned_hex() {
         assert_eq!(
             MigError::BadArguments.to_string(),
-            "MIG bad request arguments (0xfffffed0)"
+            "MIG bad request arguments: MIG_BAD_ARGUMENTS (0xfffffed0)"
+        );
+        assert_eq!(
+            MigError::Send(mach_abi::MACH_SEND_INVALID_DEST).to_string(),
+            "mach_msg send failed: MACH_SEND_INVALID_DEST (0x10000003)"
+        );
+        assert_eq!(
+            MigError::Remote(mach_abi::KERN_INVALID_ARGUMENT).to_string(),
+            "server returned an error: KERN_INVALID_ARGUMENT (0x00000004)"
+        );
+        assert_eq!(
+            MigError::Remote(4242).to_string(),
+            "server returned an error: unknown code (0x00001092)"
+        );
+        assert_eq!(
+            MigError::TimedOut.to_string(),
+            "timed out waiting for the reply: MACH_RCV_TIMED_OUT (0x10004003)"
         );
     }
 }

@@ -30,7 +30,7 @@ pub enum Error {
     #[error("configd returned {0}")]
     Status(Status),
     /// The RPC itself failed (`kr ≠ 0`: dead server, malformed reply, timeout...).
-    #[error("{routine} failed: kern_return {kr:#x}")]
+    #[error("{routine} failed: {}", mach_abi::named_code(*kr))]
     Rpc {
         /// The routine.
         routine: &'static str,

@@ -230,7 +230,14 @@ impl State {
                     drop(msg);
                 }
                 Ok(None) => return n,
+                // One message was lost or unreadable: the rest of the queue is still there.
+                Err(e @ (mach_async::Error::MessageLost | mach_async::Error::Parse(_))) => {
+                    tracing::warn!(error = %e, "notify port: a message was lost");
+                    n += 1;
+                }
                 Err(e) => {
+                    // Stopping here loses nothing: after an error the stream signals again at
+                    // its next poll (on macOS no new event would come otherwise).
                     tracing::warn!(error = %e, "notify port receive failed");
                     return n;
                 }

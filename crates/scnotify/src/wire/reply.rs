@@ -66,7 +66,7 @@ pub enum ReplyError {
         found: i32,
     },
     /// The server answered with the error form; `RetCode` is returned as is.
-    #[error("server returned MIG/kernel error {0:#x}")]
+    #[error("server returned {}", mach_abi::named_code(*.0))]
     Remote(kern_return_t),
     /// The reply has the wrong shape (`MIG_TYPE_ERROR`).
     #[error("malformed reply: {0}")]
