@@ -117,6 +117,8 @@ pub unsafe extern "C" fn mach_sim_trap_open(path: *const c_char, flags: c_int) -
 /// # Safety
 /// `arg` points to the structure `cmd` encodes, valid for the accesses it makes.
 #[no_mangle]
+// `c_ulong` is `u64` here but 32 bits on ILP32 targets: the conversion is not useless everywhere.
+#[allow(clippy::useless_conversion)]
 pub unsafe extern "C" fn mach_sim_trap_ioctl(fd: c_int, cmd: c_ulong, arg: *mut c_void) -> c_int {
     // SAFETY: forwarded caller guarantee.
     guard_errno(|| unsafe { trap::ioctl(fd, u64::from(cmd), arg) })
