@@ -176,8 +176,9 @@ mod imp;
 
 pub use imp::{mach_available, Kqueue, Space, FILTER};
 
-/// Name of the backend compiled in: `"nextbsd"`, `"macos"`, `"sim"`, or `"nextbsd-over-sim"`
-/// (the NextBSD backend with its raw calls on the simulated kernel's trap face).
+/// Name of the backend compiled in: `"nextbsd"`, `"macos"`, `"sim"`, `"nextbsd-over-sim"`
+/// (the NextBSD backend with its raw calls on the simulated kernel's trap face), or
+/// `"nextbsd-over-shared-sim"` (the same trap face in `libmach_sim.so`, reached by C symbols).
 pub const BACKEND: &str = if cfg!(mach_over_sim) {
     "nextbsd-over-sim"
 } else if cfg!(mach_trap_so) {
