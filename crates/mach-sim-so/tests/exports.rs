@@ -67,7 +67,10 @@ fn no_mangle_names(sources: &[&str]) -> BTreeSet<String> {
 fn assert_same(what: &str, headers: &[&str], sources: &[&str]) {
     let from_headers = header_names(headers);
     let from_sources = no_mangle_names(sources);
-    assert!(!from_sources.is_empty(), "{what}: no #[no_mangle] item found");
+    assert!(
+        !from_sources.is_empty(),
+        "{what}: no #[no_mangle] item found"
+    );
     assert_eq!(
         from_headers, from_sources,
         "{what}: the names stage4-exports reads from {headers:?} differ from the #[no_mangle] \
