@@ -62,7 +62,11 @@ fn is_open_fd(fd: u32) -> bool {
     unsafe { libc::fcntl(fd as c_int, libc::F_GETFD) >= 0 }
 }
 
+/// Runs `f` in a fresh task, one test at a time: names are the process's descriptors, so a test
+/// that checks which number comes next must not race another test's `open`.
 fn in_task<R>(f: impl FnOnce(&Task) -> R) -> R {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let k = kernel();
     let task = k.task_create("process", 42, 0, 0);
     let r = {

@@ -21,7 +21,8 @@ use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg}
 mod nextbsd;
 #[cfg(mach_backend = "nextbsd")]
 #[cfg_attr(mach_over_sim, path = "raw_sim.rs")]
-#[cfg_attr(not(mach_over_sim), path = "raw_os.rs")]
+#[cfg_attr(mach_trap_so, path = "raw_so.rs")]
+#[cfg_attr(not(any(mach_over_sim, mach_trap_so)), path = "raw_os.rs")]
 mod raw;
 #[cfg(mach_backend = "nextbsd")]
 pub use nextbsd::DevIoRegistry;

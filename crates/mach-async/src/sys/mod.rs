@@ -21,7 +21,10 @@
 //! implementations: `raw_os.rs` calls the C library; `raw_sim.rs` (only with `mach_over_sim`)
 //! calls `mach_sim::trap`, the simulated kernel's model of exactly the kernel interface those
 //! calls reach on NextBSD — trap numbers, each trap's argument list and return convention, names
-//! that are descriptors, FreeBSD's `struct kevent`. Everything else in `nextbsd.rs` and `bsd.rs`
+//! that are descriptors, FreeBSD's `struct kevent`. A third, `raw_so.rs` (only with
+//! `mach_trap_so`, Stage 4 on Linux), declares the same calls as `mach_sim_trap_*` C symbols of
+//! the shared simulated kernel `libmach_sim.so`, so that several shared libraries in one process
+//! reach one kernel (docs/stage4-linking.md). Everything else in `nextbsd.rs` and `bsd.rs`
 //! is the code that ships, with no simulation branch: on Linux, CI runs it over the simulated
 //! kernel, so a wrong argument order or a misread return convention fails there as it would on
 //! NextBSD.
@@ -155,7 +158,8 @@ mod bsd;
 
 #[cfg(any(mach_backend = "nextbsd", mach_backend = "macos"))]
 #[cfg_attr(mach_over_sim, path = "raw_sim.rs")]
-#[cfg_attr(not(mach_over_sim), path = "raw_os.rs")]
+#[cfg_attr(mach_trap_so, path = "raw_so.rs")]
+#[cfg_attr(not(any(mach_over_sim, mach_trap_so)), path = "raw_os.rs")]
 mod raw;
 
 #[cfg(mach_backend = "nextbsd")]
@@ -172,10 +176,13 @@ mod imp;
 
 pub use imp::{mach_available, Kqueue, Space, FILTER};
 
-/// Name of the backend compiled in: `"nextbsd"`, `"macos"`, `"sim"`, or `"nextbsd-over-sim"`
-/// (the NextBSD backend with its raw calls on the simulated kernel's trap face).
+/// Name of the backend compiled in: `"nextbsd"`, `"macos"`, `"sim"`, `"nextbsd-over-sim"`
+/// (the NextBSD backend with its raw calls on the simulated kernel's trap face), or
+/// `"nextbsd-over-shared-sim"` (the same trap face in `libmach_sim.so`, reached by C symbols).
 pub const BACKEND: &str = if cfg!(mach_over_sim) {
     "nextbsd-over-sim"
+} else if cfg!(mach_trap_so) {
+    "nextbsd-over-shared-sim"
 } else {
     imp::BACKEND
 };
