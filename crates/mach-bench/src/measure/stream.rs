@@ -122,6 +122,53 @@ pub fn stream_latency(env: &Env, plan: &Plan) -> Result<Samples, BenchError> {
     result
 }
 
+/// Send → consumer latency with `n` ports, each received by its own `MachRecvStream` task on
+/// one event thread; the messages go to the ports in turn (the same pattern as the dispatch
+/// model's, see [`crate::measure::dispatch::target_index`]).
+pub fn stream_latency_at(env: &Env, plan: &Plan, n: usize) -> Result<Samples, BenchError> {
+    let ev = EventThread::start("stream-events")?;
+    let (tx, rx) = mpsc::channel();
+    let mut consumers = Vec::with_capacity(n.max(1));
+    let mut spawned = Ok(());
+    for _ in 0..n.max(1) {
+        let mut sink = latency_sink(tx.clone());
+        match Consumer::spawn(&ev, env, move |msg| {
+            if let Some(stamp) = stamp_of(msg) {
+                sink(stamp);
+            }
+        }) {
+            Ok(c) => consumers.push(c),
+            Err(e) => {
+                spawned = Err(e);
+                break;
+            }
+        }
+    }
+    let names: Vec<u32> = consumers.iter().map(|c| c.name).collect();
+    let result = spawned.and_then(|()| {
+        let mut msg = MsgBuffer::message(names[0], BENCH_MSG_ID, Stamp { seq: 0, sent_ns: 0 });
+        paced_latency(
+            plan,
+            |stamp| {
+                let port = names[crate::measure::dispatch::target_index(stamp.seq, names.len())];
+                msg.set_ports(
+                    mach_abi::MACH_MSGH_BITS(mach_abi::MACH_MSG_TYPE_COPY_SEND, 0),
+                    port,
+                    mach_abi::MACH_PORT_NULL,
+                );
+                send_stamped(&**env.raw(), &mut msg, stamp)
+            },
+            &rx,
+        )
+    });
+    let mut stopped = Ok(());
+    for c in consumers {
+        stopped = stopped.and(c.stop(env));
+    }
+    stopped?;
+    result
+}
+
 /// Messages per second a `MachRecvStream` task drains from one port under a back-to-back
 /// burst sent as `sender` says.
 pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
