@@ -50,6 +50,8 @@ pub struct Options {
     pub no_demo: bool,
     /// `--only GROUP,...`: run only these measurement groups (`None`: all).
     pub only: Option<Vec<Group>>,
+    /// `--compare PATH`: a previous run's JSON to print the headline figures against.
+    pub compare: Option<PathBuf>,
 }
 
 /// A group of measurements that `--only` can select.
@@ -97,6 +99,7 @@ impl Default for Options {
             backend: BackendChoice::build_default(),
             no_demo: false,
             only: None,
+            compare: None,
         }
     }
 }
@@ -168,6 +171,8 @@ OPTIONS:
     --no-demo            skip the end-to-end trace of the three consumers
     --only GROUP,...     measure only these groups: latency, throughput, idle, rpc
                          (figures of the others are reported as not measured)
+    --compare PATH       print each headline figure of the run in PATH (a --json file)
+                         beside this run's, as a Markdown before/after table
     -h, --help           print this text
 ";
 
@@ -215,6 +220,12 @@ where
                 let v = value("--plot")?;
                 if opts.plot.replace(PathBuf::from(v)).is_some() {
                     return Err(CliError::Repeated("--plot"));
+                }
+            }
+            "--compare" => {
+                let v = value("--compare")?;
+                if opts.compare.replace(PathBuf::from(v)).is_some() {
+                    return Err(CliError::Repeated("--compare"));
                 }
             }
             "--markdown" => {
@@ -284,6 +295,7 @@ mod tests {
             backend: BackendChoice::Native,
             no_demo: true,
             only: None,
+            compare: Some("before.json".into()),
         };
         assert_eq!(
             p(&[
@@ -296,7 +308,9 @@ mod tests {
                 "native",
                 "--no-demo",
                 "--markdown",
-                "table.md"
+                "table.md",
+                "--compare",
+                "before.json"
             ]),
             Ok(Command::Run(expected.clone()))
         );
@@ -307,7 +321,8 @@ mod tests {
                 "--backend=native",
                 "--quick",
                 "--no-demo",
-                "--markdown=table.md"
+                "--markdown=table.md",
+                "--compare=before.json"
             ]),
             Ok(Command::Run(expected))
         );

@@ -32,6 +32,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod compare;
 #[cfg(mach_backend = "sim")]
 pub mod demo;
 #[cfg(mach_backend = "sim")]
