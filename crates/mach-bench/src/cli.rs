@@ -164,7 +164,7 @@ USAGE:
 OPTIONS:
     --quick              reduced sample counts and windows (under 15 s; every figure still reported)
     --json PATH          write every figure as JSON to PATH
-    --plot PATH          write the latency CDF (old loop, stream, floor) as SVG to PATH
+    --plot PATH          write the latency CDF (old loop, dispatch, stream, floor) as SVG
     --markdown PATH      write the comparison as a Markdown table (the README's) to PATH
     --backend sim|native simulated NextBSD kernel (default on hosts without Mach) or the real
                          kernel (default and only choice in NextBSD builds)

@@ -92,6 +92,12 @@ fn main() -> ExitCode {
                     samples: l.old.as_ref().unwrap_or(&empty),
                 },
                 Series {
+                    label: "dispatch (HEAD): libdispatch source on libmach's kevent_qos",
+                    color: "#2ca02c",
+                    dashed: false,
+                    samples: l.dispatch.as_ref().unwrap_or(&empty),
+                },
+                Series {
                     label: "MachRecvStream",
                     color: "#1f77b4",
                     dashed: false,
