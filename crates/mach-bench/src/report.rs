@@ -1003,7 +1003,8 @@ impl Report {
             let mark = match g.met {
                 Some(true) => "met   ",
                 Some(false) => "MISSED",
-                None => "n/a   ",
+                None if g.measured.starts_with("n/a") => "n/a   ",
+                None => "info  ",
             };
             let _ = writeln!(out, "  [{mark}] {} — {}", g.name, g.measured);
         }
@@ -1029,7 +1030,8 @@ impl Report {
             let mark = match g.met {
                 Some(true) => "met",
                 Some(false) => "**missed**",
-                None => "not measured",
+                None if g.measured.starts_with("n/a") => "not measured",
+                None => "not judged",
             };
             let _ = writeln!(out, "- {}: {} ({mark})", g.name, g.measured);
         }
