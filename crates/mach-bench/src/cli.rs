@@ -156,7 +156,8 @@ impl std::error::Error for CliError {}
 /// The `--help` text.
 pub const USAGE: &str = "\
 mach-bench: the three NextBSD Mach consumers (SCNotify, IOKitNotify, ipconfigd's MIG service)
-end to end, then the old one-thread-per-port polling loop measured against MachRecvStream.
+end to end, then the old one-thread-per-port polling loop and NextBSD HEAD's libdispatch
+sources (modelled, sim only) measured against MachRecvStream.
 
 USAGE:
     mach-bench [OPTIONS]
