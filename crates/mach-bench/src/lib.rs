@@ -5,7 +5,8 @@
 //! `EVFILT_MACHPORT` filter, side by side in the same run, with the physical floor (a thread
 //! already blocked in `mach_msg`) as the reference, and — on the simulated kernel — NextBSD
 //! userland HEAD's design for SCNotify and IOKitNotify as a third baseline, "dispatch (HEAD)":
-//! libdispatch `MACH_RECV` sources on libmach's `kevent_qos` wrapper, modelled in [`dispatch`].
+//! libdispatch `MACH_RECV` sources on libmach's `kevent_qos` wrapper, modelled in the `dispatch`
+//! module (sim builds).
 //!
 //! The binary is a thin shell over [`run`]; the measurement functions are public so that tests
 //! (and other tools) can run them at any scale.
