@@ -50,6 +50,8 @@ pub struct Options {
     pub no_demo: bool,
     /// `--only GROUP,...`: run only these measurement groups (`None`: all).
     pub only: Option<Vec<Group>>,
+    /// `--compare PATH`: a previous run's JSON to print the headline figures against.
+    pub compare: Option<PathBuf>,
 }
 
 /// A group of measurements that `--only` can select.
@@ -97,6 +99,7 @@ impl Default for Options {
             backend: BackendChoice::build_default(),
             no_demo: false,
             only: None,
+            compare: None,
         }
     }
 }
@@ -153,7 +156,8 @@ impl std::error::Error for CliError {}
 /// The `--help` text.
 pub const USAGE: &str = "\
 mach-bench: the three NextBSD Mach consumers (SCNotify, IOKitNotify, ipconfigd's MIG service)
-end to end, then the old one-thread-per-port polling loop measured against MachRecvStream.
+end to end, then the old one-thread-per-port polling loop and NextBSD HEAD's libdispatch
+sources (modelled, sim only) measured against MachRecvStream.
 
 USAGE:
     mach-bench [OPTIONS]
@@ -161,13 +165,15 @@ USAGE:
 OPTIONS:
     --quick              reduced sample counts and windows (under 15 s; every figure still reported)
     --json PATH          write every figure as JSON to PATH
-    --plot PATH          write the latency CDF (old loop, stream, floor) as SVG to PATH
+    --plot PATH          write the latency CDF (old loop, dispatch, stream, floor) as SVG
     --markdown PATH      write the comparison as a Markdown table (the README's) to PATH
     --backend sim|native simulated NextBSD kernel (default on hosts without Mach) or the real
                          kernel (default and only choice in NextBSD builds)
     --no-demo            skip the end-to-end trace of the three consumers
     --only GROUP,...     measure only these groups: latency, throughput, idle, rpc
                          (figures of the others are reported as not measured)
+    --compare PATH       print each headline figure of the run in PATH (a --json file)
+                         beside this run's, as a Markdown before/after table
     -h, --help           print this text
 ";
 
@@ -215,6 +221,12 @@ where
                 let v = value("--plot")?;
                 if opts.plot.replace(PathBuf::from(v)).is_some() {
                     return Err(CliError::Repeated("--plot"));
+                }
+            }
+            "--compare" => {
+                let v = value("--compare")?;
+                if opts.compare.replace(PathBuf::from(v)).is_some() {
+                    return Err(CliError::Repeated("--compare"));
                 }
             }
             "--markdown" => {
@@ -284,6 +296,7 @@ mod tests {
             backend: BackendChoice::Native,
             no_demo: true,
             only: None,
+            compare: Some("before.json".into()),
         };
         assert_eq!(
             p(&[
@@ -296,7 +309,9 @@ mod tests {
                 "native",
                 "--no-demo",
                 "--markdown",
-                "table.md"
+                "table.md",
+                "--compare",
+                "before.json"
             ]),
             Ok(Command::Run(expected.clone()))
         );
@@ -307,7 +322,8 @@ mod tests {
                 "--backend=native",
                 "--quick",
                 "--no-demo",
-                "--markdown=table.md"
+                "--markdown=table.md",
+                "--compare=before.json"
             ]),
             Ok(Command::Run(expected))
         );

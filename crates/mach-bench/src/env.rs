@@ -48,6 +48,12 @@ impl Env {
         self.sim.as_ref().map(|(k, _)| k)
     }
 
+    /// The simulated task this environment measures in (the dispatch model's kqueue and port
+    /// sets are made through it).
+    pub fn sim_task(&self) -> Option<&mach_sim::Task> {
+        self.sim.as_ref().map(|(_, t)| t)
+    }
+
     /// Checks that the phase left nothing behind in the kernel (the simulation counts every
     /// right, port, message, kqueue and knote), then ends the task.
     pub fn finish(self, phase: &str) -> Result<(), BenchError> {

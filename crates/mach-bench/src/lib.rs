@@ -3,7 +3,10 @@
 //! `mach_msg(MACH_RCV_MSG | MACH_RCV_TIMEOUT, 500 ms)` with a stop flag, as `SCNotify.c`,
 //! `IOKitNotify.c` and ipconfigd's `mach_service.c` do — against `MachRecvStream` on the native
 //! `EVFILT_MACHPORT` filter, side by side in the same run, with the physical floor (a thread
-//! already blocked in `mach_msg`) as the reference.
+//! already blocked in `mach_msg`) as the reference, and — on the simulated kernel — NextBSD
+//! userland HEAD's design for SCNotify and IOKitNotify as a third baseline, "dispatch (HEAD)":
+//! libdispatch `MACH_RECV` sources on libmach's `kevent_qos` wrapper, modelled in the `dispatch`
+//! module (sim builds).
 //!
 //! The binary is a thin shell over [`run`]; the measurement functions are public so that tests
 //! (and other tools) can run them at any scale.
@@ -32,8 +35,11 @@
 
 pub mod cli;
 pub mod clock;
+pub mod compare;
 #[cfg(mach_backend = "sim")]
 pub mod demo;
+#[cfg(mach_backend = "sim")]
+pub mod dispatch;
 pub mod env;
 pub mod error;
 pub mod json;
@@ -54,16 +60,16 @@ use error::BenchError;
 use measure::rpc::{ClientKind, RpcConfig};
 use plan::Plan;
 use progress::Progress;
-use report::{IdleRow, LatencyFigures, Pair, Report, RunInfo};
+use report::{IdleRow, LatencyFigures, Pair, PortsLatency, Report, RunInfo};
 use std::time::Instant;
 
 /// Number of progress steps of a run with `plan` (for the progress line's `n/N`).
 pub fn step_count(plan: &Plan, opts: &Options) -> usize {
     let group = |g: Group, steps: usize| if opts.runs(g) { steps } else { 0 };
     usize::from(!opts.no_demo)
-        + group(Group::Latency, 3)
-        + group(Group::Throughput, 4)
-        + group(Group::Idle, 2 * plan.port_counts.len())
+        + group(Group::Latency, 4 + 2 * plan.port_counts.len())
+        + group(Group::Throughput, 7)
+        + group(Group::Idle, 3 * plan.port_counts.len())
         + group(Group::Rpc, 2 * 4 * 2 * plan.rpc_repeats.max(1))
 }
 
@@ -130,9 +136,13 @@ pub fn run_with(
     }
 
     let mut latency = LatencyFigures::default();
+    let mut latency_at_ports = Vec::new();
     if runner.group(opts, Group::Latency) {
         latency.old = runner.measure("latency: old loop", |env| {
             measure::old::old_latency(env, &plan)
+        });
+        latency.dispatch = runner.measure("latency: dispatch (HEAD)", |env| {
+            measure::dispatch::dispatch_latency(env, &plan, 1)
         });
         latency.stream = runner.measure("latency: stream", |env| {
             measure::stream::stream_latency(env, &plan)
@@ -140,21 +150,48 @@ pub fn run_with(
         latency.floor = runner.measure("latency: floor (thread blocked in mach_msg)", |env| {
             measure::old::floor_latency(env, &plan)
         });
+        for &n in &plan.port_counts {
+            let dispatch = runner.measure(
+                &format!("latency with {n} ports registered: dispatch (HEAD)"),
+                |env| measure::dispatch::dispatch_latency(env, &plan, n),
+            );
+            let stream = runner.measure(
+                &format!("latency with {n} ports registered: streams"),
+                |env| measure::stream::stream_latency_at(env, &plan, n),
+            );
+            latency_at_ports.push(PortsLatency {
+                ports: n,
+                stream,
+                dispatch,
+            });
+        }
     }
 
     let mut throughput = Pair::default();
     let mut throughput_queue_limited = Pair::default();
+    let (mut throughput_dispatch, mut throughput_queue_limited_dispatch) = (None, None);
+    let mut throughput_floor = None;
     if runner.group(opts, Group::Throughput) {
         use measure::BurstSender::{QueueLimited, Unthrottled};
         throughput.old = runner.measure("burst throughput: old loop", |env| {
             measure::old::old_throughput(env, &plan, Unthrottled)
         });
+        throughput_dispatch = runner.measure("burst throughput: dispatch (HEAD)", |env| {
+            measure::dispatch::dispatch_throughput(env, &plan, Unthrottled)
+        });
         throughput.stream = runner.measure("burst throughput: stream", |env| {
             measure::stream::stream_throughput(env, &plan, Unthrottled)
+        });
+        throughput_floor = runner.measure("burst throughput: floor", |env| {
+            measure::old::floor_throughput(env, &plan, Unthrottled)
         });
         throughput_queue_limited.old = runner
             .measure("queue-limited throughput: old loop", |env| {
                 measure::old::old_throughput(env, &plan, QueueLimited)
+            });
+        throughput_queue_limited_dispatch = runner
+            .measure("queue-limited throughput: dispatch (HEAD)", |env| {
+                measure::dispatch::dispatch_throughput(env, &plan, QueueLimited)
             });
         throughput_queue_limited.stream = runner
             .measure("queue-limited throughput: stream", |env| {
@@ -168,6 +205,9 @@ pub fn run_with(
             let old = runner.measure(&format!("idle: {n} ports, old loop"), |env| {
                 measure::old::old_idle(env, &plan, n)
             });
+            let dispatch = runner.measure(&format!("idle: {n} ports, dispatch (HEAD)"), |env| {
+                measure::dispatch::dispatch_idle(env, &plan, n)
+            });
             let stream = runner.measure(&format!("idle: {n} ports, streams"), |env| {
                 measure::stream::stream_idle(env, &plan, n)
             });
@@ -175,6 +215,7 @@ pub fn run_with(
                 ports: n,
                 old,
                 stream,
+                dispatch,
             });
         }
     }
@@ -233,6 +274,10 @@ pub fn run_with(
                         old: retries(&old),
                         stream: retries(&stream),
                     },
+                    handler_us: Pair {
+                        old: old.and_then(|o| o.handler_us),
+                        stream: stream.and_then(|o| o.handler_us),
+                    },
                 });
             }
         }
@@ -254,6 +299,10 @@ pub fn run_with(
         latency,
         throughput,
         throughput_queue_limited,
+        throughput_dispatch,
+        throughput_queue_limited_dispatch,
+        throughput_floor,
+        latency_at_ports,
         idle,
         rpc,
         demo: demo_trace,
@@ -366,18 +415,21 @@ mod tests {
     #[test]
     fn progress_counts_only_the_selected_steps() {
         let plan = Plan::full();
-        // demo + 3 latency + 4 throughput + 2 × 3 idle + 2 servers × 4 configurations × 2 client
-        // kinds × 3 repeats.
-        assert_eq!(step_count(&plan, &Options::default()), 1 + 3 + 4 + 6 + 48);
+        // demo + 4 latency + 2 × 3 latency at port counts + 7 throughput + 3 × 3 idle + 2 servers
+        // × 4 configurations × 2 client kinds × 3 repeats.
+        assert_eq!(
+            step_count(&plan, &Options::default()),
+            1 + 4 + 6 + 7 + 9 + 48
+        );
         let only_latency = Options {
             no_demo: true,
             only: Some(vec![Group::Latency]),
             ..Options::default()
         };
-        assert_eq!(step_count(&plan, &only_latency), 3);
+        assert_eq!(step_count(&plan, &only_latency), 4 + 6);
         assert_eq!(
             step_count(&Plan::quick(), &Options::default()),
-            1 + 3 + 4 + 6 + 16
+            1 + 4 + 6 + 7 + 9 + 16
         );
     }
 

@@ -19,6 +19,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Read the file to compare against before measuring: a typo should not cost a whole run.
+    let before = match opts.compare.as_deref().map(mach_bench::compare::load) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            eprintln!("mach-bench: --compare {e}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
     let plan = if opts.quick {
         Plan::quick()
     } else {
@@ -38,6 +47,18 @@ fn main() -> ExitCode {
     print!("{}", report.render_text());
 
     let mut status = ExitCode::SUCCESS;
+    if let Some(before) = &before {
+        match serde_json::from_str(&report.to_json().to_pretty_string()) {
+            Ok(after) => print!(
+                "\nbefore/after:\n{}",
+                mach_bench::compare::render(before, &after)
+            ),
+            Err(e) => {
+                eprintln!("mach-bench: cannot re-read this run's JSON: {e}");
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(path) = &opts.json {
         if let Err(e) = std::fs::write(path, report.to_json().to_pretty_string()) {
             eprintln!("mach-bench: cannot write {}: {e}", path.display());
@@ -69,6 +90,12 @@ fn main() -> ExitCode {
                     color: "#d62728",
                     dashed: false,
                     samples: l.old.as_ref().unwrap_or(&empty),
+                },
+                Series {
+                    label: "dispatch (HEAD): libdispatch source on libmach's kevent_qos",
+                    color: "#2ca02c",
+                    dashed: false,
+                    samples: l.dispatch.as_ref().unwrap_or(&empty),
                 },
                 Series {
                     label: "MachRecvStream",

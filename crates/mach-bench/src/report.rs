@@ -44,6 +44,19 @@ pub struct LatencyFigures {
     pub stream: Option<Samples>,
     /// A thread already blocked in `mach_msg`.
     pub floor: Option<Samples>,
+    /// NextBSD HEAD's libdispatch source on libmach's `kevent_qos` wrapper (one source).
+    pub dispatch: Option<Samples>,
+}
+
+/// Delivery latency with many ports registered (messages to each in turn), per design.
+#[derive(Clone, Debug, Default)]
+pub struct PortsLatency {
+    /// Ports (streams, or dispatch sources) registered.
+    pub ports: usize,
+    /// One `MachRecvStream` task per port.
+    pub stream: Option<Samples>,
+    /// One dispatch source per port.
+    pub dispatch: Option<Samples>,
 }
 
 /// One figure for each design.
@@ -64,6 +77,8 @@ pub struct IdleRow {
     pub old: Option<IdleFigures>,
     /// Streams.
     pub stream: Option<IdleFigures>,
+    /// Dispatch sources (HEAD).
+    pub dispatch: Option<IdleFigures>,
 }
 
 /// One RPC configuration: requests per second of the old single-thread server and the async
@@ -81,6 +96,8 @@ pub struct RpcRow {
     /// Client sends that waited a whole slice for room in the service queue and were retried
     /// during the window (see `measure::rpc::RpcOutcome::send_retries`).
     pub send_retries: Pair,
+    /// Slow handler only: its mean actual time per call, µs.
+    pub handler_us: Pair,
 }
 
 /// Everything one run measured.
@@ -96,6 +113,14 @@ pub struct Report {
     /// Throughput with a producer blocked by the queue limit of 5 (producer and consumer
     /// alternate), messages per second.
     pub throughput_queue_limited: Pair,
+    /// The dispatch model's burst throughput, messages per second.
+    pub throughput_dispatch: Option<f64>,
+    /// The dispatch model's queue-limited throughput, messages per second.
+    pub throughput_queue_limited_dispatch: Option<f64>,
+    /// The floor's burst throughput (a thread blocked in `mach_msg` draining the burst).
+    pub throughput_floor: Option<f64>,
+    /// Delivery latency with 1, 100, 10,000 ports registered, per design.
+    pub latency_at_ports: Vec<PortsLatency>,
     /// Idle cost per port count, ascending.
     pub idle: Vec<IdleRow>,
     /// RPC requests per second.
@@ -156,24 +181,184 @@ impl Report {
             .map_or(Pair::default(), |r| r.rate)
     }
 
-    /// The issue's goals, evaluated on this run.
+    /// The issue's goals (issue 12's table), evaluated on this run.
+    ///
+    /// The floor is a separate run with its own scheduling luck: it beats the old loop at p99
+    /// and max, so it is no lower bound there. Latency is judged against it at p50 only; the p99
+    /// ratio is printed for information, its goal marked not judged.
     pub fn goals(&self) -> Vec<Goal> {
         let mut goals = Vec::new();
         let le = |v: Option<f64>, limit: f64| v.map(|v| v <= limit);
         let ge = |v: Option<f64>, limit: f64| v.map(|v| v >= limit);
-
-        let stream_floor = ratio(self.lat(|l| &l.stream, 50.0), self.lat(|l| &l.floor, 50.0));
-        goals.push(Goal {
-            name: "stream p50 latency ≤ 2× floor",
-            measured: fmt_ratio(stream_floor),
-            met: le(stream_floor, 2.0),
-        });
+        let all_met = |v: &[Option<bool>]| -> Option<bool> {
+            v.iter()
+                .copied()
+                .collect::<Option<Vec<bool>>>()
+                .map(|v| v.iter().all(|&b| b))
+        };
 
         let tput = ratio(self.throughput.stream, self.throughput.old);
         goals.push(Goal {
-            name: "stream throughput ≥ old",
+            name: "burst throughput stream/old ≥ 1.0",
             measured: fmt_ratio(tput),
             met: ge(tput, 1.0),
+        });
+        let tput_floor = ratio(self.throughput.stream, self.throughput_floor);
+        goals.push(Goal {
+            name: "burst throughput stream/floor ≥ 0.9",
+            measured: fmt_ratio(tput_floor),
+            met: ge(tput_floor, 0.9),
+        });
+        let ql = ratio(
+            self.throughput_queue_limited.stream,
+            self.throughput_queue_limited.old,
+        );
+        goals.push(Goal {
+            name: "queue-limited throughput stream/old ≥ 1.0",
+            measured: fmt_ratio(ql),
+            met: ge(ql, 1.0),
+        });
+
+        let p50_floor = ratio(self.lat(|l| &l.stream, 50.0), self.lat(|l| &l.floor, 50.0));
+        goals.push(Goal {
+            name: "p50 latency stream/floor ≤ 1.3",
+            measured: fmt_ratio(p50_floor),
+            met: le(p50_floor, 1.3),
+        });
+        let p99_floor = ratio(self.lat(|l| &l.stream, 99.0), self.lat(|l| &l.floor, 99.0));
+        goals.push(Goal {
+            name: "p99 latency stream/floor ≤ 1.5 (only if the floor is a true floor)",
+            measured: format!(
+                "{} — not judged: the floor is a separate run, no lower bound at p99",
+                fmt_ratio(p99_floor)
+            ),
+            met: None,
+        });
+
+        let clients = self.run.plan.rpc_clients;
+        for (kind, n, label) in [
+            (
+                ClientKind::Async,
+                1,
+                "RPC instant, 1 async client, stream/old ≥ 1.0",
+            ),
+            (
+                ClientKind::Async,
+                clients,
+                "RPC instant, 64 async clients, stream/old ≥ 1.0",
+            ),
+            (
+                ClientKind::Threads,
+                1,
+                "RPC instant, 1 C-stub thread, stream/old ≥ 1.0",
+            ),
+            (
+                ClientKind::Threads,
+                clients,
+                "RPC instant, 64 C-stub threads, stream/old ≥ 1.0",
+            ),
+        ] {
+            let p = self.rpc_pair_of(kind, n, false);
+            let r = ratio(p.stream, p.old);
+            goals.push(Goal {
+                name: label,
+                measured: fmt_ratio(r),
+                met: ge(r, 1.0),
+            });
+        }
+        let slow1 = self.rpc_pair(1, true);
+        let slow1_ratio = ratio(slow1.stream, slow1.old);
+        goals.push(Goal {
+            name: "RPC 1 ms handler, 1 async client, stream/old ≥ 0.95",
+            measured: fmt_ratio(slow1_ratio),
+            met: ge(slow1_ratio, 0.95),
+        });
+        let slow = self.rpc_pair(clients, true);
+        let slow_ratio = ratio(slow.stream, slow.old);
+        goals.push(Goal {
+            name: "RPC 1 ms handler, 64 async clients, stream/old ≥ 20×",
+            measured: fmt_ratio(slow_ratio),
+            met: ge(slow_ratio, 20.0),
+        });
+
+        // Shutdown: ≥ 100× at 1 and 100 ports, ≥ 30× at the largest count (10,000).
+        let largest = self.largest_idle().map(|r| r.ports);
+        let shut: Vec<(usize, Option<f64>, f64)> = self
+            .idle
+            .iter()
+            .map(|r| {
+                let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64());
+                let need = if Some(r.ports) == largest && self.idle.len() > 1 {
+                    30.0
+                } else {
+                    100.0
+                };
+                (r.ports, ratio(d(&r.old), d(&r.stream)), need)
+            })
+            .collect();
+        goals.push(Goal {
+            name: "shutdown old/stream ≥ 100× at 1 and 100 ports, ≥ 30× at 10,000",
+            measured: if shut.is_empty() {
+                "n/a".into()
+            } else {
+                shut.iter()
+                    .map(|(n, r, _)| format!("{} at {}", fmt_ratio(*r), ports(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            met: if shut.is_empty() {
+                None
+            } else {
+                all_met(
+                    &shut
+                        .iter()
+                        .map(|(_, r, need)| ge(*r, *need))
+                        .collect::<Vec<_>>(),
+                )
+            },
+        });
+
+        let vs_dispatch_lat = ratio(
+            self.lat(|l| &l.stream, 50.0),
+            self.lat(|l| &l.dispatch, 50.0),
+        );
+        goals.push(Goal {
+            name: "p50 latency stream/dispatch (HEAD) ≤ 1.0",
+            measured: fmt_ratio(vs_dispatch_lat),
+            met: le(vs_dispatch_lat, 1.0),
+        });
+        let vs_dispatch_tput = ratio(self.throughput.stream, self.throughput_dispatch);
+        goals.push(Goal {
+            name: "burst throughput stream/dispatch (HEAD) ≥ 1.0",
+            measured: fmt_ratio(vs_dispatch_tput),
+            met: ge(vs_dispatch_tput, 1.0),
+        });
+        let p50_at = |pick: fn(&PortsLatency) -> &Option<Samples>, row: Option<&PortsLatency>| {
+            row.and_then(|r| pick(r).as_ref())
+                .and_then(|s| s.percentile_ns(50.0))
+                .map(|ns| ns as f64 / 1e3)
+        };
+        let (first, last) = (self.latency_at_ports.first(), self.latency_at_ports.last());
+        let scale = if self.latency_at_ports.len() > 1 {
+            ratio(p50_at(|r| &r.stream, last), p50_at(|r| &r.stream, first))
+        } else {
+            None
+        };
+        goals.push(Goal {
+            name: "stream p50 latency at 10,000 ports / at 1 port ≤ 1.2",
+            measured: format!(
+                "{} (dispatch (HEAD): {})",
+                fmt_ratio(scale),
+                fmt_ratio(if self.latency_at_ports.len() > 1 {
+                    ratio(
+                        p50_at(|r| &r.dispatch, last),
+                        p50_at(|r| &r.dispatch, first),
+                    )
+                } else {
+                    None
+                })
+            ),
+            met: le(scale, 1.2),
         });
 
         let streams: Vec<&IdleFigures> =
@@ -182,11 +367,7 @@ impl Report {
             if streams.is_empty() || streams.len() < self.idle.len() {
                 return None;
             }
-            streams
-                .iter()
-                .map(|f| ok(f))
-                .collect::<Option<Vec<bool>>>()
-                .map(|v| v.iter().all(|&b| b))
+            all_met(&streams.iter().map(|f| ok(f)).collect::<Vec<_>>())
         };
         let max_wake = streams
             .iter()
@@ -203,49 +384,14 @@ impl Report {
             measured: max_threads.map_or("n/a".into(), |t| format!("{t} threads added at worst")),
             met: all(&|f| f.threads_added.map(|t| t <= 0)),
         });
-
-        // Shutdown is judged at every port count: the old loop's cost is its 500 ms receive
-        // timeout whatever the count, the stream's is the teardown work, which grows with it.
-        let shut: Vec<(usize, Option<f64>)> = self
-            .idle
-            .iter()
-            .map(|r| {
-                let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64());
-                (r.ports, ratio(d(&r.old), d(&r.stream)))
-            })
-            .collect();
-        let shut_met = if shut.is_empty() || shut.iter().any(|(_, r)| r.is_none()) {
-            None
-        } else {
-            Some(shut.iter().all(|(_, r)| r.is_some_and(|r| r >= 100.0)))
-        };
+        let rss = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.rss_per_port());
+        let mem = self
+            .largest_idle()
+            .and_then(|r| ratio(rss(&r.old), rss(&r.stream)));
         goals.push(Goal {
-            name: "stream shutdown ≥ 100× faster than old (every port count)",
-            measured: if shut.is_empty() {
-                "n/a".into()
-            } else {
-                shut.iter()
-                    .map(|(n, r)| format!("{} at {}", fmt_ratio(*r), ports(*n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            met: shut_met,
-        });
-
-        let clients = self.run.plan.rpc_clients;
-        let r64 = self.rpc_pair(clients, false);
-        let r64_ratio = ratio(r64.stream, r64.old);
-        goals.push(Goal {
-            name: "async server ≥ old at 64 clients",
-            measured: fmt_ratio(r64_ratio),
-            met: ge(r64_ratio, 1.0),
-        });
-        let slow = self.rpc_pair(clients, true);
-        let slow_ratio = ratio(slow.stream, slow.old);
-        goals.push(Goal {
-            name: "async server ≥ 20× old with 1 ms handlers",
-            measured: fmt_ratio(slow_ratio),
-            met: ge(slow_ratio, 20.0),
+            name: "memory per idle port old/stream ≥ 3×",
+            measured: fmt_ratio(mem),
+            met: ge(mem, 3.0),
         });
         goals
     }
@@ -264,6 +410,9 @@ impl Report {
             ("floor_p50", lat(|l| &l.floor, 50.0)),
             ("floor_p99", lat(|l| &l.floor, 99.0)),
             ("floor_max", lat(|l| &l.floor, 100.0)),
+            ("dispatch_p50", lat(|l| &l.dispatch, 50.0)),
+            ("dispatch_p99", lat(|l| &l.dispatch, 99.0)),
+            ("dispatch_max", lat(|l| &l.dispatch, 100.0)),
         ]);
         let throughput = Json::obj([
             ("old", Json::opt(self.throughput.old)),
@@ -276,18 +425,30 @@ impl Report {
                 "stream_queue_limited",
                 Json::opt(self.throughput_queue_limited.stream),
             ),
+            ("dispatch", Json::opt(self.throughput_dispatch)),
+            (
+                "dispatch_queue_limited",
+                Json::opt(self.throughput_queue_limited_dispatch),
+            ),
+            ("floor", Json::opt(self.throughput_floor)),
         ]);
 
         let largest = self.largest_idle();
         // Headline keys (the largest port count) first, then one pair per port count.
         let per_count =
-            |headline: Pair, headline_keys: [&str; 2], f: fn(&IdleFigures) -> Option<f64>| {
+            |headline: Pair, headline_keys: [&str; 3], f: fn(&IdleFigures) -> Option<f64>| {
+                let headline_dispatch = largest.and_then(|r| r.dispatch.as_ref()).and_then(f);
                 let mut pairs = vec![
                     (headline_keys[0].to_string(), Json::opt(headline.old)),
                     (headline_keys[1].to_string(), Json::opt(headline.stream)),
+                    (headline_keys[2].to_string(), Json::opt(headline_dispatch)),
                 ];
                 for row in &self.idle {
-                    for (side, fig) in [("old", &row.old), ("stream", &row.stream)] {
+                    for (side, fig) in [
+                        ("old", &row.old),
+                        ("stream", &row.stream),
+                        ("dispatch", &row.dispatch),
+                    ] {
                         let key = format!("{side}_{}", row.ports);
                         if !pairs.iter().any(|(k, _)| *k == key) {
                             pairs.push((key, Json::opt(fig.as_ref().and_then(f))));
@@ -300,18 +461,70 @@ impl Report {
         let threads_f: fn(&IdleFigures) -> Option<f64> = |f| f.threads_added.map(|t| t as f64);
         let rss_f: fn(&IdleFigures) -> Option<f64> = |f| f.rss_per_port();
         let shut_f: fn(&IdleFigures) -> Option<f64> = |f| Some(f.shutdown.as_secs_f64() * 1e6);
-        let wakeups = per_count(self.idle_pair(largest, wake_f), ["old", "stream"], wake_f);
+        let wakeups = per_count(
+            self.idle_pair(largest, wake_f),
+            ["old", "stream", "dispatch"],
+            wake_f,
+        );
         let threads = per_count(
             self.idle_pair(largest, threads_f),
-            ["old_10000", "stream_10000"],
+            ["old_10000", "stream_10000", "dispatch_10000"],
             threads_f,
         );
         let rss = Json::obj([
             ("old", Json::opt(self.idle_pair(largest, rss_f).old)),
             ("stream", Json::opt(self.idle_pair(largest, rss_f).stream)),
+            (
+                "dispatch",
+                Json::opt(largest.and_then(|r| r.dispatch.as_ref()).and_then(rss_f)),
+            ),
             ("ports", Json::opt(largest.map(|r| r.ports as f64))),
         ]);
-        let shutdown = per_count(self.idle_pair(largest, shut_f), ["old", "stream"], shut_f);
+        let shutdown = per_count(
+            self.idle_pair(largest, shut_f),
+            ["old", "stream", "dispatch"],
+            shut_f,
+        );
+        // p50 per port count; the largest count also under `_10000` (as the idle keys).
+        let mut at_ports = Vec::new();
+        for side in ["stream", "dispatch"] {
+            for (i, row) in self.latency_at_ports.iter().enumerate() {
+                let samples = if side == "stream" {
+                    &row.stream
+                } else {
+                    &row.dispatch
+                };
+                let p50 = samples
+                    .as_ref()
+                    .and_then(|s| s.percentile_ns(50.0))
+                    .map(|ns| ns as f64 / 1e3);
+                at_ports.push((format!("{side}_{}", row.ports), Json::opt(p50)));
+                if i + 1 == self.latency_at_ports.len() && row.ports != 10_000 {
+                    at_ports.push((format!("{side}_10000"), Json::opt(p50)));
+                }
+            }
+        }
+        let latency_at_ports = Json::Obj(at_ports);
+        let handler_row = |kind: ClientKind, n: usize| {
+            self.rpc
+                .iter()
+                .find(|r| r.client == kind && r.clients == n && r.slow)
+                .map_or(Pair::default(), |r| r.handler_us)
+        };
+        let (h1, h64) = (
+            handler_row(ClientKind::Async, 1),
+            handler_row(ClientKind::Async, self.run.plan.rpc_clients),
+        );
+        let rpc_handler = Json::obj([
+            ("old_slow", Json::opt(h1.old)),
+            ("stream_slow", Json::opt(h1.stream)),
+            ("old_64_slow", Json::opt(h64.old)),
+            ("stream_64_slow", Json::opt(h64.stream)),
+            (
+                "requested",
+                Json::Num(self.run.plan.rpc_slow_handler.as_secs_f64() * 1e6),
+            ),
+        ]);
 
         let clients = self.run.plan.rpc_clients;
         // The issue's key order: old_1, stream_1, old_64, stream_64, old_64_slow, stream_64_slow.
@@ -364,6 +577,21 @@ impl Report {
             (
                 "throughput_stream_over_old",
                 Json::opt(ratio(self.throughput.stream, self.throughput.old)),
+            ),
+            (
+                "throughput_stream_over_floor",
+                Json::opt(ratio(self.throughput.stream, self.throughput_floor)),
+            ),
+            (
+                "throughput_stream_over_dispatch",
+                Json::opt(ratio(self.throughput.stream, self.throughput_dispatch)),
+            ),
+            (
+                "latency_p50_stream_over_dispatch",
+                Json::opt(ratio(
+                    self.lat(|l| &l.stream, 50.0),
+                    self.lat(|l| &l.dispatch, 50.0),
+                )),
             ),
             (
                 "rss_per_port_old_over_stream",
@@ -482,28 +710,36 @@ impl Report {
             ("rpc_per_s", rpc),
             ("rpc_per_s_c_stub_threads", rpc_threads),
             ("rpc_c_stub_send_retries", rpc_retries),
+            ("rpc_handler_us", rpc_handler),
+            ("latency_at_ports_us", latency_at_ports),
             ("ratios", ratios),
             ("goals", goals),
             ("run", run),
         ])
     }
 
-    /// The comparison as table rows: label, old, stream, floor, ratio.
-    pub fn rows(&self) -> Vec<[String; 5]> {
+    /// The comparison as table rows: label, old loop, dispatch (HEAD), stream, floor, ratios.
+    pub fn rows(&self) -> Vec<[String; 6]> {
         let mut rows = Vec::new();
-        let lat = |w: &str, p: f64| -> [String; 5] {
-            let (o, s, f) = (
+        let lat = |w: &str, p: f64| -> [String; 6] {
+            let (o, d, s, f) = (
                 self.lat(|l| &l.old, p),
+                self.lat(|l| &l.dispatch, p),
                 self.lat(|l| &l.stream, p),
                 self.lat(|l| &l.floor, p),
             );
-            let mut r = format!("old/stream {}", fmt_ratio(ratio(o, s)));
-            if p < 100.0 {
+            let mut r = format!(
+                "old/stream {}, dispatch/stream {}",
+                fmt_ratio(ratio(o, s)),
+                fmt_ratio(ratio(d, s))
+            );
+            if p <= 50.0 {
                 let _ = write!(r, ", stream/floor {}", fmt_ratio(ratio(s, f)));
             }
             [
                 format!("delivery latency {w}"),
                 fmt_us(o),
+                fmt_us(d),
                 fmt_us(s),
                 fmt_us(f),
                 r,
@@ -512,19 +748,55 @@ impl Report {
         rows.push(lat("p50", 50.0));
         rows.push(lat("p99", 99.0));
         rows.push(lat("max", 100.0));
-        for (label, pair) in [
-            ("burst throughput, 1 port", self.throughput),
+        for row in &self.latency_at_ports {
+            let p50 = |s: &Option<Samples>| {
+                s.as_ref()
+                    .and_then(|s| s.percentile_ns(50.0))
+                    .map(|ns| ns as f64 / 1e3)
+            };
+            let (d, s) = (p50(&row.dispatch), p50(&row.stream));
+            rows.push([
+                format!("delivery latency p50, {} registered", ports(row.ports)),
+                String::new(),
+                fmt_us(d),
+                fmt_us(s),
+                String::new(),
+                format!("dispatch/stream {}", fmt_ratio(ratio(d, s))),
+            ]);
+        }
+        for (label, pair, dispatch, floor) in [
+            (
+                "burst throughput, 1 port",
+                self.throughput,
+                self.throughput_dispatch,
+                self.throughput_floor,
+            ),
             (
                 "queue-limited throughput (sender blocks at 5)",
                 self.throughput_queue_limited,
+                self.throughput_queue_limited_dispatch,
+                None,
             ),
         ] {
+            let mut r = format!(
+                "stream/old {}, stream/dispatch {}",
+                fmt_ratio(ratio(pair.stream, pair.old)),
+                fmt_ratio(ratio(pair.stream, dispatch))
+            );
+            if floor.is_some() {
+                let _ = write!(r, ", stream/floor {}", fmt_ratio(ratio(pair.stream, floor)));
+            }
             rows.push([
                 label.into(),
                 fmt_rate(pair.old, "msg/s"),
+                fmt_rate(dispatch, "msg/s"),
                 fmt_rate(pair.stream, "msg/s"),
-                String::new(),
-                format!("stream/old {}", fmt_ratio(ratio(pair.stream, pair.old))),
+                if floor.is_some() {
+                    fmt_rate(floor, "msg/s")
+                } else {
+                    String::new()
+                },
+                r,
             ]);
         }
         for row in &self.idle {
@@ -532,6 +804,7 @@ impl Report {
             rows.push([
                 format!("idle wake-ups per port per s, {}", ports(row.ports)),
                 fmt_num(w(&row.old), 2),
+                fmt_num(w(&row.dispatch), 2),
                 fmt_num(w(&row.stream), 2),
                 String::new(),
                 String::new(),
@@ -548,6 +821,7 @@ impl Report {
             rows.push([
                 format!("threads per port (added), {}", ports(row.ports)),
                 t(&row.old),
+                t(&row.dispatch),
                 t(&row.stream),
                 String::new(),
                 String::new(),
@@ -555,10 +829,11 @@ impl Report {
         }
         if let Some(row) = self.largest_idle() {
             let r = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.rss_per_port());
-            let (o, s) = (r(&row.old), r(&row.stream));
+            let (o, d, s) = (r(&row.old), r(&row.dispatch), r(&row.stream));
             rows.push([
                 format!("memory per idle port, {}", ports(row.ports)),
                 fmt_bytes(o),
+                fmt_bytes(d),
                 fmt_bytes(s),
                 String::new(),
                 format!("old/stream {}", fmt_ratio(ratio(o, s))),
@@ -566,13 +841,18 @@ impl Report {
         }
         for row in &self.idle {
             let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64() * 1e6);
-            let (o, s) = (d(&row.old), d(&row.stream));
+            let (o, di, s) = (d(&row.old), d(&row.dispatch), d(&row.stream));
             rows.push([
                 format!("shutdown, {}", ports(row.ports)),
                 fmt_us(o),
+                fmt_us(di),
                 fmt_us(s),
                 String::new(),
-                format!("old/stream {}", fmt_ratio(ratio(o, s))),
+                format!(
+                    "old/stream {}, dispatch/stream {}",
+                    fmt_ratio(ratio(o, s)),
+                    fmt_ratio(ratio(di, s))
+                ),
             ]);
         }
         for r in &self.rpc {
@@ -596,9 +876,33 @@ impl Report {
             rows.push([
                 label,
                 fmt_rate(r.rate.old, "/s"),
+                // ipconfigd's mach_service.c was not converted at HEAD: its baseline is the
+                // old loop.
+                "(= old loop)".into(),
                 fmt_rate(r.rate.stream, "/s"),
                 String::new(),
                 format!("stream/old {}", fmt_ratio(ratio(r.rate.stream, r.rate.old))),
+            ]);
+        }
+        for r in self.rpc.iter().filter(|r| r.slow) {
+            rows.push([
+                format!(
+                    "  handler's actual time per call, {} {}{}",
+                    r.clients,
+                    match r.client {
+                        ClientKind::Async => "async client",
+                        ClientKind::Threads => "C-stub thread",
+                    },
+                    if r.clients == 1 { "" } else { "s" },
+                ),
+                fmt_us(r.handler_us.old),
+                String::new(),
+                fmt_us(r.handler_us.stream),
+                String::new(),
+                format!(
+                    "stream/old {}",
+                    fmt_ratio(ratio(r.handler_us.stream, r.handler_us.old))
+                ),
             ]);
         }
         rows
@@ -620,7 +924,14 @@ impl Report {
 
     /// The comparison as a plain-text table, followed by the goals.
     pub fn render_text(&self) -> String {
-        let header = ["", "old loop", "stream", "floor", "ratio"];
+        let header = [
+            "",
+            "old loop",
+            "dispatch (HEAD)",
+            "stream",
+            "floor",
+            "ratio",
+        ];
         let rows = self.rows();
         let mut widths = header.map(str::len);
         for r in &rows {
@@ -630,11 +941,11 @@ impl Report {
         }
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.header_line());
-        let line = |out: &mut String, cells: [&str; 5]| {
+        let line = |out: &mut String, cells: [&str; 6]| {
             let mut s = String::new();
             for (i, c) in cells.iter().enumerate() {
                 let pad = widths[i].saturating_sub(c.chars().count());
-                if i == 0 || i == 4 {
+                if i == 0 || i == 5 {
                     let _ = write!(s, "{c}{}", " ".repeat(pad));
                 } else {
                     let _ = write!(s, "{}{c}", " ".repeat(pad));
@@ -645,7 +956,7 @@ impl Report {
         };
         line(&mut out, header);
         for r in &rows {
-            line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
+            line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
         }
         out.push('\n');
         out.push_str(&self.render_goals());
@@ -692,7 +1003,8 @@ impl Report {
             let mark = match g.met {
                 Some(true) => "met   ",
                 Some(false) => "MISSED",
-                None => "n/a   ",
+                None if g.measured.starts_with("n/a") => "n/a   ",
+                None => "info  ",
             };
             let _ = writeln!(out, "  [{mark}] {} — {}", g.name, g.measured);
         }
@@ -703,12 +1015,14 @@ impl Report {
     pub fn render_markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n", self.header_line());
-        out.push_str("| | old loop | stream | floor | ratio |\n|---|---:|---:|---:|---|\n");
+        out.push_str(
+            "| | old loop | dispatch (HEAD) | stream | floor | ratio |\n|---|---:|---:|---:|---:|---|\n",
+        );
         for r in self.rows() {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
-                r[0], r[1], r[2], r[3], r[4]
+                "| {} | {} | {} | {} | {} | {} |",
+                r[0], r[1], r[2], r[3], r[4], r[5]
             );
         }
         out.push('\n');
@@ -716,7 +1030,8 @@ impl Report {
             let mark = match g.met {
                 Some(true) => "met",
                 Some(false) => "**missed**",
-                None => "not measured",
+                None if g.measured.starts_with("n/a") => "not measured",
+                None => "not judged",
             };
             let _ = writeln!(out, "- {}: {} ({mark})", g.name, g.measured);
         }
@@ -815,6 +1130,7 @@ mod tests {
                 old: us(&[10, 20, 30, 400]),
                 stream: us(&[12, 14, 16, 50]),
                 floor: us(&[8, 9, 10, 11]),
+                dispatch: us(&[15, 18, 30, 90]),
             },
             throughput: Pair {
                 old: Some(100_000.0),
@@ -824,21 +1140,44 @@ mod tests {
                 old: Some(110_000.0),
                 stream: Some(88_000.0),
             },
+            throughput_dispatch: Some(200_000.0),
+            throughput_queue_limited_dispatch: Some(80_000.0),
+            throughput_floor: Some(260_000.0),
+            latency_at_ports: vec![
+                PortsLatency {
+                    ports: 1,
+                    stream: us(&[10, 12, 14]),
+                    dispatch: us(&[15, 16, 17]),
+                },
+                PortsLatency {
+                    ports: 100,
+                    stream: us(&[11, 13, 15]),
+                    dispatch: us(&[20, 21, 22]),
+                },
+                PortsLatency {
+                    ports: 10_000,
+                    stream: us(&[12, 13, 20]),
+                    dispatch: us(&[300, 310, 320]),
+                },
+            ],
             idle: vec![
                 IdleRow {
                     ports: 1,
                     old: Some(idle(1, 4, 1, 8192, 400)),
                     stream: Some(idle(1, 0, 0, 0, 1)),
+                    dispatch: Some(idle(1, 0, 0, 0, 2)),
                 },
                 IdleRow {
                     ports: 100,
                     old: Some(idle(100, 400, 100, 819_200, 500)),
                     stream: Some(idle(100, 0, 0, 40_960, 2)),
+                    dispatch: Some(idle(100, 0, 0, 40_960, 4)),
                 },
                 IdleRow {
                     ports: 10_000,
                     old: Some(idle(10_000, 40_000, 10_000, 163_840_000, 510)),
                     stream: Some(idle(10_000, 0, 0, 20_480_000, 40)),
+                    dispatch: Some(idle(10_000, 0, 0, 10_240_000, 1_300)),
                 },
             ],
             rpc: vec![
@@ -851,6 +1190,7 @@ mod tests {
                         stream: Some(40_000.0),
                     },
                     send_retries: Pair::default(),
+                    handler_us: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -861,6 +1201,7 @@ mod tests {
                         stream: Some(90_000.0),
                     },
                     send_retries: Pair::default(),
+                    handler_us: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -871,6 +1212,21 @@ mod tests {
                         stream: Some(30_000.0),
                     },
                     send_retries: Pair::default(),
+                    handler_us: Pair::default(),
+                },
+                RpcRow {
+                    client: ClientKind::Async,
+                    clients: 1,
+                    slow: true,
+                    rate: Pair {
+                        old: Some(950.0),
+                        stream: Some(920.0),
+                    },
+                    send_retries: Pair::default(),
+                    handler_us: Pair {
+                        old: Some(1_050.0),
+                        stream: Some(1_070.0),
+                    },
                 },
                 RpcRow {
                     client: ClientKind::Threads,
@@ -883,6 +1239,10 @@ mod tests {
                     send_retries: Pair {
                         old: Some(12.0),
                         stream: Some(0.0),
+                    },
+                    handler_us: Pair {
+                        old: Some(1_060.0),
+                        stream: Some(1_080.0),
                     },
                 },
             ],
@@ -906,13 +1266,39 @@ mod tests {
                     "stream_p50",
                     "stream_p99",
                     "floor_p50",
+                    "dispatch_p50",
+                    "dispatch_p99",
                 ],
             ),
-            ("throughput_msgs_per_s", &["old", "stream"]),
-            ("idle_wakeups_per_port_per_s", &["old", "stream"]),
-            ("threads", &["old_10000", "stream_10000"]),
+            ("throughput_msgs_per_s", &["old", "stream", "dispatch"]),
+            (
+                "idle_wakeups_per_port_per_s",
+                &["old", "stream", "dispatch"],
+            ),
+            ("threads", &["old_10000", "stream_10000", "dispatch_10000"]),
             ("rss_bytes_per_port", &["old", "stream"]),
-            ("shutdown_us", &["old", "stream"]),
+            (
+                "shutdown_us",
+                &[
+                    "old",
+                    "stream",
+                    "dispatch_1",
+                    "dispatch_100",
+                    "dispatch_10000",
+                ],
+            ),
+            (
+                "latency_at_ports_us",
+                &[
+                    "stream_1",
+                    "stream_100",
+                    "stream_10000",
+                    "dispatch_1",
+                    "dispatch_100",
+                    "dispatch_10000",
+                ],
+            ),
+            ("rpc_handler_us", &["old_slow", "stream_slow"]),
             (
                 "rpc_per_s",
                 &[
@@ -948,7 +1334,7 @@ mod tests {
         assert_eq!(v["shutdown_us"]["stream_1"], 1_000.0);
         assert_eq!(v["rpc_per_s"]["stream_64_slow"], 30_000.0);
         // Not measured → null, key still present.
-        assert!(v["rpc_per_s"]["old_1_slow"].is_null());
+        assert!(v["rpc_per_s_c_stub_threads"]["old_1_slow"].is_null());
         assert_eq!(v["ratios"]["shutdown_old_over_stream"], 12.75);
         assert_eq!(v["run"]["port_counts"][2], 10_000.0);
         assert_eq!(v["run"]["missing"][0], "demo: scnotify not built");
@@ -957,6 +1343,17 @@ mod tests {
         assert!(v["rpc_per_s_c_stub_threads"]["old_64"].is_null());
         assert_eq!(v["rpc_c_stub_send_retries"]["old_64_slow"], 12.0);
         assert_eq!(v["rpc_c_stub_send_retries"]["stream_64_slow"], 0.0);
+        // The dispatch baseline's figures under their own keys.
+        assert_eq!(v["latency_us"]["dispatch_p50"], 18.0);
+        assert_eq!(v["throughput_msgs_per_s"]["dispatch"], 200_000.0);
+        assert_eq!(v["throughput_msgs_per_s"]["floor"], 260_000.0);
+        assert_eq!(v["shutdown_us"]["dispatch_10000"], 1_300_000.0);
+        assert_eq!(v["shutdown_us"]["dispatch"], 1_300_000.0);
+        assert_eq!(v["latency_at_ports_us"]["dispatch_10000"], 310.0);
+        assert_eq!(v["latency_at_ports_us"]["stream_1"], 12.0);
+        assert_eq!(v["rpc_handler_us"]["old_slow"], 1_050.0);
+        assert_eq!(v["rpc_handler_us"]["stream_slow"], 1_070.0);
+        assert_eq!(v["rpc_handler_us"]["requested"], 1_000.0);
     }
 
     #[test]
@@ -964,6 +1361,10 @@ mod tests {
         let mut r = sample_report();
         r.latency.stream = None;
         r.throughput.stream = None;
+        r.throughput_queue_limited.stream = None;
+        r.latency_at_ports
+            .iter_mut()
+            .for_each(|row| row.stream = None);
         r.idle.iter_mut().for_each(|row| row.stream = None);
         r.rpc.clear();
         let v: serde_json::Value = serde_json::from_str(&r.to_json().to_pretty_string()).unwrap();
@@ -979,46 +1380,83 @@ mod tests {
     fn goals_follow_the_figures() {
         let r = sample_report();
         let goals = r.goals();
-        let met = |name: &str| goals.iter().find(|g| g.name.starts_with(name)).unwrap().met;
-        // stream p50 14 µs vs floor 9 µs: 1.56× ≤ 2.
-        assert_eq!(met("stream p50"), Some(true));
-        assert_eq!(met("stream throughput"), Some(true));
-        assert_eq!(met("stream idle"), Some(true));
-        assert_eq!(met("stream threads"), Some(true));
-        // 510 ms / 40 ms = 12.75× at 10,000 ports: short of 100× (400× and 250× below).
-        assert_eq!(met("stream shutdown"), Some(false));
+        let met = |name: &str| {
+            goals
+                .iter()
+                .find(|g| g.name.starts_with(name))
+                .unwrap_or_else(|| panic!("no goal {name}"))
+                .met
+        };
+        assert_eq!(met("burst throughput stream/old"), Some(true));
+        // 250k / 260k = 0.96 ≥ 0.9.
+        assert_eq!(met("burst throughput stream/floor"), Some(true));
+        // 88k / 110k.
+        assert_eq!(met("queue-limited"), Some(false));
+        // stream p50 14 µs vs floor 9 µs: 1.56× > 1.3.
+        assert_eq!(met("p50 latency stream/floor"), Some(false));
+        // The floor is not a lower bound at p99: never judged.
+        assert_eq!(met("p99 latency stream/floor"), None);
+        // 40k / 50k with one async client.
+        assert_eq!(met("RPC instant, 1 async"), Some(false));
+        assert_eq!(met("RPC instant, 64 async"), Some(true));
+        // No C-stub rows for instant handlers in the sample: not measured, not met.
+        assert_eq!(met("RPC instant, 1 C-stub"), None);
+        // 920 / 950 = 0.968 ≥ 0.95.
+        assert_eq!(met("RPC 1 ms handler, 1 async"), Some(true));
+        // 30,000 / 900 = 33×.
+        assert_eq!(met("RPC 1 ms handler, 64 async"), Some(true));
+        // 510 ms / 40 ms = 12.75× at 10,000 ports: short of 30× (400× and 250× below).
+        assert_eq!(met("shutdown"), Some(false));
         let shut = goals
             .iter()
-            .find(|g| g.name.starts_with("stream shutdown"))
+            .find(|g| g.name.starts_with("shutdown"))
             .unwrap();
         assert_eq!(
             shut.measured,
             "400× at 1 port, 250× at 100 ports, 12.8× at 10000 ports"
         );
-        assert_eq!(met("async server ≥ old"), Some(true));
-        // 30,000 / 900 = 33×.
-        assert_eq!(met("async server ≥ 20×"), Some(true));
+        // 14 / 18 µs; 250k / 200k msg/s.
+        assert_eq!(met("p50 latency stream/dispatch"), Some(true));
+        assert_eq!(met("burst throughput stream/dispatch"), Some(true));
+        // 13 / 12 µs = 1.08 ≤ 1.2.
+        assert_eq!(met("stream p50 latency at 10,000"), Some(true));
+        assert_eq!(met("stream idle"), Some(true));
+        assert_eq!(met("stream threads"), Some(true));
+        // 16 KiB / 2 KiB.
+        assert_eq!(met("memory"), Some(true));
 
+        // 30× is enough at the largest count, not at 100 ports.
         let mut better = sample_report();
-        better.idle[2].stream.as_mut().unwrap().shutdown = Duration::from_millis(5);
+        better.idle[2].stream.as_mut().unwrap().shutdown = Duration::from_millis(15);
         let g = better.goals();
+        let met_b = |name: &str| g.iter().find(|g| g.name.starts_with(name)).unwrap().met;
+        assert_eq!(met_b("shutdown"), Some(true), "510/15 = 34×");
+        better.idle[1].stream.as_mut().unwrap().shutdown = Duration::from_millis(10);
         assert_eq!(
-            g.iter()
-                .find(|g| g.name.starts_with("stream shutdown"))
+            better
+                .goals()
+                .iter()
+                .find(|g| g.name.starts_with("shutdown"))
                 .unwrap()
                 .met,
-            Some(true)
+            Some(false),
+            "500/10 = 50× at 100 ports"
         );
 
         let mut worse = sample_report();
         worse.idle[1].stream.as_mut().unwrap().wakeups = 3;
         worse.idle[2].stream.as_mut().unwrap().threads_added = Some(2);
         worse.latency.stream = Some(Samples::from_unsorted(vec![30_000; 4]));
+        worse.latency_at_ports[2].stream = Some(Samples::from_unsorted(vec![20_000; 3]));
+        worse.throughput.stream = Some(150_000.0);
         let goals = worse.goals();
         let met = |name: &str| goals.iter().find(|g| g.name.starts_with(name)).unwrap().met;
         assert_eq!(met("stream idle"), Some(false));
         assert_eq!(met("stream threads"), Some(false));
-        assert_eq!(met("stream p50"), Some(false));
+        assert_eq!(met("p50 latency stream/dispatch"), Some(false));
+        assert_eq!(met("burst throughput stream/dispatch"), Some(false));
+        assert_eq!(met("burst throughput stream/floor"), Some(false));
+        assert_eq!(met("stream p50 latency at 10,000"), Some(false));
     }
 
     #[test]
@@ -1026,21 +1464,23 @@ mod tests {
         let r = sample_report();
         let text = r.render_text();
         assert!(
-            text.contains("old/stream 1.43×, stream/floor 1.56×"),
+            text.contains("old/stream 1.43×, dispatch/stream 1.29×, stream/floor 1.56×"),
             "{text}"
         );
-        assert!(text.contains("stream/old 2.50×"));
+        assert!(text.contains("stream/old 2.50×, stream/dispatch 1.25×, stream/floor 0.96×"));
+        assert!(text.contains("dispatch (HEAD)"));
+        assert!(text.contains("delivery latency p50, 10000 ports registered"));
         assert!(text.contains("510 ms"));
         assert!(text.contains("MISSED"));
         assert!(text.contains("not measured:\n  - demo: scnotify not built"));
         assert!(text
             .contains("64 C-stub threads, slow handler: 12 (old) / 0 (async) client sends waited"));
         let md = r.render_markdown();
-        assert!(md.contains("|---|---:|---:|---:|---|"));
+        assert!(md.contains("|---|---:|---:|---:|---:|---|"));
         assert_eq!(md.matches("\n| ").count(), r.rows().len() + 1);
         // Every row has the same number of cells.
         for line in md.lines().filter(|l| l.starts_with('|')) {
-            assert_eq!(line.matches('|').count(), 6, "{line}");
+            assert_eq!(line.matches('|').count(), 7, "{line}");
         }
     }
 

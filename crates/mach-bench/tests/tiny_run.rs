@@ -57,13 +57,36 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
                 "stream_p50",
                 "stream_p99",
                 "floor_p50",
+                "dispatch_p50",
+                "dispatch_p99",
             ],
         ),
-        ("throughput_msgs_per_s", &["old", "stream"]),
-        ("idle_wakeups_per_port_per_s", &["old", "stream"]),
-        ("threads", &["old_10000", "stream_10000"]),
+        (
+            "throughput_msgs_per_s",
+            &["old", "stream", "dispatch", "floor"],
+        ),
+        (
+            "idle_wakeups_per_port_per_s",
+            &["old", "stream", "dispatch"],
+        ),
+        ("threads", &["old_10000", "stream_10000", "dispatch_10000"]),
         ("rss_bytes_per_port", &["old", "stream"]),
-        ("shutdown_us", &["old", "stream"]),
+        (
+            "shutdown_us",
+            &["old", "stream", "dispatch_1", "dispatch_3", "dispatch_16"],
+        ),
+        (
+            "latency_at_ports_us",
+            &[
+                "stream_1",
+                "stream_16",
+                "stream_10000",
+                "dispatch_1",
+                "dispatch_16",
+                "dispatch_10000",
+            ],
+        ),
+        ("rpc_handler_us", &["old_slow", "stream_slow"]),
         (
             "rpc_per_s",
             &[
@@ -83,7 +106,7 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     }
 
     // Latency: every design delivered every sample; percentiles are ordered.
-    for side in ["old", "stream"] {
+    for side in ["old", "stream", "dispatch"] {
         let (p50, p99) = (
             num(&v, "latency_us", &format!("{side}_p50")),
             num(&v, "latency_us", &format!("{side}_p99")),
@@ -99,6 +122,7 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         &report.latency.old,
         &report.latency.stream,
         &report.latency.floor,
+        &report.latency.dispatch,
     ] {
         assert_eq!(design.as_ref().map(|s| s.len()), Some(plan.latency_samples));
     }
@@ -108,6 +132,16 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     assert!(num(&v, "throughput_msgs_per_s", "stream") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "old_queue_limited") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "stream_queue_limited") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "dispatch") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "dispatch_queue_limited") > 0.0);
+    assert!(num(&v, "throughput_msgs_per_s", "floor") > 0.0);
+    // Latency with many ports registered: every design delivered every sample at every count.
+    assert_eq!(report.latency_at_ports.len(), plan.port_counts.len());
+    for row in &report.latency_at_ports {
+        for s in [&row.stream, &row.dispatch] {
+            assert_eq!(s.as_ref().map(|s| s.len()), Some(plan.latency_samples));
+        }
+    }
 
     // Idle: the old loop wakes up (its 500 ms timeout) and costs a thread per port; streams
     // wake up for nothing and add no thread.
@@ -122,6 +156,12 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         assert_eq!(stream.wakeups, 0, "{} idle streams woke up", row.ports);
         assert!(old.threads_added.unwrap() >= row.ports as i64, "{old:?}");
         assert_eq!(stream.threads_added, Some(0), "{stream:?}");
+        // The dispatch model: no polling (no idle wake-up) and a fixed pool, not a thread per
+        // source.
+        let dispatch = row.dispatch.as_ref().unwrap();
+        assert_eq!(dispatch.wakeups, 0, "{} idle sources woke up", row.ports);
+        assert_eq!(dispatch.threads_added, Some(0), "{dispatch:?}");
+        assert!(dispatch.shutdown > Duration::ZERO);
         assert!(old.shutdown > Duration::ZERO && stream.shutdown > Duration::ZERO);
     }
     assert!(num(&v, "idle_wakeups_per_port_per_s", "old") > 0.0);
@@ -132,6 +172,12 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         v["rss_bytes_per_port"]["old"].is_number() && v["rss_bytes_per_port"]["stream"].is_number()
     );
     assert!(num(&v, "shutdown_us", "old") > 0.0 && num(&v, "shutdown_us", "stream") > 0.0);
+
+    // The slow handler's actual time is measured in both servers, at least the 1 ms asked.
+    for key in ["old_slow", "stream_slow"] {
+        let us = num(&v, "rpc_handler_us", key);
+        assert!(us >= 1_000.0, "rpc_handler_us.{key} = {us}");
+    }
 
     // RPC: every configuration answered, through the old loop and the async server alike, to
     // async clients and to C-stub threads.

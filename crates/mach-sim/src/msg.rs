@@ -15,11 +15,10 @@
 use crate::port::Receiver;
 use crate::space::{is_port_disposition, is_send_disposition, received_type, Obj};
 use crate::state::{
-    Locked, PortId, RcvOutcome, RcvTarget, RcvWaiter, SendWaiter, State, TaskId, WaiterId,
+    IdMap, Locked, PortId, RcvOutcome, RcvTarget, RcvWaiter, SendWaiter, State, TaskId, WaiterId,
 };
 use crate::{Name, SetSignalSemantics};
 use mach_abi::*;
-use std::collections::HashMap;
 use std::ptr;
 use std::time::{Duration, Instant};
 
@@ -289,7 +288,7 @@ impl State {
         t: TaskId,
         name: Name,
         disp: u32,
-        plan: &mut HashMap<Name, Use>,
+        plan: &mut IdMap<Name, Use>,
         deadok: bool,
     ) -> bool {
         if name == MACH_PORT_NULL {
@@ -419,7 +418,7 @@ impl State {
         {
             return Err(MACH_SEND_INVALID_HEADER);
         }
-        let mut plan = HashMap::new();
+        let mut plan = IdMap::default();
         if !MACH_PORT_VALID(remote) || !self.plan_right(t, remote, dest_disp, &mut plan, false) {
             return Err(MACH_SEND_INVALID_DEST);
         }

@@ -18,6 +18,41 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
+/// A hasher for the kernel's integer keys (object ids, names): one multiplication by an odd
+/// constant (Fibonacci hashing). The keys are the kernel's own counters, never chosen by an
+/// attacker, so SipHash's flood resistance buys nothing here, and it was about a tenth of the
+/// CPU of a message-heavy run.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by the integer keys; kept correct for any other key.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// A `HashMap` keyed by the kernel's integer ids, hashed with [`IdHasher`].
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Task ids start at 1 (0 means "no task" in the C ABI).
 pub(crate) type TaskId = u32;
 
@@ -233,14 +268,14 @@ pub(crate) struct State {
     pub set_close: SetCloseSemantics,
     pub set_signal: SetSignalSemantics,
     pub tasks: BTreeMap<TaskId, TaskState>,
-    pub ports: HashMap<PortId, Port>,
-    pub sets: HashMap<SetId, PortSet>,
-    pub kqueues: HashMap<KqId, KqState>,
-    pub knotes: HashMap<KnoteId, Knote>,
-    pub rcv_waiters: HashMap<WaiterId, RcvWaiter>,
-    pub send_waiters: HashMap<WaiterId, SendWaiter>,
+    pub ports: IdMap<PortId, Port>,
+    pub sets: IdMap<SetId, PortSet>,
+    pub kqueues: IdMap<KqId, KqState>,
+    pub knotes: IdMap<KnoteId, Knote>,
+    pub rcv_waiters: IdMap<WaiterId, RcvWaiter>,
+    pub send_waiters: IdMap<WaiterId, SendWaiter>,
     /// Kernel-held send rights ([`crate::KernelSendRight`]) per port.
-    pub kernel_rights: HashMap<PortId, u64>,
+    pub kernel_rights: IdMap<PortId, u64>,
     /// Bootstrap registrations: service name → port (a kernel reference, not a right).
     pub bootstrap: BTreeMap<String, PortId>,
     /// Threads currently blocked (in `mach_msg` or `kevent`).
@@ -248,7 +283,7 @@ pub(crate) struct State {
     /// Threads currently blocked in `kevent` (on the shared condition variable).
     kq_blocked: usize,
     /// Condition variables of the `mach_msg` waiters currently blocked.
-    waiter_cvs: HashMap<WaiterId, Arc<Condvar>>,
+    waiter_cvs: IdMap<WaiterId, Arc<Condvar>>,
     /// `mach_msg` waiters whose record changed during the current call ([`State::wake`]).
     pub pending_wakes: Vec<WaiterId>,
     /// Every `mach_msg` waiter must re-check (a task was terminated).
@@ -268,17 +303,17 @@ impl State {
             set_close,
             set_signal,
             tasks: BTreeMap::new(),
-            ports: HashMap::new(),
-            sets: HashMap::new(),
-            kqueues: HashMap::new(),
-            knotes: HashMap::new(),
-            rcv_waiters: HashMap::new(),
-            send_waiters: HashMap::new(),
-            kernel_rights: HashMap::new(),
+            ports: IdMap::default(),
+            sets: IdMap::default(),
+            kqueues: IdMap::default(),
+            knotes: IdMap::default(),
+            rcv_waiters: IdMap::default(),
+            send_waiters: IdMap::default(),
+            kernel_rights: IdMap::default(),
             bootstrap: BTreeMap::new(),
             blocked: 0,
             kq_blocked: 0,
-            waiter_cvs: HashMap::new(),
+            waiter_cvs: IdMap::default(),
             pending_wakes: Vec::new(),
             wake_all: false,
             waiter_wakeups: 0,
@@ -477,3 +512,30 @@ impl State {
 
 /// Queue of waiter ids (FIFO).
 pub(crate) type WaitQueue = VecDeque<WaiterId>;
+
+#[cfg(test)]
+mod id_hasher_tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn sequential_ids_spread_over_buckets_and_control_bytes() {
+        let b = std::hash::BuildHasherDefault::<IdHasher>::default();
+        let hashes: Vec<u64> = (1..=4096u64).map(|i| b.hash_one(PortId(i))).collect();
+        let mut sorted = hashes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), hashes.len(), "distinct ids, distinct hashes");
+        // hashbrown indexes buckets with the low bits and tags entries with the top 7: both
+        // must vary across consecutive ids, or lookups degrade into long probe sequences.
+        let low: std::collections::BTreeSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
+        let top: std::collections::BTreeSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(low.len() > 4096 / 2, "low bits: {} distinct", low.len());
+        assert_eq!(top.len(), 128, "every 7-bit tag is used");
+        let mut m: IdMap<PortId, u64> = IdMap::default();
+        for i in 0..1000 {
+            m.insert(PortId(i), i * 2);
+        }
+        assert!((0..1000).all(|i| m[&PortId(i)] == i * 2));
+    }
+}

@@ -17,7 +17,10 @@
 //! client that does not drain its reply port cannot stall the server. A reply that cannot be
 //! sent is destroyed with every right it carries (dropping the [`Message`] does that).
 //!
-//! Routines run concurrently, each in its own task, so replies may leave out of order. Requests
+//! Routines run concurrently, so replies may leave out of order: each request is first polled
+//! once inline on the server's task, and a routine that does not finish in that one poll (it
+//! awaits something) continues in a task of its own. Short routines — the usual case — thus cost
+//! no task spawn, and a slow one still never holds up the others. Requests
 //! are received with the audit trailer ([`TrailerRequest::Audit`]) so routines can authorize
 //! callers ([`MigRequest::audit_token`]). A receive error on one message (a garbage message the
 //! stream could not parse) is logged and the server keeps serving; the server ends when the
@@ -607,7 +610,23 @@ impl MigServer {
                     }
                     Some(Ok(message)) => {
                         Counters::bump(&counters.requests);
-                        inflight.spawn(handle(dispatch.clone(), message));
+                        // One inline poll: a routine that completes at once (and its reply
+                        // send) needs no task. Polled with a no-op waker, so whatever it awaits
+                        // is polled again by the spawned task, which registers the real waker
+                        // at its first poll.
+                        // A panic in that poll is caught as the task would catch it: the
+                        // request (and its reply right) is dropped with the routine's state.
+                        let mut routine = Box::pin(handle(dispatch.clone(), message));
+                        let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            futures::FutureExt::now_or_never(routine.as_mut())
+                        }));
+                        match inline {
+                            Ok(Some(())) => {}
+                            Ok(None) => {
+                                inflight.spawn(routine);
+                            }
+                            Err(_) => tracing::error!("MIG routine panicked; its request and reply right were destroyed"),
+                        }
                     }
                 },
             }

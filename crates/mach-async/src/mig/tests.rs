@@ -144,6 +144,49 @@ async fn deferred_reply_through_no_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routine_that_awaits_does_not_hold_up_the_next_request_and_still_answers() {
+    // BASE waits for a signal that only the BASE + 1 routine gives: served one after the other
+    // (the awaiting routine kept inline), the second request would never be dispatched.
+    let (go_tx, go_rx) = oneshot::channel::<i32>();
+    let go_rx = Arc::new(Mutex::new(Some(go_rx)));
+    let go_tx = Arc::new(Mutex::new(Some(go_tx)));
+    let table = RoutineTable::new(BASE, BASE + 2)
+        .routine(
+            BASE,
+            RequestCheck::Shape(RequestShape::simple(24)),
+            move |_req: MigRequest| {
+                let rx = go_rx.lock().unwrap().take();
+                async move {
+                    let n = rx.expect("one slow call").await.unwrap_or(-1);
+                    count_reply(n)
+                }
+            },
+        )
+        .routine(
+            BASE + 1,
+            RequestCheck::Shape(RequestShape::simple(24)),
+            move |_req: MigRequest| {
+                if let Some(tx) = go_tx.lock().unwrap().take() {
+                    let _ = tx.send(41);
+                }
+                async { count_reply(7) }
+            },
+        );
+    let s = setup(table);
+    let slow = s.client.call(BASE, Bytes::new(), &REPLY_40);
+    let fast = async {
+        // Let the slow request reach the server first.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        s.client.call(BASE + 1, Bytes::new(), &REPLY_40).await
+    };
+    let (slow, fast) = bounded(async { tokio::join!(slow, fast) }).await;
+    assert_eq!(read_i32(&fast.unwrap().bytes, 36), Some(7));
+    assert_eq!(read_i32(&slow.unwrap().bytes, 36), Some(41));
+    let served = s.finish().await;
+    assert_eq!(served.stats.replies, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_reply_without_keeping_the_right_is_server_died() {
     let table = RoutineTable::new(BASE, BASE + 1).routine(
         BASE,

@@ -3,8 +3,10 @@
 //!
 //! - [`old`]: the old one-thread-per-port loop and the floor, through raw `mach_msg`.
 //! - [`stream`]: `MachRecvStream` tasks on one event thread.
+//! - [`dispatch`]: NextBSD HEAD's libdispatch sources on libmach's `kevent_qos` wrapper, modelled.
 //! - [`rpc`]: ipconfig requests per second, old server loop against the async MIG server.
 
+pub mod dispatch;
 pub mod old;
 pub mod rpc;
 pub mod stream;

@@ -53,18 +53,29 @@ fn receiver_latency(env: &Env, plan: &Plan, mode: ReceiveMode) -> Result<Samples
 /// Messages per second the old loop drains from one port under a back-to-back burst sent as
 /// `sender` says.
 pub fn old_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
+    receiver_throughput(env, plan, sender, ReceiveMode::OLD)
+}
+
+/// Messages per second a thread already blocked in `mach_msg` (the floor) drains from one port
+/// under a back-to-back burst sent as `sender` says.
+pub fn floor_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
+    receiver_throughput(env, plan, sender, ReceiveMode::Block)
+}
+
+fn receiver_throughput(
+    env: &Env,
+    plan: &Plan,
+    sender: BurstSender,
+    mode: ReceiveMode,
+) -> Result<f64, BenchError> {
     let raw = env.raw();
     let port = PortGuard::new(raw)?;
     let (tx, rx) = mpsc::channel();
     let mut sink = count_sink(plan.burst_messages, tx);
     let mut handler = Some(Box::new(move |_: &MsgBuffer| sink()) as Handler);
-    let threads = ReceiverThreads::spawn(
-        raw,
-        &[port.name],
-        ReceiveMode::OLD,
-        plan.old_stack_bytes,
-        |_| handler.take().expect("one port, one handler"),
-    )?;
+    let threads = ReceiverThreads::spawn(raw, &[port.name], mode, plan.old_stack_bytes, |_| {
+        handler.take().expect("one port, one handler")
+    })?;
     let result = if threads.wait_running(HANG_LIMIT) {
         let mut msg = MsgBuffer::message(port.name, BENCH_MSG_ID, Stamp { seq: 0, sent_ns: 0 });
         sender.prepare(&mut msg, port.name);

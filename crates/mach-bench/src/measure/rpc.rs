@@ -34,6 +34,7 @@ use mach_abi::{
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_RCV_INTERRUPTED, MACH_RCV_TIMED_OUT, MACH_SEND_TIMED_OUT,
 };
 use mach_async::{ReceiveRight, SendRight};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,18 +65,142 @@ pub struct RpcConfig {
     pub handler_delay: Option<Duration>,
 }
 
-/// The handler the async server runs: answers `if_count` after awaiting `delay`.
-#[derive(Clone, Copy, Debug)]
+/// The slow handler's service time, the same work in both servers: the old server's handler
+/// blocks its thread for it (`std::thread::sleep`, as a C handler waiting on something would),
+/// the async server's awaits a [`ServiceTimer`] that completes it with the same precision.
+/// (tokio's own `sleep` would not do: its millisecond timer wheel turns 1 ms into about 2.)
+/// Both handlers measure what they actually took ([`HandlerTimes`]).
+pub struct ServiceTimer {
+    shared: Arc<TimerShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct TimerState {
+    /// Pending completions, earliest first (a min-heap through `Reverse`).
+    due: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
+    /// Who to tell, by id.
+    waiting: HashMap<u64, tokio::sync::oneshot::Sender<()>>,
+    /// The last id handed out.
+    last_id: u64,
+    /// The timer is being dropped.
+    stop: bool,
+}
+
+#[derive(Default)]
+struct TimerShared {
+    state: Mutex<TimerState>,
+    changed: std::sync::Condvar,
+}
+
+impl ServiceTimer {
+    /// Starts the timer thread.
+    pub fn start() -> std::io::Result<ServiceTimer> {
+        let shared = Arc::new(TimerShared::default());
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("service-timer".into())
+            .spawn(move || {
+                let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if st.stop {
+                        return;
+                    }
+                    let now = Instant::now();
+                    match st.due.peek().map(|r| r.0) {
+                        Some((at, id)) if at <= now => {
+                            st.due.pop();
+                            if let Some(done) = st.waiting.remove(&id) {
+                                let _ = done.send(());
+                            }
+                        }
+                        Some((at, _)) => {
+                            st = s
+                                .changed
+                                .wait_timeout(st, at - now)
+                                .unwrap_or_else(|p| p.into_inner())
+                                .0;
+                        }
+                        None => st = s.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+                    }
+                }
+            })?;
+        Ok(ServiceTimer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Completes after `d` (from now).
+    pub fn wait(&self, d: Duration) -> impl std::future::Future<Output = ()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.last_id += 1;
+            let id = st.last_id;
+            st.due.push(std::cmp::Reverse((Instant::now() + d, id)));
+            st.waiting.insert(id, tx);
+        }
+        self.shared.changed.notify_one();
+        async move {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Drop for ServiceTimer {
+    fn drop(&mut self) {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop = true;
+        self.shared.changed.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the handlers of one configuration actually took (summed over every call).
+#[derive(Debug, Default)]
+pub struct HandlerTimes {
+    total_ns: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl HandlerTimes {
+    fn record(&self, since: Instant) {
+        self.total_ns
+            .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Mean time per call, in microseconds (`None` before any call).
+    pub fn mean_us(&self) -> Option<f64> {
+        let calls = self.calls.load(Ordering::Relaxed);
+        (calls > 0).then(|| self.total_ns.load(Ordering::Relaxed) as f64 / calls as f64 / 1e3)
+    }
+}
+
+/// The handler the async server runs: answers `if_count` after the service time `delay`.
+#[derive(Clone)]
 pub struct BenchHandler {
-    /// The await before each answer.
+    /// The service time before each answer.
     pub delay: Option<Duration>,
+    /// What completes the service time (required with `delay`).
+    pub timer: Option<Arc<ServiceTimer>>,
+    /// What the handler took.
+    pub times: Arc<HandlerTimes>,
 }
 
 #[async_trait]
 impl IpconfigHandler for BenchHandler {
     async fn if_count(&self, _ctx: CallContext) -> Result<i32, kern_return_t> {
-        if let Some(d) = self.delay {
-            tokio::time::sleep(d).await;
+        if let (Some(d), Some(timer)) = (self.delay, &self.timer) {
+            let start = Instant::now();
+            timer.wait(d).await;
+            self.times.record(start);
         }
         Ok(BENCH_IF_COUNT)
     }
@@ -109,13 +234,17 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
     let (port, send) = service_port(env)?;
     let service = port.name();
     let stop = Arc::new(AtomicBool::new(false));
+    let times = Arc::new(HandlerTimes::default());
     let server = {
-        let (raw, stop) = (raw.clone(), stop.clone());
+        let (raw, stop, times) = (raw.clone(), stop.clone(), times.clone());
         std::thread::Builder::new()
             .name("old-ipconfigd".into())
-            .spawn(move || old_server_loop(&*raw, service, &stop, cfg.handler_delay))?
+            .spawn(move || old_server_loop(&*raw, service, &stop, cfg.handler_delay, &times))?
     };
-    let outcome = drive(env, &send, cfg, window);
+    let outcome = drive(env, &send, cfg, window).map(|o| RpcOutcome {
+        handler_us: times.mean_us(),
+        ..o
+    });
     // Not a shutdown measurement: wake the loop so it sees the flag without waiting 500 ms.
     stop.store(true, Ordering::Release);
     let mut wake = MsgBuffer::message(
@@ -139,6 +268,7 @@ fn old_server_loop(
     service: Name,
     stop: &AtomicBool,
     delay: Option<Duration>,
+    times: &HandlerTimes,
 ) -> Result<(), BenchError> {
     let mut request = MsgBuffer::with_capacity(4096);
     while !stop.load(Ordering::Acquire) {
@@ -161,7 +291,9 @@ fn old_server_loop(
         let reply = match decode_request(&bytes, Numbering::NextBsd) {
             Ok(Call::IfCount) => {
                 if let Some(d) = delay {
+                    let start = Instant::now();
                     std::thread::sleep(d);
+                    times.record(start);
                 }
                 encode_if_count_reply(&header, BENCH_IF_COUNT)
             }
@@ -186,8 +318,15 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     let ev = EventThread::start("ipconfigd-events")?;
     let (port, send) = service_port(env)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let times = Arc::new(HandlerTimes::default());
+    let timer = match cfg.handler_delay {
+        Some(_) => Some(Arc::new(ServiceTimer::start()?)),
+        None => None,
+    };
     let server = IpconfigServer::new(BenchHandler {
         delay: cfg.handler_delay,
+        timer,
+        times: times.clone(),
     });
     let serving = ev.handle().spawn(async move {
         server
@@ -196,7 +335,10 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
             })
             .await
     });
-    let outcome = drive(env, &send, cfg, window);
+    let outcome = drive(env, &send, cfg, window).map(|o| RpcOutcome {
+        handler_us: times.mean_us(),
+        ..o
+    });
     let _ = stop_tx.send(());
     let served = futures::executor::block_on(serving);
     drop(send);
@@ -274,6 +416,7 @@ pub fn drive_async_clients(
     Ok(RpcOutcome {
         rate,
         send_retries: None,
+        handler_us: None,
     })
 }
 
@@ -318,10 +461,12 @@ pub struct RpcOutcome {
     /// hanging the run, and counts how often that happened. (`IpconfigClient`'s own sends wait
     /// on `mach-async`'s blocking pool in bounded slices and are not counted.)
     pub send_retries: Option<u64>,
+    /// Slow-handler configurations: the handler's mean actual time per call, in µs.
+    pub handler_us: Option<f64>,
 }
 
 /// The repeat with the median rate (the upper median of an even count), with the send retries
-/// of all repeats added up; `None` when no repeat succeeded.
+/// of all repeats added up and the handler times averaged; `None` when no repeat succeeded.
 pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
     let mut sorted = outcomes.to_vec();
     sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
@@ -330,9 +475,12 @@ pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
         .iter()
         .filter_map(|o| o.send_retries)
         .reduce(|a, b| a + b);
+    let handler: Vec<f64> = outcomes.iter().filter_map(|o| o.handler_us).collect();
     Some(RpcOutcome {
         rate: mid.rate,
         send_retries: retries,
+        handler_us: (!handler.is_empty())
+            .then(|| handler.iter().sum::<f64>() / handler.len() as f64),
     })
 }
 
@@ -394,6 +542,7 @@ pub fn drive_clients(
     Ok(RpcOutcome {
         rate: measured?,
         send_retries: Some(retries),
+        handler_us: None,
     })
 }
 
@@ -459,7 +608,25 @@ mod tests {
         RpcOutcome {
             rate,
             send_retries: retries,
+            handler_us: None,
         }
+    }
+
+    #[test]
+    fn the_service_timer_completes_no_earlier_than_asked_and_in_order() {
+        let timer = ServiceTimer::start().unwrap();
+        let start = Instant::now();
+        let (a, b) = (
+            timer.wait(Duration::from_millis(3)),
+            timer.wait(Duration::from_millis(1)),
+        );
+        let ((), ()) = futures::executor::block_on(async { futures::join!(a, b) });
+        assert!(start.elapsed() >= Duration::from_millis(3));
+        let times = HandlerTimes::default();
+        assert_eq!(times.mean_us(), None);
+        times.record(start);
+        assert!(times.mean_us().unwrap() >= 3_000.0);
+        drop(timer); // joins its thread
     }
 
     #[test]

@@ -122,6 +122,53 @@ pub fn stream_latency(env: &Env, plan: &Plan) -> Result<Samples, BenchError> {
     result
 }
 
+/// Send → consumer latency with `n` ports, each received by its own `MachRecvStream` task on
+/// one event thread; the messages go to the ports in turn (the same pattern as the dispatch
+/// model's, see [`crate::measure::dispatch::target_index`]).
+pub fn stream_latency_at(env: &Env, plan: &Plan, n: usize) -> Result<Samples, BenchError> {
+    let ev = EventThread::start("stream-events")?;
+    let (tx, rx) = mpsc::channel();
+    let mut consumers = Vec::with_capacity(n.max(1));
+    let mut spawned = Ok(());
+    for _ in 0..n.max(1) {
+        let mut sink = latency_sink(tx.clone());
+        match Consumer::spawn(&ev, env, move |msg| {
+            if let Some(stamp) = stamp_of(msg) {
+                sink(stamp);
+            }
+        }) {
+            Ok(c) => consumers.push(c),
+            Err(e) => {
+                spawned = Err(e);
+                break;
+            }
+        }
+    }
+    let names: Vec<u32> = consumers.iter().map(|c| c.name).collect();
+    let result = spawned.and_then(|()| {
+        let mut msg = MsgBuffer::message(names[0], BENCH_MSG_ID, Stamp { seq: 0, sent_ns: 0 });
+        paced_latency(
+            plan,
+            |stamp| {
+                let port = names[crate::measure::dispatch::target_index(stamp.seq, names.len())];
+                msg.set_ports(
+                    mach_abi::MACH_MSGH_BITS(mach_abi::MACH_MSG_TYPE_COPY_SEND, 0),
+                    port,
+                    mach_abi::MACH_PORT_NULL,
+                );
+                send_stamped(&**env.raw(), &mut msg, stamp)
+            },
+            &rx,
+        )
+    });
+    let mut stopped = Ok(());
+    for c in consumers {
+        stopped = stopped.and(c.stop(env));
+    }
+    stopped?;
+    result
+}
+
 /// Messages per second a `MachRecvStream` task drains from one port under a back-to-back
 /// burst sent as `sender` says.
 pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
@@ -145,6 +192,7 @@ pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<
 struct LastOut {
     live: AtomicUsize,
     last: std::sync::Mutex<Option<Instant>>,
+    gone: std::sync::Condvar,
 }
 
 struct ExitGuard(Arc<LastOut>);
@@ -158,12 +206,23 @@ impl LastOut {
     fn last(&self) -> Option<Instant> {
         *self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Waits (up to `limit`) until the last task is gone; true if it is.
+    fn wait_all_gone(&self, limit: Duration) -> bool {
+        let guard = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .gone
+            .wait_timeout_while(guard, limit, |last| last.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        guard.is_some()
+    }
 }
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         if self.0.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             *self.0.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            self.0.gone.notify_all();
         }
     }
 }
@@ -240,8 +299,14 @@ pub fn stream_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, Benc
     let window = start.elapsed();
 
     // Shutdown: from the stop request until the last task has dropped its stream and ended.
+    // The tasks are joined only after that: joining them one by one meanwhile would wake this
+    // thread once per task and take CPU from the event thread being measured. (The old loop's
+    // figure is likewise its last thread's exit time; its joins wake nothing that is busy.)
     let stop_at = Instant::now();
     let _ = stop_tx.send(true);
+    if outcome.is_ok() && !exits.wait_all_gone(HANG_LIMIT) {
+        return Err(BenchError::Timeout("the stream tasks to end"));
+    }
     let mut first_err = None;
     for t in tasks {
         match futures::executor::block_on(t) {
