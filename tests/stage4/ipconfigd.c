@@ -37,6 +37,7 @@
 #include <mach_sim_so.h>
 
 #include <scnotify.h>
+#include <scnotify_sim.h>
 #include <ipconfig_rpc.h>
 #include "IOKitLib.h"
 

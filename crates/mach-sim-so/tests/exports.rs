@@ -108,6 +108,7 @@ fn kernel_library_headers_name_the_simulated_libmach() {
             "crates/mach-sim/include/mach/mach_port.h",
             "crates/mach-sim/include/mach/mach_traps.h",
             "crates/mach-sim/include/mach/message.h",
+            "crates/mach-sim/include/mach/mig.h",
             "crates/mach-sim/include/mach/mig_errors.h",
             "crates/mach-sim/include/mach/ndr.h",
             "crates/mach-sim/include/servers/bootstrap.h",

@@ -20,7 +20,9 @@
 //! is reported as the function's failure value with SCError 1001.
 
 pub mod host;
-#[cfg(mach_backend = "sim")]
+// Test support: built only where the kernel is the simulated one (embedded, or the shared
+// libmach_sim.so of the Stage 4 demo).
+#[cfg(any(mach_backend = "sim", mach_trap_so))]
 pub mod sim;
 mod state;
 

@@ -1,6 +1,7 @@
 //! Test support for the simulated kernel (declared in `<scnotify_sim.h>`, not in `<scnotify.h>`):
 //! an in-process configd the C tests start and stop. Not part of `SCNotify.c`; built only when
-//! the library embeds the simulated kernel, so a native build neither exports nor declares it.
+//! the kernel is the simulated one (embedded, or the Stage 4 demo's shared `libmach_sim.so`), so
+//! a native build neither exports nor declares it.
 
 use std::ffi::c_int;
 use std::sync::Mutex;
@@ -22,9 +23,14 @@ pub unsafe extern "C" fn scnotify_configd_start() -> c_int {
         if slot.is_some() {
             return mach_abi::BOOTSTRAP_SERVICE_ACTIVE;
         }
+        // In a task of its own where the backend has several spaces; in the process's space
+        // where it has one (the Stage 4 demo, on the shared kernel).
+        #[cfg(mach_backend = "sim")]
         let space = mach_async::Space::from_task(
             mach_sim::Kernel::global().task_create("configd", 1, 0, 0),
         );
+        #[cfg(not(mach_backend = "sim"))]
+        let space = mach_async::Space::current();
         let s = space.clone();
         match run_sync(async move { crate::ConfigdServer::check_in(&s) }) {
             Ok(handle) => {
@@ -51,7 +57,10 @@ pub unsafe extern "C" fn scnotify_configd_stop() {
             .take();
         if let Some((handle, space)) = taken {
             run_sync(handle.stop());
+            #[cfg(mach_backend = "sim")]
             let _ = space.task().terminate();
+            #[cfg(not(mach_backend = "sim"))]
+            drop(space);
         }
     })
 }
