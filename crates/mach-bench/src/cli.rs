@@ -111,6 +111,8 @@ pub enum Command {
     Run(Options),
     /// Print the usage text.
     Help,
+    /// Print the version (and the backend compiled in).
+    Version,
 }
 
 /// A command line that cannot be understood.
@@ -174,7 +176,11 @@ OPTIONS:
                          (figures of the others are reported as not measured)
     --compare PATH       print each headline figure of the run in PATH (a --json file)
                          beside this run's, as a Markdown before/after table
+    -V, --version        print the version and the backend compiled in
     -h, --help           print this text
+
+ENVIRONMENT:
+    RUST_LOG             tracing filter for the run (e.g. mach_async=debug), printed to stderr
 ";
 
 /// Parses the arguments that follow the program name.
@@ -206,6 +212,7 @@ where
         };
         match flag {
             "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
             "--quick" | "--no-demo" if inline.is_some() => {
                 return Err(CliError::UnknownOption(text.to_string()))
             }
@@ -329,6 +336,8 @@ mod tests {
         );
         assert_eq!(p(&["--quick", "--help"]), Ok(Command::Help));
         assert_eq!(p(&["-h"]), Ok(Command::Help));
+        assert_eq!(p(&["--version"]), Ok(Command::Version));
+        assert_eq!(p(&["--quick", "-V"]), Ok(Command::Version));
     }
 
     #[test]

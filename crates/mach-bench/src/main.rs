@@ -13,12 +13,34 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Version) => {
+            println!(
+                "mach-bench {} (backend {})",
+                env!("CARGO_PKG_VERSION"),
+                mach_async::sys::BACKEND
+            );
+            return ExitCode::SUCCESS;
+        }
         Ok(Command::Run(opts)) => opts,
         Err(e) => {
             eprintln!("mach-bench: {e}\n\n{}", cli::USAGE);
             return ExitCode::from(2);
         }
     };
+    // RUST_LOG=<filter> shows the crates' tracing events (stderr), e.g. mach_async=debug.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "mach-bench: warning: built without optimizations; the figures are not \
+             representative (cargo run --release -p mach-bench)"
+        );
+    }
     // Read the file to compare against before measuring: a typo should not cost a whole run.
     let before = match opts.compare.as_deref().map(mach_bench::compare::load) {
         Some(Ok(v)) => Some(v),

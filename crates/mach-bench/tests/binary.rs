@@ -1,7 +1,7 @@
 //! The `mach-bench` binary itself (issue 16): help, bad usage, a short real run writing every
 //! output file, and an output path that cannot be written. Each run is a child process bounded
 //! by a generous deadline (a hang fails the test; no timing is asserted).
-#![cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+#![cfg(mach_backend = "sim")]
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -34,6 +34,49 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mach-bench-binary-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
+}
+
+#[test]
+fn version_names_the_backend() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "mach-bench {} (backend sim)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn rust_log_shows_tracing_lines() {
+    // Into a file: a pipe nobody reads while the run goes on would fill and block it.
+    let log = std::env::temp_dir().join(format!("mach-bench-rust-log-{}.txt", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mach-bench"))
+        .args(["--quick", "--no-demo", "--only", "latency"])
+        .env("RUST_LOG", "mach_async=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("a scratch file"))
+        .spawn()
+        .expect("spawn mach-bench");
+    let deadline = Instant::now() + HANG;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mach-bench did not finish within {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        text.contains("DEBUG") && text.contains("MachRecvStream set up"),
+        "no tracing line on stderr:\n{}",
+        &text[..text.len().min(2000)]
+    );
 }
 
 #[test]
