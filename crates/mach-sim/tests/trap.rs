@@ -57,6 +57,31 @@ fn allocate(right: u32) -> u32 {
     name
 }
 
+/// Sends a bare message `id` to `port` through `mach_msg_trap` (the disposition makes or copies
+/// the send right) and returns the trap's result.
+fn send_through_trap(port: u32, disposition: u32, id: i32) -> c_int {
+    let mut buf = [0u32; 8];
+    let header = mach_msg_header_t {
+        msgh_bits: MACH_MSGH_BITS(disposition, 0),
+        msgh_size: 24,
+        msgh_remote_port: port,
+        msgh_local_port: 0,
+        msgh_voucher_port: 0,
+        msgh_id: id,
+    };
+    // SAFETY: `buf` is 32 bytes, 4-aligned.
+    unsafe { buf.as_mut_ptr().cast::<mach_msg_header_t>().write(header) };
+    let send = [
+        buf.as_mut_ptr() as usize,
+        MACH_SEND_MSG as usize,
+        24,
+        0,
+        0,
+        0,
+    ];
+    call("mach_msg_trap", &send)
+}
+
 fn is_open_fd(fd: u32) -> bool {
     // SAFETY: F_GETFD only reads the descriptor table.
     unsafe { libc::fcntl(fd as c_int, libc::F_GETFD) >= 0 }
@@ -280,26 +305,11 @@ fn a_missing_argument_is_garbage_not_zero() {
 fn mach_msg_trap_round_trip_and_a_bad_buffer() {
     in_task(|_| {
         let port = allocate(MACH_PORT_RIGHT_RECEIVE);
+        assert_eq!(
+            send_through_trap(port, MACH_MSG_TYPE_MAKE_SEND, 4242),
+            MACH_MSG_SUCCESS
+        );
         let mut buf = [0u32; 32];
-        let header = mach_msg_header_t {
-            msgh_bits: MACH_MSGH_BITS(MACH_MSG_TYPE_MAKE_SEND, 0),
-            msgh_size: 24,
-            msgh_remote_port: port,
-            msgh_local_port: 0,
-            msgh_voucher_port: 0,
-            msgh_id: 4242,
-        };
-        // SAFETY: `buf` is 128 bytes, 4-aligned.
-        unsafe { buf.as_mut_ptr().cast::<mach_msg_header_t>().write(header) };
-        let send = [
-            buf.as_mut_ptr() as usize,
-            MACH_SEND_MSG as usize,
-            24,
-            0,
-            0,
-            0,
-        ];
-        assert_eq!(call("mach_msg_trap", &send), MACH_MSG_SUCCESS);
         let rcv = [
             buf.as_mut_ptr() as usize,
             (MACH_RCV_MSG | MACH_RCV_TIMEOUT) as usize,
@@ -416,26 +426,10 @@ fn kqueue_and_kevent_with_the_freebsd_layout() {
             ),
             0
         );
-        let mut buf = [0u32; 8];
-        let header = mach_msg_header_t {
-            msgh_bits: MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0),
-            msgh_size: 24,
-            msgh_remote_port: port,
-            msgh_local_port: 0,
-            msgh_voucher_port: 0,
-            msgh_id: 1,
-        };
-        // SAFETY: `buf` is 32 bytes, 4-aligned.
-        unsafe { buf.as_mut_ptr().cast::<mach_msg_header_t>().write(header) };
-        let send = [
-            buf.as_mut_ptr() as usize,
-            MACH_SEND_MSG as usize,
-            24,
-            0,
-            0,
-            0,
-        ];
-        assert_eq!(call("mach_msg_trap", &send), MACH_MSG_SUCCESS);
+        assert_eq!(
+            send_through_trap(port, MACH_MSG_TYPE_COPY_SEND, 1),
+            MACH_MSG_SUCCESS
+        );
         let mut events = [kevent_freebsd::zeroed(); 2];
         // SAFETY: room for two events.
         let n = unsafe { trap::kevent(kq, std::ptr::null(), 0, events.as_mut_ptr(), 2, &zero) };
