@@ -493,3 +493,48 @@ fn device_files_answer_open_ioctl_and_close() {
         assert_eq!((rc, errno()), (-1, libc::ENOENT), "no device, no file");
     });
 }
+
+#[test]
+fn the_other_wired_traps_answer_as_nextbsd_does() {
+    in_task(|task| {
+        // mach_reply_port: a new receive right in the return value.
+        let reply = call("mach_reply_port", &[]) as u32;
+        assert_eq!(task.port_type(reply), Ok(MACH_PORT_TYPE_RECEIVE));
+        assert_eq!(trap::close(reply as c_int), 0);
+        // task_self_trap: the task's (pseudo) name, never 0.
+        assert_ne!(call("task_self_trap", &[]), 0);
+        // Threads and hosts are not modelled: the name traps' failure value.
+        assert_eq!(call("thread_self_trap", &[]), 0);
+        assert_eq!(call("host_self_trap", &[]), 0);
+        // task_get_special_port(TASK_BOOTSTRAP_PORT): the bootstrap port; other ports refused.
+        let mut bp = 0u32;
+        let rc = call(
+            "task_get_special_port",
+            &[0, 4, &mut bp as *mut u32 as usize],
+        );
+        assert_eq!(
+            (rc, bp),
+            (KERN_SUCCESS, mach_sim::ffi::sim::MACH_SIM_BOOTSTRAP_PORT)
+        );
+        let rc = call(
+            "task_get_special_port",
+            &[0, 1, &mut bp as *mut u32 as usize],
+        );
+        assert_eq!(rc, KERN_INVALID_ARGUMENT);
+        assert_eq!(
+            call("task_get_special_port", &[0, 4, 12]),
+            KERN_INVALID_ADDRESS
+        );
+        // Special ports cannot be set in the simulation.
+        assert_eq!(
+            call("task_set_special_port", &[0, 4, 0]),
+            KERN_NOT_SUPPORTED
+        );
+        assert_eq!(
+            call("host_set_special_port", &[0, 13, 0]),
+            KERN_NOT_SUPPORTED
+        );
+        // mach_wait_quiet: success (also on timeout).
+        assert_eq!(call("mach_wait_quiet", &[1_000]), KERN_SUCCESS);
+    });
+}

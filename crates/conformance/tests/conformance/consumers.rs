@@ -37,6 +37,7 @@ crate::tests!(
     iokit_an_arrival_and_its_departure_are_reported_and_unknown_departures_dropped,
     iokit_criteria_filter_events,
     iokit_closing_the_port_ends_its_watches,
+    iokit_lookup_and_node_agree,
 );
 
 // ---- scnotify ---------------------------------------------------------------------------------
@@ -447,4 +448,25 @@ fn iokit_closing_the_port_ends_its_watches() -> Outcome {
             .unwrap();
         drop(registry);
     })
+}
+
+fn iokit_lookup_and_node_agree() -> Outcome {
+    let fx = Fixture::new();
+    let Some(registry) = fx.registry() else {
+        return Err(Skipped("no ioregistry on this backend"));
+    };
+    let all = Criteria::all().to_raw().expect("the empty criteria");
+    let ids = iokit_notify::lookup_all(&*registry, &all).expect("LOOKUP");
+    assert!(!ids.is_empty(), "at least the registry's root");
+    for &id in ids.iter().take(32) {
+        let node = registry.node(id).expect("NODE of a looked-up id");
+        assert_eq!(node.id, id);
+    }
+    assert_eq!(
+        registry.node(u64::MAX).unwrap_err(),
+        iokit_notify::RegistryError::NotFound
+    );
+    drop(registry);
+    fx.assert_no_leaks();
+    Ok(())
 }
