@@ -25,6 +25,40 @@
 //! panic is reported as `-1` / `EIO` (trap calls) or 0 (device ids).
 //!
 //! On FreeBSD and macOS this crate is empty: the real kernel is there.
+//!
+//! # Example
+//!
+//! What a switched library's NextBSD backend does first: resolve a trap's number the way
+//! NextBSD publishes it, then call the trap (here `mach_port_allocate`, errno-style) and destroy
+//! the name with `close`, as on NextBSD.
+//!
+//! ```
+//! # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+//! # fn main() {
+//! use mach_sim_so::{mach_sim_trap_close, mach_sim_trap_syscall, mach_sim_trap_sysctlbyname};
+//!
+//! let (mut number, mut len) = (-1i32, std::mem::size_of::<i32>());
+//! // SAFETY: a NUL-terminated name, an out-value and its length.
+//! let rc = unsafe {
+//!     mach_sim_trap_sysctlbyname(
+//!         c"mach.syscall.mach_port_allocate".as_ptr(),
+//!         (&mut number as *mut i32).cast(),
+//!         &mut len,
+//!         std::ptr::null(),
+//!         0,
+//!     )
+//! };
+//! assert_eq!(rc, 0);
+//! let mut name = 0u32;
+//! let args = [0usize, 1 /* MACH_PORT_RIGHT_RECEIVE */, &mut name as *mut u32 as usize];
+//! // SAFETY: the trap's three arguments; `name` is writable.
+//! assert_eq!(unsafe { mach_sim_trap_syscall(number, args.as_ptr(), args.len()) }, 0);
+//! assert!(name >= 16, "names start at 16, as NextBSD's descriptors do");
+//! assert_eq!(mach_sim_trap_close(name as i32), 0);
+//! # }
+//! # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+//! # fn main() {}
+//! ```
 
 #[cfg(mach_sim_kernel)]
 mod imp;
