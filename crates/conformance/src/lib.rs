@@ -288,6 +288,26 @@ mod backend {
     }
 }
 
+/// What the single-space backends (NextBSD over sim, NextBSD, macOS) share: the process is the
+/// one space, so server and client are the same.
+#[cfg(not(mach_backend = "sim"))]
+mod single_space {
+    use super::*;
+
+    /// The process's pid, which the kernel stamps in every message of the process.
+    pub(super) fn client_pid() -> i32 {
+        // SAFETY: getpid has no preconditions.
+        unsafe { libc::getpid() }
+    }
+
+    /// A receive right and a send right to it, under one name (one space).
+    pub(super) fn connect(space: &Space) -> (ReceiveRight, SendRight) {
+        let port = ReceiveRight::new_in(space).expect("a receive right");
+        let send = port.make_send().expect("a send right");
+        (port, send)
+    }
+}
+
 /// NextBSD over sim: the process's task of the global simulated kernel.
 #[cfg(mach_over_sim)]
 mod backend {
@@ -316,14 +336,11 @@ mod backend {
         }
 
         pub(super) fn client_pid(&self) -> i32 {
-            // SAFETY: getpid has no preconditions.
-            unsafe { libc::getpid() }
+            super::single_space::client_pid()
         }
 
         pub(super) fn connect(&self, server: &Space, _: &Space) -> (ReceiveRight, SendRight) {
-            let port = ReceiveRight::new_in(server).expect("a receive right");
-            let send = port.make_send().expect("a send right");
-            (port, send)
+            super::single_space::connect(server)
         }
 
         pub(super) fn destroy_set(&self, _: &Space, name: Name) {
@@ -431,14 +448,11 @@ mod backend {
         }
 
         pub(super) fn client_pid(&self) -> i32 {
-            // SAFETY: getpid has no preconditions.
-            unsafe { libc::getpid() }
+            super::single_space::client_pid()
         }
 
         pub(super) fn connect(&self, server: &Space, _: &Space) -> (ReceiveRight, SendRight) {
-            let port = ReceiveRight::new_in(server).expect("a receive right");
-            let send = port.make_send().expect("a send right");
-            (port, send)
+            super::single_space::connect(server)
         }
 
         #[cfg(mach_backend = "nextbsd")]

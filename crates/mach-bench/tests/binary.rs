@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 const HANG: Duration = Duration::from_secs(120);
 
 fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mach-bench"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mach-bench");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mach-bench"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_command(cmd, args)
+}
+
+/// Runs `cmd` (stdin closed) to its end within [`HANG`], or fails naming `args`.
+fn run_command(mut cmd: Command, args: &[&str]) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).spawn().expect("spawn mach-bench");
     let deadline = Instant::now() + HANG;
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -54,22 +55,13 @@ fn version_names_the_backend() {
 fn rust_log_shows_tracing_lines() {
     // Into a file: a pipe nobody reads while the run goes on would fill and block it.
     let log = std::env::temp_dir().join(format!("mach-bench-rust-log-{}.txt", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mach-bench"))
-        .args(["--quick", "--no-demo", "--only", "latency"])
+    let args = ["--quick", "--no-demo", "--only", "latency"];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mach-bench"));
+    cmd.args(args)
         .env("RUST_LOG", "mach_async=debug")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("a scratch file"))
-        .spawn()
-        .expect("spawn mach-bench");
-    let deadline = Instant::now() + HANG;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mach-bench did not finish within {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .stderr(std::fs::File::create(&log).expect("a scratch file"));
+    run_command(cmd, &args);
     let text = std::fs::read_to_string(&log).expect("the log");
     let _ = std::fs::remove_file(&log);
     assert!(
