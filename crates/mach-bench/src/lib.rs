@@ -58,6 +58,7 @@ use cli::{BackendChoice, Group, Options};
 use env::Env;
 use error::BenchError;
 use measure::rpc::{ClientKind, RpcConfig};
+use measure::stream::Traffic;
 use plan::Plan;
 use progress::Progress;
 use report::{IdleRow, LatencyFigures, Pair, PortsLatency, Report, RunInfo};
@@ -67,9 +68,12 @@ use std::time::Instant;
 pub fn step_count(plan: &Plan, opts: &Options) -> usize {
     let group = |g: Group, steps: usize| if opts.runs(g) { steps } else { 0 };
     usize::from(!opts.no_demo)
-        + group(Group::Latency, 4 + 2 * plan.port_counts.len())
-        + group(Group::Throughput, 7)
-        + group(Group::Idle, 3 * plan.port_counts.len())
+        + group(
+            Group::Latency,
+            4 + 2 * plan.port_counts.len() + usize::from(plan.largest_ports() > 1),
+        )
+        + group(Group::Throughput, 7 * plan.throughput_repeats.max(1))
+        + group(Group::Idle, 4 * plan.port_counts.len())
         + group(Group::Rpc, 2 * 4 * 2 * plan.rpc_repeats.max(1))
 }
 
@@ -157,12 +161,21 @@ pub fn run_with(
             );
             let stream = runner.measure(
                 &format!("latency with {n} ports registered: streams"),
-                |env| measure::stream::stream_latency_at(env, &plan, n),
+                |env| measure::stream::stream_latency_at(env, &plan, n, Traffic::InTurn),
             );
+            let stream_one_port = if n == plan.largest_ports() && n > 1 {
+                runner.measure(
+                    &format!("latency with {n} ports registered: streams, all to one"),
+                    |env| measure::stream::stream_latency_at(env, &plan, n, Traffic::OnePort),
+                )
+            } else {
+                None
+            };
             latency_at_ports.push(PortsLatency {
                 ports: n,
                 stream,
                 dispatch,
+                stream_one_port,
             });
         }
     }
@@ -173,30 +186,42 @@ pub fn run_with(
     let mut throughput_floor = None;
     if runner.group(opts, Group::Throughput) {
         use measure::BurstSender::{QueueLimited, Unthrottled};
-        throughput.old = runner.measure("burst throughput: old loop", |env| {
-            measure::old::old_throughput(env, &plan, Unthrottled)
-        });
-        throughput_dispatch = runner.measure("burst throughput: dispatch (HEAD)", |env| {
-            measure::dispatch::dispatch_throughput(env, &plan, Unthrottled)
-        });
-        throughput.stream = runner.measure("burst throughput: stream", |env| {
-            measure::stream::stream_throughput(env, &plan, Unthrottled)
-        });
-        throughput_floor = runner.measure("burst throughput: floor", |env| {
-            measure::old::floor_throughput(env, &plan, Unthrottled)
-        });
-        throughput_queue_limited.old = runner
-            .measure("queue-limited throughput: old loop", |env| {
+        // Each design's figure is the median of `throughput_repeats` bursts, the designs
+        // interleaved so that a slow spell of the machine hits all of them alike.
+        let mut burst: [Vec<f64>; 4] = Default::default();
+        let mut limited: [Vec<f64>; 3] = Default::default();
+        for _ in 0..plan.throughput_repeats.max(1) {
+            burst[0].extend(runner.measure("burst throughput: old loop", |env| {
+                measure::old::old_throughput(env, &plan, Unthrottled)
+            }));
+            burst[1].extend(runner.measure("burst throughput: dispatch (HEAD)", |env| {
+                measure::dispatch::dispatch_throughput(env, &plan, Unthrottled)
+            }));
+            burst[2].extend(runner.measure("burst throughput: stream", |env| {
+                measure::stream::stream_throughput(env, &plan, Unthrottled)
+            }));
+            burst[3].extend(runner.measure("burst throughput: floor", |env| {
+                measure::old::floor_throughput(env, &plan, Unthrottled)
+            }));
+            limited[0].extend(runner.measure("queue-limited throughput: old loop", |env| {
                 measure::old::old_throughput(env, &plan, QueueLimited)
-            });
-        throughput_queue_limited_dispatch = runner
-            .measure("queue-limited throughput: dispatch (HEAD)", |env| {
-                measure::dispatch::dispatch_throughput(env, &plan, QueueLimited)
-            });
-        throughput_queue_limited.stream = runner
-            .measure("queue-limited throughput: stream", |env| {
+            }));
+            limited[1].extend(
+                runner.measure("queue-limited throughput: dispatch (HEAD)", |env| {
+                    measure::dispatch::dispatch_throughput(env, &plan, QueueLimited)
+                }),
+            );
+            limited[2].extend(runner.measure("queue-limited throughput: stream", |env| {
                 measure::stream::stream_throughput(env, &plan, QueueLimited)
-            });
+            }));
+        }
+        throughput.old = stats::median(&burst[0]);
+        throughput_dispatch = stats::median(&burst[1]);
+        throughput.stream = stats::median(&burst[2]);
+        throughput_floor = stats::median(&burst[3]);
+        throughput_queue_limited.old = stats::median(&limited[0]);
+        throughput_queue_limited_dispatch = stats::median(&limited[1]);
+        throughput_queue_limited.stream = stats::median(&limited[2]);
     }
 
     let mut idle = Vec::new();
@@ -211,11 +236,16 @@ pub fn run_with(
             let stream = runner.measure(&format!("idle: {n} ports, streams"), |env| {
                 measure::stream::stream_idle(env, &plan, n)
             });
+            let stream_teardown = runner
+                .measure(&format!("idle: {n} ports, streams' own teardown"), |env| {
+                    measure::stream::stream_teardown(env, &plan, n)
+                });
             idle.push(IdleRow {
                 ports: n,
                 old,
                 stream,
                 dispatch,
+                stream_teardown,
             });
         }
     }
@@ -415,21 +445,21 @@ mod tests {
     #[test]
     fn progress_counts_only_the_selected_steps() {
         let plan = Plan::full();
-        // demo + 4 latency + 2 × 3 latency at port counts + 7 throughput + 3 × 3 idle + 2 servers
-        // × 4 configurations × 2 client kinds × 3 repeats.
+        // demo + 4 latency + 2 × 3 latency at port counts + 1 all-to-one + 7 throughput × 5
+        // repeats + 4 × 3 idle + 2 servers × 4 configurations × 2 client kinds × 3 repeats.
         assert_eq!(
             step_count(&plan, &Options::default()),
-            1 + 4 + 6 + 7 + 9 + 48
+            1 + 4 + 6 + 1 + 35 + 12 + 48
         );
         let only_latency = Options {
             no_demo: true,
             only: Some(vec![Group::Latency]),
             ..Options::default()
         };
-        assert_eq!(step_count(&plan, &only_latency), 4 + 6);
+        assert_eq!(step_count(&plan, &only_latency), 4 + 6 + 1);
         assert_eq!(
             step_count(&Plan::quick(), &Options::default()),
-            1 + 4 + 6 + 7 + 9 + 16
+            1 + 4 + 6 + 1 + 7 + 12 + 16
         );
     }
 

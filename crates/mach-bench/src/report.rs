@@ -57,6 +57,9 @@ pub struct PortsLatency {
     pub stream: Option<Samples>,
     /// One dispatch source per port.
     pub dispatch: Option<Samples>,
+    /// One `MachRecvStream` task per port, every message to the same port (measured at the
+    /// largest count only, see `measure::stream::Traffic::OnePort`).
+    pub stream_one_port: Option<Samples>,
 }
 
 /// One figure for each design.
@@ -79,6 +82,9 @@ pub struct IdleRow {
     pub stream: Option<IdleFigures>,
     /// Dispatch sources (HEAD).
     pub dispatch: Option<IdleFigures>,
+    /// The streams' own teardown: as many idle streams dropped in one loop, with no task to
+    /// wake (the lower bound of the streams' shutdown, see `measure::stream::stream_teardown`).
+    pub stream_teardown: Option<Duration>,
 }
 
 /// One RPC configuration: requests per second of the old single-thread server and the async
@@ -296,15 +302,32 @@ impl Report {
                 (r.ports, ratio(d(&r.old), d(&r.stream)), need)
             })
             .collect();
+        // The bound the streams' own teardown puts on the ratio at the largest count.
+        let bound = self.largest_idle().and_then(|r| {
+            let old = r.old.as_ref().map(|f| f.shutdown.as_secs_f64());
+            r.stream_teardown
+                .and_then(|t| ratio(old, Some(t.as_secs_f64())))
+                .map(|b| (r.ports, b))
+        });
         goals.push(Goal {
             name: "shutdown old/stream ≥ 100× at 1 and 100 ports, ≥ 30× at 10,000",
             measured: if shut.is_empty() {
                 "n/a".into()
             } else {
-                shut.iter()
+                let mut m = shut
+                    .iter()
                     .map(|(n, r, _)| format!("{} at {}", fmt_ratio(*r), ports(*n)))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", ");
+                if let Some((n, b)) = bound {
+                    let _ = write!(
+                        m,
+                        " (at most {} at {}: the streams' own teardown)",
+                        fmt_ratio(Some(b)),
+                        ports(n)
+                    );
+                }
+                m
             },
             met: if shut.is_empty() {
                 None
@@ -344,11 +367,20 @@ impl Report {
         } else {
             None
         };
+        let one_port_scale = if self.latency_at_ports.len() > 1 {
+            ratio(
+                p50_at(|r| &r.stream_one_port, last),
+                p50_at(|r| &r.stream, first),
+            )
+        } else {
+            None
+        };
         goals.push(Goal {
             name: "stream p50 latency at 10,000 ports / at 1 port ≤ 1.2",
             measured: format!(
-                "{} (dispatch (HEAD): {})",
+                "{} (all to one of them: {}; dispatch (HEAD): {})",
                 fmt_ratio(scale),
+                fmt_ratio(one_port_scale),
                 fmt_ratio(if self.latency_at_ports.len() > 1 {
                     ratio(
                         p50_at(|r| &r.dispatch, last),
@@ -480,11 +512,17 @@ impl Report {
             ),
             ("ports", Json::opt(largest.map(|r| r.ports as f64))),
         ]);
-        let shutdown = per_count(
+        let mut shutdown = per_count(
             self.idle_pair(largest, shut_f),
             ["old", "stream", "dispatch"],
             shut_f,
         );
+        if let Json::Obj(pairs) = &mut shutdown {
+            for row in &self.idle {
+                let us = row.stream_teardown.map(|d| d.as_secs_f64() * 1e6);
+                pairs.push((format!("stream_teardown_{}", row.ports), Json::opt(us)));
+            }
+        }
         // p50 per port count; the largest count also under `_10000` (as the idle keys).
         let mut at_ports = Vec::new();
         for side in ["stream", "dispatch"] {
@@ -503,6 +541,14 @@ impl Report {
                     at_ports.push((format!("{side}_10000"), Json::opt(p50)));
                 }
             }
+        }
+        if let Some(row) = self.latency_at_ports.last() {
+            let p50 = row
+                .stream_one_port
+                .as_ref()
+                .and_then(|s| s.percentile_ns(50.0))
+                .map(|ns| ns as f64 / 1e3);
+            at_ports.push((format!("stream_{}_one_port", row.ports), Json::opt(p50)));
         }
         let latency_at_ports = Json::Obj(at_ports);
         let handler_row = |kind: ClientKind, n: usize| {
@@ -763,6 +809,20 @@ impl Report {
                 String::new(),
                 format!("dispatch/stream {}", fmt_ratio(ratio(d, s))),
             ]);
+            if row.stream_one_port.is_some() {
+                let one = p50(&row.stream_one_port);
+                rows.push([
+                    format!(
+                        "delivery latency p50, {} registered, all to one",
+                        ports(row.ports)
+                    ),
+                    String::new(),
+                    String::new(),
+                    fmt_us(one),
+                    String::new(),
+                    format!("(in turn)/(to one) {}", fmt_ratio(ratio(s, one))),
+                ]);
+            }
         }
         for (label, pair, dispatch, floor) in [
             (
@@ -852,6 +912,24 @@ impl Report {
                     "old/stream {}, dispatch/stream {}",
                     fmt_ratio(ratio(o, s)),
                     fmt_ratio(ratio(di, s))
+                ),
+            ]);
+        }
+        for row in &self.idle {
+            let Some(t) = row.stream_teardown else {
+                continue;
+            };
+            let o = row.old.as_ref().map(|f| f.shutdown.as_secs_f64() * 1e6);
+            let t = t.as_secs_f64() * 1e6;
+            rows.push([
+                format!("  streams' own teardown, {}", ports(row.ports)),
+                String::new(),
+                String::new(),
+                fmt_us(Some(t)),
+                String::new(),
+                format!(
+                    "old/teardown {} (best possible)",
+                    fmt_ratio(ratio(o, Some(t)))
                 ),
             ]);
         }
@@ -1148,16 +1226,19 @@ mod tests {
                     ports: 1,
                     stream: us(&[10, 12, 14]),
                     dispatch: us(&[15, 16, 17]),
+                    stream_one_port: None,
                 },
                 PortsLatency {
                     ports: 100,
                     stream: us(&[11, 13, 15]),
                     dispatch: us(&[20, 21, 22]),
+                    stream_one_port: None,
                 },
                 PortsLatency {
                     ports: 10_000,
                     stream: us(&[12, 13, 20]),
                     dispatch: us(&[300, 310, 320]),
+                    stream_one_port: us(&[11, 12, 13]),
                 },
             ],
             idle: vec![
@@ -1166,18 +1247,21 @@ mod tests {
                     old: Some(idle(1, 4, 1, 8192, 400)),
                     stream: Some(idle(1, 0, 0, 0, 1)),
                     dispatch: Some(idle(1, 0, 0, 0, 2)),
+                    stream_teardown: Some(Duration::from_micros(5)),
                 },
                 IdleRow {
                     ports: 100,
                     old: Some(idle(100, 400, 100, 819_200, 500)),
                     stream: Some(idle(100, 0, 0, 40_960, 2)),
                     dispatch: Some(idle(100, 0, 0, 40_960, 4)),
+                    stream_teardown: Some(Duration::from_micros(200)),
                 },
                 IdleRow {
                     ports: 10_000,
                     old: Some(idle(10_000, 40_000, 10_000, 163_840_000, 510)),
                     stream: Some(idle(10_000, 0, 0, 20_480_000, 40)),
                     dispatch: Some(idle(10_000, 0, 0, 10_240_000, 1_300)),
+                    stream_teardown: Some(Duration::from_millis(34)),
                 },
             ],
             rpc: vec![
@@ -1351,6 +1435,10 @@ mod tests {
         assert_eq!(v["shutdown_us"]["dispatch"], 1_300_000.0);
         assert_eq!(v["latency_at_ports_us"]["dispatch_10000"], 310.0);
         assert_eq!(v["latency_at_ports_us"]["stream_1"], 12.0);
+        // The diagnostic figures beside the two goals the note discusses.
+        assert_eq!(v["latency_at_ports_us"]["stream_10000_one_port"], 12.0);
+        assert_eq!(v["shutdown_us"]["stream_teardown_10000"], 34_000.0);
+        assert_eq!(v["shutdown_us"]["stream_teardown_1"], 5.0);
         assert_eq!(v["rpc_handler_us"]["old_slow"], 1_050.0);
         assert_eq!(v["rpc_handler_us"]["stream_slow"], 1_070.0);
         assert_eq!(v["rpc_handler_us"]["requested"], 1_000.0);
@@ -1413,7 +1501,20 @@ mod tests {
             .unwrap();
         assert_eq!(
             shut.measured,
-            "400× at 1 port, 250× at 100 ports, 12.8× at 10000 ports"
+            "400× at 1 port, 250× at 100 ports, 12.8× at 10000 ports \
+             (at most 15.0× at 10000 ports: the streams' own teardown)"
+        );
+        // The same-port figure is printed beside the judged in-turn one: 12 µs / 12 µs.
+        let scale = goals
+            .iter()
+            .find(|g| g.name.starts_with("stream p50 latency at 10,000"))
+            .unwrap();
+        assert!(
+            scale
+                .measured
+                .starts_with("1.08× (all to one of them: 1.00×;"),
+            "{}",
+            scale.measured
         );
         // 14 / 18 µs; 250k / 200k msg/s.
         assert_eq!(met("p50 latency stream/dispatch"), Some(true));

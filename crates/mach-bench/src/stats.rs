@@ -97,6 +97,17 @@ pub struct LatencySummary {
     pub count: usize,
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 /// `numerator / denominator`, or `None` when either is missing or not finite, or the
 /// denominator is zero (a ratio against a zero figure has no meaning: "0 wake-ups" is reported
 /// as such, not as an infinite improvement).

@@ -73,7 +73,15 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         ("rss_bytes_per_port", &["old", "stream"]),
         (
             "shutdown_us",
-            &["old", "stream", "dispatch_1", "dispatch_3", "dispatch_16"],
+            &[
+                "old",
+                "stream",
+                "dispatch_1",
+                "dispatch_3",
+                "dispatch_16",
+                "stream_teardown_1",
+                "stream_teardown_16",
+            ],
         ),
         (
             "latency_at_ports_us",
@@ -84,6 +92,7 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
                 "dispatch_1",
                 "dispatch_16",
                 "dispatch_10000",
+                "stream_16_one_port",
             ],
         ),
         ("rpc_handler_us", &["old_slow", "stream_slow"]),

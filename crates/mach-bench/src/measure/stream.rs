@@ -122,10 +122,27 @@ pub fn stream_latency(env: &Env, plan: &Plan) -> Result<Samples, BenchError> {
     result
 }
 
+/// Which of the registered ports the latency messages go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Traffic {
+    /// Each message to the next port in turn (the same pattern as the dispatch model's, see
+    /// [`crate::measure::dispatch::target_index`]): every delivery touches a port, a stream and
+    /// a task that have been idle since the previous round, so their memory is cold.
+    InTurn,
+    /// Every message to the same port while the others stay registered and idle: what the
+    /// other streams cost a delivery without the cold-memory effect of [`Traffic::InTurn`]
+    /// (a design that searched its registrations per event would pay for them here too).
+    OnePort,
+}
+
 /// Send → consumer latency with `n` ports, each received by its own `MachRecvStream` task on
-/// one event thread; the messages go to the ports in turn (the same pattern as the dispatch
-/// model's, see [`crate::measure::dispatch::target_index`]).
-pub fn stream_latency_at(env: &Env, plan: &Plan, n: usize) -> Result<Samples, BenchError> {
+/// one event thread; the messages go to the ports as `traffic` says.
+pub fn stream_latency_at(
+    env: &Env,
+    plan: &Plan,
+    n: usize,
+    traffic: Traffic,
+) -> Result<Samples, BenchError> {
     let ev = EventThread::start("stream-events")?;
     let (tx, rx) = mpsc::channel();
     let mut consumers = Vec::with_capacity(n.max(1));
@@ -150,7 +167,12 @@ pub fn stream_latency_at(env: &Env, plan: &Plan, n: usize) -> Result<Samples, Be
         paced_latency(
             plan,
             |stamp| {
-                let port = names[crate::measure::dispatch::target_index(stamp.seq, names.len())];
+                let port = match traffic {
+                    Traffic::InTurn => {
+                        names[crate::measure::dispatch::target_index(stamp.seq, names.len())]
+                    }
+                    Traffic::OnePort => names[0],
+                };
                 msg.set_ports(
                     mach_abi::MACH_MSGH_BITS(mach_abi::MACH_MSG_TYPE_COPY_SEND, 0),
                     port,
@@ -333,4 +355,37 @@ pub fn stream_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, Benc
         rss_added_bytes,
         shutdown,
     })
+}
+
+/// The streams' own share of a shutdown: `n` idle streams (each registered, its port in its
+/// set) dropped one after another in a single loop on the event thread, with no task to wake
+/// and no stop signal to deliver. This is the cost of the per-stream kernel objects that
+/// native-filter.md §5 rules 1 and 20–23 require (a private kqueue, its registration with the
+/// runtime, a port set, the port); no shutdown of `n` streams can take less.
+pub fn stream_teardown(env: &Env, plan: &Plan, n: usize) -> Result<Duration, BenchError> {
+    let _ = plan;
+    let ev = EventThread::start("stream-events")?;
+    let space = env.space().clone();
+    ev.run(async move {
+        let mut streams = Vec::with_capacity(n);
+        for _ in 0..n {
+            let port = ReceiveRight::new_in(&space).map_err(stream_err("mach_port_allocate"))?;
+            let mut stream = new_stream(port)?;
+            // As in the idle measurement, each stream has had its first poll (its first drain
+            // found nothing) and waits for readiness.
+            if let std::task::Poll::Ready(item) = futures::poll!(stream.next()) {
+                return Err(BenchError::Stream(format!(
+                    "an idle stream yielded {:?}",
+                    item.map(|m| m.map(|m| m.id()))
+                )));
+            }
+            streams.push(stream);
+        }
+        let start = Instant::now();
+        for stream in streams.drain(..) {
+            drop(stream);
+        }
+        Ok(start.elapsed())
+    })
+    .map_err(|e| BenchError::Stream(format!("teardown task: {e}")))?
 }
