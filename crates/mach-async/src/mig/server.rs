@@ -52,7 +52,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use std::sync::MutexGuard;
 use std::task::Poll;
@@ -616,14 +615,13 @@ impl MigServer {
                         // at its first poll.
                         // A panic in that poll is caught as the task would catch it: the
                         // request (and its reply right) is dropped with the routine's state.
-                        let mut routine = Box::pin(handle(dispatch.clone(), message));
                         let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            futures::FutureExt::now_or_never(routine.as_mut())
+                            handle_now(&dispatch, message)
                         }));
                         match inline {
-                            Ok(Some(())) => {}
-                            Ok(None) => {
-                                inflight.spawn(routine);
+                            Ok(None) => {}
+                            Ok(Some(rest)) => {
+                                inflight.spawn(rest);
                             }
                             Err(_) => tracing::error!("MIG routine panicked; its request and reply right were destroyed"),
                         }
@@ -683,15 +681,27 @@ fn set_died(shared: &Shared) -> bool {
         .is_some_and(MachRecvStream::set_died)
 }
 
-/// Runs one message through the hook, the table and the reply rules.
-async fn handle(dispatch: Arc<Dispatch>, message: Message) {
-    let counters = &dispatch.server.shared.counters;
+/// The part of a request's handling that has to wait: a routine that did not complete at its
+/// first poll, and its reply. It runs as a task of the server.
+type Rest = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Runs one message through the hook, the table and the reply rules as far as it goes
+/// without waiting: the routine is polled once and, if it completed, its reply is sent. Most
+/// requests end here, with no task and no allocation for the handling itself (the future of
+/// an `async fn` doing the same was 2.9 KiB, boxed and copied per request); a routine that
+/// has to wait is returned, to be spawned.
+///
+/// The routine's first poll uses a no-op waker: whatever it awaits is polled again by the
+/// spawned task, which registers the real waker at its first poll.
+fn handle_now(dispatch: &Dispatch, message: Message) -> Option<Rest> {
+    let shared = &dispatch.server.shared;
+    let counters = &shared.counters;
     let routine = dispatch.table.lookup(message.id());
     let mut message = match (routine, &dispatch.hook) {
         (None, Some(hook)) => match hook(message, &dispatch.server) {
             None => {
                 Counters::bump(&counters.hooked);
-                return;
+                return None;
             }
             Some(declined) => declined,
         },
@@ -714,8 +724,13 @@ async fn handle(dispatch: Arc<Dispatch>, message: Message) {
             // error reply).
             drop(message);
             tracing::debug!(id = header.msgh_id, %error, "MIG request rejected");
-            send_error(counters, reply_right, &header, error.code()).await;
-            return;
+            reply_now(
+                counters,
+                reply_right,
+                error_message(&header, error.code()),
+                true,
+            );
+            return None;
         }
     };
     let slot = Arc::new(Mutex::new(reply_right));
@@ -731,20 +746,42 @@ async fn handle(dispatch: Arc<Dispatch>, message: Message) {
         reply: slot.clone(),
         server: dispatch.server.clone(),
     };
-    let outcome = handler(request).await;
+    let mut routine = handler(request);
+    match futures::FutureExt::now_or_never(routine.as_mut()) {
+        Some(outcome) => {
+            finish(counters, &header, &slot, outcome);
+            None
+        }
+        None => {
+            let shared = shared.clone();
+            Some(Box::pin(async move {
+                let outcome = routine.await;
+                finish(&shared.counters, &header, &slot, outcome);
+            }))
+        }
+    }
+}
+
+/// Applies the reply rules to a routine's outcome.
+fn finish(
+    counters: &Counters,
+    header: &mach_msg_header_t,
+    slot: &Mutex<Option<PortRight>>,
+    outcome: RoutineOutcome,
+) {
     let reply_right = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     match outcome {
         RoutineOutcome::Reply(outs) => {
-            let reply = simple_reply(&header, &outs);
+            let reply = simple_reply(header, &outs);
             let msg = MessageBuilder::new(reply_id(header.msgh_id))
                 .body(Bytes::copy_from_slice(&reply[HEADER_SIZE..]))
                 .build();
-            send(counters, reply_right, msg, false).await;
+            reply_now(counters, reply_right, msg, false)
         }
         RoutineOutcome::ComplexReply(msg) => {
             let mut msg = *msg;
             msg.set_id(reply_id(header.msgh_id));
-            send(counters, reply_right, msg, false).await;
+            reply_now(counters, reply_right, msg, false)
         }
         RoutineOutcome::NoReply | RoutineOutcome::Error(MIG_NO_REPLY) => {
             if reply_right.is_some() {
@@ -761,33 +798,29 @@ async fn handle(dispatch: Arc<Dispatch>, message: Message) {
             } else {
                 code
             };
-            send_error(counters, reply_right, &header, code).await;
+            reply_now(counters, reply_right, error_message(header, code), true)
         }
     }
 }
 
-async fn send_error(
-    counters: &Counters,
-    reply_right: Option<PortRight>,
-    request: &mach_msg_header_t,
-    code: kern_return_t,
-) {
+/// The 36-byte error reply to `request` carrying `code`.
+fn error_message(request: &mach_msg_header_t, code: kern_return_t) -> Message {
     let reply = error_reply(request, code);
-    let msg = MessageBuilder::new(reply_id(request.msgh_id))
+    MessageBuilder::new(reply_id(request.msgh_id))
         .body(Bytes::copy_from_slice(&reply[HEADER_SIZE..]))
-        .build();
-    send(counters, reply_right, msg, true).await;
+        .build()
 }
 
-/// Sends a reply on the request's reply right; destroys it if that fails.
-async fn send(counters: &Counters, reply_right: Option<PortRight>, msg: Message, error: bool) {
+/// Sends a reply with one non-blocking attempt, which is the whole send: a reply on a send
+/// right never waits (a client that does not drain its queue must not stall the server), and a
+/// send-once reply bypasses the queue limit (mach-abi.md §7), so it cannot find the queue full.
+/// A reply that cannot be sent is destroyed with the rights it carries.
+fn reply_now(counters: &Counters, reply_right: Option<PortRight>, msg: Message, error: bool) {
     let result = match reply_right {
         // Nowhere to reply (a one-way message): nothing is sent.
         None => return,
-        // Send-once: never waits on a full queue, so no timeout.
-        Some(PortRight::SendOnce(right)) => right.send(msg).await,
-        // Plain send right: zero timeout so a client that never drains cannot stall us.
-        Some(PortRight::Send(right)) => right.send_timeout(msg, Some(Duration::ZERO)).await,
+        Some(PortRight::SendOnce(right)) => right.try_send(msg),
+        Some(PortRight::Send(right)) => right.try_send(msg),
         Some(other) => {
             tracing::warn!(
                 ?other,
