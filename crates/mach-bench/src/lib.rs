@@ -308,6 +308,10 @@ pub fn run_with(
                         old: old.and_then(|o| o.handler_us),
                         stream: stream.and_then(|o| o.handler_us),
                     },
+                    server_cpu_us: Pair {
+                        old: old.and_then(|o| o.server_cpu_us),
+                        stream: stream.and_then(|o| o.server_cpu_us),
+                    },
                 });
             }
         }

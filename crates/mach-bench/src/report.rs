@@ -104,6 +104,9 @@ pub struct RpcRow {
     pub send_retries: Pair,
     /// Slow handler only: its mean actual time per call, µs.
     pub handler_us: Pair,
+    /// CPU time of the server's thread per request, µs (see
+    /// `measure::rpc::RpcOutcome::server_cpu_us`).
+    pub server_cpu_us: Pair,
 }
 
 /// Everything one run measured.
@@ -596,6 +599,8 @@ impl Report {
         let rpc = rpc_of(ClientKind::Async, |r| r.rate);
         let rpc_threads = rpc_of(ClientKind::Threads, |r| r.rate);
         let rpc_retries = rpc_of(ClientKind::Threads, |r| r.send_retries);
+        let rpc_cpu = rpc_of(ClientKind::Async, |r| r.server_cpu_us);
+        let rpc_cpu_threads = rpc_of(ClientKind::Threads, |r| r.server_cpu_us);
 
         let shut_pair = self.idle_pair(largest, shut_f);
         let ratios = Json::obj([
@@ -757,6 +762,11 @@ impl Report {
             ("rpc_per_s_c_stub_threads", rpc_threads),
             ("rpc_c_stub_send_retries", rpc_retries),
             ("rpc_handler_us", rpc_handler),
+            ("rpc_server_cpu_us_per_request", rpc_cpu),
+            (
+                "rpc_server_cpu_us_per_request_c_stub_threads",
+                rpc_cpu_threads,
+            ),
             ("latency_at_ports_us", latency_at_ports),
             ("ratios", ratios),
             ("goals", goals),
@@ -980,6 +990,27 @@ impl Report {
                 format!(
                     "stream/old {}",
                     fmt_ratio(ratio(r.handler_us.stream, r.handler_us.old))
+                ),
+            ]);
+        }
+        for r in self.rpc.iter().filter(|r| !r.slow) {
+            rows.push([
+                format!(
+                    "  server CPU per request, {} {}{}",
+                    r.clients,
+                    match r.client {
+                        ClientKind::Async => "async client",
+                        ClientKind::Threads => "C-stub thread",
+                    },
+                    if r.clients == 1 { "" } else { "s" },
+                ),
+                fmt_us(r.server_cpu_us.old),
+                String::new(),
+                fmt_us(r.server_cpu_us.stream),
+                String::new(),
+                format!(
+                    "old/stream {}",
+                    fmt_ratio(ratio(r.server_cpu_us.old, r.server_cpu_us.stream))
                 ),
             ]);
         }
@@ -1275,6 +1306,10 @@ mod tests {
                     },
                     send_retries: Pair::default(),
                     handler_us: Pair::default(),
+                    server_cpu_us: Pair {
+                        old: Some(12.0),
+                        stream: Some(8.0),
+                    },
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1286,6 +1321,7 @@ mod tests {
                     },
                     send_retries: Pair::default(),
                     handler_us: Pair::default(),
+                    server_cpu_us: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1297,6 +1333,7 @@ mod tests {
                     },
                     send_retries: Pair::default(),
                     handler_us: Pair::default(),
+                    server_cpu_us: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1311,6 +1348,7 @@ mod tests {
                         old: Some(1_050.0),
                         stream: Some(1_070.0),
                     },
+                    server_cpu_us: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Threads,
@@ -1328,6 +1366,7 @@ mod tests {
                         old: Some(1_060.0),
                         stream: Some(1_080.0),
                     },
+                    server_cpu_us: Pair::default(),
                 },
             ],
             demo: Vec::new(),
@@ -1442,6 +1481,9 @@ mod tests {
         assert_eq!(v["rpc_handler_us"]["old_slow"], 1_050.0);
         assert_eq!(v["rpc_handler_us"]["stream_slow"], 1_070.0);
         assert_eq!(v["rpc_handler_us"]["requested"], 1_000.0);
+        assert_eq!(v["rpc_server_cpu_us_per_request"]["old_1"], 12.0);
+        assert_eq!(v["rpc_server_cpu_us_per_request"]["stream_1"], 8.0);
+        assert!(v["rpc_server_cpu_us_per_request_c_stub_threads"]["old_1"].is_null());
     }
 
     #[test]

@@ -97,6 +97,14 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         ),
         ("rpc_handler_us", &["old_slow", "stream_slow"]),
         (
+            "rpc_server_cpu_us_per_request",
+            &["old_1", "stream_1", "old_64", "stream_64"],
+        ),
+        (
+            "rpc_server_cpu_us_per_request_c_stub_threads",
+            &["old_1", "stream_1", "old_64", "stream_64"],
+        ),
+        (
             "rpc_per_s",
             &[
                 "old_1",
@@ -186,6 +194,13 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     for key in ["old_slow", "stream_slow"] {
         let us = num(&v, "rpc_handler_us", key);
         assert!(us >= 1_000.0, "rpc_handler_us.{key} = {us}");
+    }
+
+    // Each server thread used some CPU for the requests it served (a zero would mean the clock
+    // read another thread, or the count was lost).
+    for key in ["old_1", "stream_1", "old_64", "stream_64"] {
+        let us = num(&v, "rpc_server_cpu_us_per_request", key);
+        assert!(us > 0.0, "rpc_server_cpu_us_per_request.{key} = {us}");
     }
 
     // RPC: every configuration answered, through the old loop and the async server alike, to

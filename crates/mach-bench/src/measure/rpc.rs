@@ -258,8 +258,11 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
         .map_err(|_| BenchError::Stream("old server thread panicked".into()))?;
     drop(send);
     drop(port);
-    served?;
-    outcome
+    let cpu = served?;
+    outcome.map(|o| RpcOutcome {
+        server_cpu_us: cpu.per_request_us(),
+        ..o
+    })
 }
 
 /// The loop of `mach_service.c`, with the handler inline.
@@ -269,7 +272,9 @@ fn old_server_loop(
     stop: &AtomicBool,
     delay: Option<Duration>,
     times: &HandlerTimes,
-) -> Result<(), BenchError> {
+) -> Result<ServerCpu, BenchError> {
+    let cpu_start = crate::sysinfo::thread_cpu_time();
+    let mut requests = 0u64;
     let mut request = MsgBuffer::with_capacity(4096);
     while !stop.load(Ordering::Acquire) {
         match raw.receive(
@@ -284,6 +289,7 @@ fn old_server_loop(
         if request.id() == WAKE_MSG_ID {
             continue;
         }
+        requests += 1;
         let bytes = request.bytes(request.size() as usize);
         let Some(header) = read_header(&bytes) else {
             continue;
@@ -310,7 +316,11 @@ fn old_server_loop(
         // check), never retried.
         let _ = raw.send(&mut reply, Some(200));
     }
-    Ok(())
+    let cpu = match (cpu_start, crate::sysinfo::thread_cpu_time()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => Duration::ZERO,
+    };
+    Ok(ServerCpu { requests, cpu })
 }
 
 /// Requests per second of `ipconfig-rpc`'s async server on one event thread.
@@ -329,11 +339,21 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
         times: times.clone(),
     });
     let serving = ev.handle().spawn(async move {
-        server
+        let cpu_start = crate::sysinfo::thread_cpu_time();
+        let served = server
             .serve_until(port, async {
                 let _ = stop_rx.await;
             })
-            .await
+            .await;
+        // The event thread runs nothing but this server: its CPU time is the server's.
+        let cpu = match (cpu_start, crate::sysinfo::thread_cpu_time()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        };
+        served.map(|served| {
+            let requests = served.stats.requests;
+            (served, ServerCpu { requests, cpu })
+        })
     });
     let outcome = drive(env, &send, cfg, window).map(|o| RpcOutcome {
         handler_us: times.mean_us(),
@@ -342,13 +362,19 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     let _ = stop_tx.send(());
     let served = futures::executor::block_on(serving);
     drop(send);
-    match served {
-        Ok(Ok(served)) => drop(served),
+    let cpu = match served {
+        Ok(Ok((served, cpu))) => {
+            drop(served);
+            cpu
+        }
         Ok(Err(e)) => return Err(BenchError::Stream(format!("ipconfig server: {e}"))),
         Err(e) => return Err(BenchError::Stream(format!("ipconfig server task: {e}"))),
-    }
+    };
     drop(ev);
-    outcome
+    outcome.map(|o| RpcOutcome {
+        server_cpu_us: cpu.per_request_us(),
+        ..o
+    })
 }
 
 fn drive(
@@ -417,6 +443,7 @@ pub fn drive_async_clients(
         rate,
         send_retries: None,
         handler_us: None,
+        server_cpu_us: None,
     })
 }
 
@@ -463,10 +490,29 @@ pub struct RpcOutcome {
     pub send_retries: Option<u64>,
     /// Slow-handler configurations: the handler's mean actual time per call, in µs.
     pub handler_us: Option<f64>,
+    /// CPU time of the server's thread per request served, in µs, over the whole serve
+    /// (`CLOCK_THREAD_CPUTIME_ID` of the old loop's thread, or of the async server's event
+    /// thread, which runs nothing else). Unlike the rate, it barely moves with the machine's
+    /// load, so it is the figure that compares the two servers' own work.
+    pub server_cpu_us: Option<f64>,
+}
+
+/// CPU time a server thread used, and the requests it served meanwhile.
+#[derive(Clone, Copy, Debug, Default)]
+struct ServerCpu {
+    requests: u64,
+    cpu: Duration,
+}
+
+impl ServerCpu {
+    fn per_request_us(self) -> Option<f64> {
+        (self.requests > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.requests as f64)
+    }
 }
 
 /// The repeat with the median rate (the upper median of an even count), with the send retries
-/// of all repeats added up and the handler times averaged; `None` when no repeat succeeded.
+/// of all repeats added up, the handler times averaged and the median of the server CPU times
+/// per request; `None` when no repeat succeeded.
 pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
     let mut sorted = outcomes.to_vec();
     sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
@@ -476,11 +522,13 @@ pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
         .filter_map(|o| o.send_retries)
         .reduce(|a, b| a + b);
     let handler: Vec<f64> = outcomes.iter().filter_map(|o| o.handler_us).collect();
+    let cpu: Vec<f64> = outcomes.iter().filter_map(|o| o.server_cpu_us).collect();
     Some(RpcOutcome {
         rate: mid.rate,
         send_retries: retries,
         handler_us: (!handler.is_empty())
             .then(|| handler.iter().sum::<f64>() / handler.len() as f64),
+        server_cpu_us: crate::stats::median(&cpu),
     })
 }
 
@@ -543,6 +591,7 @@ pub fn drive_clients(
         rate: measured?,
         send_retries: Some(retries),
         handler_us: None,
+        server_cpu_us: None,
     })
 }
 
@@ -609,6 +658,7 @@ mod tests {
             rate,
             send_retries: retries,
             handler_us: None,
+            server_cpu_us: None,
         }
     }
 
