@@ -202,6 +202,13 @@ fn descriptor_types_labels_and_counts_are_checked() {
         MigError::TypeError
     );
 
+    // An OOL memory argument must be an OOL descriptor, not a port.
+    const OOL_ARG: &[DescriptorSpec] = &[DescriptorSpec::Ool { count_offset: 36 }];
+    assert_eq!(
+        check_request(&good, &shape(OOL_ARG, 40)).unwrap_err(),
+        MigError::TypeError
+    );
+
     let ports = shape(PORTS_ARG, 56);
     let ok = ports_request(MACH_MSG_OOL_PORTS_DESCRIPTOR, MACH_MSG_TYPE_PORT_SEND, 3, 3);
     assert!(check_request(&ok, &ports).is_ok());
