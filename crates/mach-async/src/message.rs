@@ -794,3 +794,7 @@ impl MessageBuilder {
         self.msg
     }
 }
+
+// The blocking-pool safety net on the simulated kernel (the native backends test on their hosts).
+#[cfg(all(test, mach_backend = "sim"))]
+mod tests;
