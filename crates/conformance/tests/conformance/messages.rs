@@ -1,6 +1,6 @@
 //! Message contents and the name service: what a received message reports about itself, a copied
 //! send right in a descriptor, empty out-of-line data and port arrays, and bootstrap look-up,
-//! check-in and registration refusals.
+//! check-in and registration refusals; what a space says about itself in logs.
 
 use futures::StreamExt;
 use mach_abi::MACH_MSG_TYPE_PORT_SEND;
@@ -16,6 +16,7 @@ crate::tests!(
     looking_up_an_unknown_service_says_so,
     check_in_gives_the_receive_right_that_look_up_reaches,
     registering_a_taken_name_is_refused_and_the_holder_keeps_it,
+    a_space_identifies_itself,
 );
 
 async fn next(stream: &mut MachRecvStream, what: &str) -> Message {
@@ -171,6 +172,23 @@ fn registering_a_taken_name_is_refused_and_the_holder_keeps_it() -> Outcome {
         drop((sender, stream));
     });
     drop(second);
+    fx.assert_no_leaks();
+    Ok(())
+}
+
+/// `Space::id` is a stable diagnostic identity: the same for every handle on a space, different
+/// for different spaces, and the pid where the process is the space. `Debug` says it is a space.
+fn a_space_identifies_itself() -> Outcome {
+    let fx = Fixture::new();
+    let server = fx.server();
+    assert_eq!(server.id(), server.clone().id());
+    if Fixture::SEPARATE_SPACES {
+        assert_ne!(server.id(), fx.client().id());
+    } else {
+        assert_eq!(server.id(), u64::from(std::process::id()));
+    }
+    let shown = format!("{server:?}");
+    assert!(shown.starts_with("Space"), "{shown}");
     fx.assert_no_leaks();
     Ok(())
 }
