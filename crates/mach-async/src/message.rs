@@ -11,8 +11,8 @@ use bytes::Bytes;
 use mach_abi::{
     audit_token_t, mach_msg_bits_t, mach_msg_id_t, MACH_MSGH_BITS_COMPLEX, MACH_MSGH_BITS_LOCAL,
     MACH_MSGH_BITS_REMOTE, MACH_MSGH_BITS_SET, MACH_MSGH_BITS_VOUCHER, MACH_MSG_TYPE_COPY_SEND,
-    MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_NONE,
-    MACH_MSG_TYPE_PORT_NAME, MACH_MSG_VIRTUAL_COPY, MACH_PORT_VALID,
+    MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_SEND,
+    MACH_MSG_TYPE_NONE, MACH_MSG_TYPE_PORT_NAME, MACH_MSG_VIRTUAL_COPY, MACH_PORT_VALID,
 };
 
 use crate::rights::{PortRight, ReceiveRight, SendRight};
@@ -382,7 +382,12 @@ impl Message {
                 },
                 Descriptor::OolPorts(v) => {
                     let names: Vec<Name> = v.iter().map(PortRight::name).collect();
-                    let disposition = v.first().map_or(0, |r| r.move_disposition()) as u8;
+                    // An empty array still needs a valid disposition (the kernel refuses 0
+                    // with MACH_SEND_INVALID_RIGHT); send rights are what MIG arrays carry.
+                    let disposition = v
+                        .first()
+                        .map_or(MACH_MSG_TYPE_MOVE_SEND, |r| r.move_disposition())
+                        as u8;
                     let address = names.as_ptr() as usize as u64;
                     arrays.push(names);
                     RawDescriptor::OolPorts {
@@ -789,3 +794,7 @@ impl MessageBuilder {
         self.msg
     }
 }
+
+// The blocking-pool safety net on the simulated kernel (the native backends test on their hosts).
+#[cfg(all(test, mach_backend = "sim"))]
+mod tests;

@@ -553,10 +553,9 @@ impl Core {
             if self.st.ended {
                 return Poll::Ready(None);
             }
-            let Some(kq) = self.kq.as_ref() else {
-                self.st.ended = true;
-                continue;
-            };
+            // `setup` sets the kqueue and only `teardown` takes it, from `Drop` or from
+            // `into_ports(self)`: a stream that can still be polled always has it.
+            let kq = self.kq.as_ref().expect("a pollable stream has its kqueue");
             if !self.st.started || self.st.drain_now {
                 // Rule 6: ready on the first poll. Messages queued before the knote existed
                 // produce no later edge. Consume (rule 8) then drain (rule 13); no guard, so no
@@ -925,10 +924,12 @@ impl Stream for MachNotifyStream {
             if this.core.st.ended {
                 return Poll::Ready(None);
             }
-            let Some(kq) = this.core.kq.as_ref() else {
-                this.core.st.ended = true;
-                continue;
-            };
+            // As in `poll_message`: only `teardown` takes the kqueue.
+            let kq = this
+                .core
+                .kq
+                .as_ref()
+                .expect("a pollable stream has its kqueue");
             if !this.core.st.started {
                 // Rule 6: ready on the first poll; consume whatever EV_ADD / move_member queued.
                 this.core.st.started = true;

@@ -7,6 +7,7 @@ use mach_conformance::{run_suite, Test};
 
 mod consumers;
 mod delivery;
+mod messages;
 mod mig;
 mod notify;
 mod rights;
@@ -26,11 +27,12 @@ macro_rules! tests {
 }
 
 fn main() -> ExitCode {
-    let groups: [&[Test]; 6] = [
+    let groups: [&[Test]; 7] = [
         rights::TESTS,
         delivery::TESTS,
         notify::TESTS,
         send::TESTS,
+        messages::TESTS,
         mig::TESTS,
         consumers::TESTS,
     ];

@@ -221,9 +221,9 @@ impl MigClient {
     }
 }
 
+/// A failure of the reply port (setting it up, or its stream): the receive code, or
+/// `MACH_RCV_PORT_DIED` when there is none. (A stream never yields a timeout: the client's
+/// deadline is its own `tokio::time::timeout`.)
 fn receive_error(e: &Error) -> MigError {
-    match e {
-        Error::TimedOut => MigError::TimedOut,
-        other => MigError::Receive(other.code().unwrap_or(MACH_RCV_PORT_DIED)),
-    }
+    MigError::Receive(e.code().unwrap_or(MACH_RCV_PORT_DIED))
 }
