@@ -1,8 +1,13 @@
-//! The latency CDF as a self-contained SVG (no fonts or scripts beyond the viewer's defaults).
+//! The two `--plot` charts as self-contained SVG (no fonts or scripts beyond the viewer's
+//! defaults).
 //!
-//! x: latency on a log scale (decades from the fastest to the slowest sample); y: fraction of
-//! messages delivered within that latency. One line per design.
+//! - [`latency_cdf`]: x is latency on a log scale (decades from the fastest to the slowest
+//!   sample), y the fraction of messages delivered within that latency; one line per design.
+//! - [`ratio_bars`]: the headline ratios ([`crate::report::Report::headline_ratios`]), one
+//!   horizontal bar per measured ratio from 1× to its value on a log scale, coloured by its
+//!   goal (met, missed, none), with a tick at the goal's threshold.
 
+use crate::report::{fmt_ratio, HeadlineRatio};
 use crate::stats::Samples;
 use std::fmt::Write as _;
 
@@ -195,6 +200,166 @@ pub fn latency_cdf(title: &str, series: &[Series<'_>]) -> String {
         );
         legend_y += 18.0;
     }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Colour of a bar whose goal is met.
+pub const MET: &str = "#2ca02c";
+/// Colour of a bar whose goal is missed.
+pub const MISSED: &str = "#d62728";
+/// Colour of a bar without a goal.
+pub const NO_GOAL: &str = "#1f77b4";
+
+const BAR_LABELS: f64 = 400.0;
+const BAR_PLOT: f64 = 330.0;
+const BAR_VALUES: f64 = 230.0;
+const BAR_ROW: f64 = 20.0;
+const BAR_TOP: f64 = 64.0;
+const BAR_BOTTOM: f64 = 40.0;
+
+/// Renders the headline ratios as horizontal bars: each measured ratio a `<rect class="bar">`
+/// from 1× to its value (log scale) carrying the exact value in `data-ratio`, its value and goal
+/// printed beside it as the table prints them, and each goal's threshold as a black
+/// `<line class="goal">` across its row. A ratio that was not measured gets its label and
+/// "not measured", no bar.
+pub fn ratio_bars(title: &str, ratios: &[HeadlineRatio]) -> String {
+    let width = BAR_LABELS + BAR_PLOT + BAR_VALUES;
+    let height = BAR_TOP + BAR_ROW * ratios.len().max(1) as f64 + BAR_BOTTOM;
+    let (left, right) = (BAR_LABELS, BAR_LABELS + BAR_PLOT);
+    let bottom = height - BAR_BOTTOM;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<rect width="{width}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        width / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="42" text-anchor="middle" font-size="11" fill="#444">bars from 1× to each ratio (log scale); green: goal met, red: goal missed, blue: no goal; black tick: the goal's threshold</text>"##,
+        width / 2.0
+    );
+
+    // Whole decades around 1×, every ratio and every threshold (within 10^-3 .. 10^5).
+    let values = ratios
+        .iter()
+        .flat_map(|r| [r.ratio, r.threshold.map(|t| t.value)])
+        .flatten()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .chain([1.0]);
+    let (lo, hi) = values.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let lo_dec = lo.log10().floor().max(-3.0);
+    let mut hi_dec = hi.log10().ceil().min(5.0);
+    if hi_dec <= lo_dec {
+        hi_dec = lo_dec + 1.0;
+    }
+    let x_of = |r: f64| {
+        let d = r.max(1e-300).log10().clamp(lo_dec, hi_dec);
+        left + (d - lo_dec) / (hi_dec - lo_dec) * BAR_PLOT
+    };
+
+    // Decade grid, labels below, and the parity line at 1×.
+    let _ = writeln!(svg, r##"<g stroke="#ddd" stroke-width="1">"##);
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let x = x_of(10f64.powf(dec));
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x:.1}" y1="{BAR_TOP}" x2="{x:.1}" y2="{bottom:.1}"/>"#
+        );
+        dec += 1.0;
+    }
+    svg.push_str("</g>\n");
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}×</text>"#,
+            x_of(10f64.powf(dec)),
+            bottom + 16.0,
+            10f64.powi(dec as i32)
+        );
+        dec += 1.0;
+    }
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{left}" y="{BAR_TOP}" width="{BAR_PLOT}" height="{:.1}" fill="none" stroke="black"/>"#,
+        bottom - BAR_TOP
+    );
+
+    if ratios.is_empty() {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">no headline ratio</text>"#,
+            left + BAR_PLOT / 2.0,
+            BAR_TOP + 14.0
+        );
+    }
+    let one = x_of(1.0);
+    for (i, h) in ratios.iter().enumerate() {
+        let y = BAR_TOP + BAR_ROW * i as f64;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            y + 14.0,
+            escape(&h.label)
+        );
+        let value_text = match (h.ratio, h.threshold, h.met()) {
+            (None, _, _) => "not measured".to_string(),
+            (Some(r), Some(t), Some(met)) => format!(
+                "{} (goal {t}: {})",
+                fmt_ratio(Some(r)),
+                if met { "met" } else { "missed" }
+            ),
+            (Some(r), _, _) => fmt_ratio(Some(r)),
+        };
+        if let Some(r) = h.ratio {
+            let color = match h.met() {
+                Some(true) => MET,
+                Some(false) => MISSED,
+                None => NO_GOAL,
+            };
+            let x = x_of(r);
+            let _ = writeln!(
+                svg,
+                r#"<rect class="bar" data-ratio="{r}" x="{:.1}" y="{:.1}" width="{:.1}" height="12" fill="{color}"/>"#,
+                x.min(one),
+                y + 4.0,
+                (x - one).abs().max(1.0)
+            );
+        }
+        if let Some(t) = h.threshold {
+            let x = x_of(t.value);
+            let _ = writeln!(
+                svg,
+                r#"<line class="goal" data-threshold="{}" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black" stroke-width="2"/>"#,
+                t.value,
+                y + 1.0,
+                y + BAR_ROW - 1.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text class="value" x="{:.1}" y="{:.1}">{}</text>"#,
+            right + 8.0,
+            y + 14.0,
+            escape(&value_text)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{one:.1}" y1="{BAR_TOP}" x2="{one:.1}" y2="{bottom:.1}" stroke="black" stroke-dasharray="4 3"/>"#
+    );
     svg.push_str("</svg>\n");
     svg
 }
