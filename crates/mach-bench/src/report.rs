@@ -1537,6 +1537,85 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn headline_goals_agree_with_the_goal_list() {
+        // The sample report, and one where every stream figure is ten times better: between
+        // them most goals flip, so a threshold that drifted from its goal shows.
+        let mut better = sample_report();
+        better.throughput.stream = better.throughput.stream.map(|v| v * 10.0);
+        better.throughput_queue_limited.stream =
+            better.throughput_queue_limited.stream.map(|v| v * 10.0);
+        for r in &mut better.rpc {
+            r.rate.stream = r.rate.stream.map(|v| v * 10.0);
+        }
+        for row in &mut better.idle {
+            if let Some(s) = row.stream.as_mut() {
+                s.shutdown /= 10;
+            }
+        }
+        let mut verdicts = Vec::new();
+        for report in [sample_report(), better] {
+            let goals = report.goals();
+            let heads = report.headline_ratios();
+            for h in heads.iter().filter(|h| h.goal.is_some()) {
+                let goal = goals
+                    .iter()
+                    .find(|g| Some(g.name) == h.goal)
+                    .unwrap_or_else(|| panic!("{}: no goal {:?}", h.label, h.goal));
+                assert!(h.threshold.is_some(), "{}", h.label);
+                if goal.name != SHUTDOWN_GOAL {
+                    assert_eq!(h.met(), goal.met, "{} against {}", h.label, goal.name);
+                    // The goal's figure is this ratio (or its inverse), as printed.
+                    let shown = fmt_ratio(h.ratio);
+                    let inverse = fmt_ratio(h.ratio.map(|r| 1.0 / r));
+                    assert!(
+                        goal.measured.starts_with(&shown) || goal.measured.starts_with(&inverse),
+                        "{}: {shown} vs {}",
+                        h.label,
+                        goal.measured
+                    );
+                }
+                verdicts.push(h.met());
+            }
+            // The shutdown goal is met when every port count's ratio meets its threshold.
+            let shutdown: Vec<Option<bool>> = heads
+                .iter()
+                .filter(|h| h.goal == Some(SHUTDOWN_GOAL))
+                .map(HeadlineRatio::met)
+                .collect();
+            assert_eq!(shutdown.len(), report.idle.len());
+            let all = shutdown
+                .iter()
+                .copied()
+                .collect::<Option<Vec<bool>>>()
+                .map(|v| v.iter().all(|&b| b));
+            let goal = goals.iter().find(|g| g.name == SHUTDOWN_GOAL).unwrap();
+            assert_eq!(all, goal.met);
+            // Every goal judged on ratios has its bars (the others count wake-ups and threads).
+            for g in goals
+                .iter()
+                .filter(|g| g.met.is_some() && g.name.contains('/'))
+            {
+                assert!(
+                    heads.iter().any(|h| h.goal == Some(g.name)),
+                    "goal {} has no headline ratio",
+                    g.name
+                );
+            }
+        }
+        assert!(verdicts.contains(&Some(true)) && verdicts.contains(&Some(false)));
+    }
+
+    #[test]
+    fn thresholds_print_as_the_goals_do() {
+        assert_eq!(Threshold::at_least(1.0).to_string(), "≥ 1.0×");
+        assert_eq!(Threshold::at_most(1.3).to_string(), "≤ 1.3×");
+        assert_eq!(Threshold::at_least(0.95).to_string(), "≥ 0.95×");
+        assert_eq!(Threshold::at_least(20.0).to_string(), "≥ 20×");
+        assert!(Threshold::at_least(1.0).met(1.0) && !Threshold::at_least(1.0).met(0.99));
+        assert!(Threshold::at_most(1.3).met(1.3) && !Threshold::at_most(1.3).met(1.31));
+    }
+
+    #[test]
     fn json_has_every_key_of_the_issue_with_the_right_figures() {
         let r = sample_report();
         let text = r.to_json().to_pretty_string();

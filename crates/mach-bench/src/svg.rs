@@ -350,9 +350,14 @@ pub fn ratio_bars(title: &str, ratios: &[HeadlineRatio]) -> String {
         }
         let _ = writeln!(
             svg,
-            r#"<text class="value" x="{:.1}" y="{:.1}">{}</text>"#,
+            r#"<text class="value" x="{:.1}" y="{:.1}"{}>{}</text>"#,
             right + 8.0,
             y + 14.0,
+            if h.ratio.is_some() {
+                ""
+            } else {
+                r##" fill="#888""##
+            },
             escape(&value_text)
         );
     }
@@ -493,6 +498,207 @@ mod tests {
         );
         assert!(none.contains("no latency samples"));
         assert!(!none.contains("<polyline"));
+    }
+
+    /// Checks that every tag is closed in order (self-closing or by its end tag), that quotes
+    /// pair up inside tags and that the root is one `<svg>`; returns the element count.
+    fn check_balanced(svg: &str) -> usize {
+        let mut open: Vec<&str> = Vec::new();
+        let (mut rest, mut elements) = (svg, 0);
+        while let Some(start) = rest.find('<') {
+            assert!(
+                !rest[..start].contains('>'),
+                "stray '>' in text: {}",
+                &rest[..start]
+            );
+            let end = rest[start..].find('>').expect("unclosed tag") + start;
+            let tag = &rest[start + 1..end];
+            assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+            assert_eq!(tag.matches('"').count() % 2, 0, "unpaired quote: {tag}");
+            let name = tag
+                .trim_start_matches('/')
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap();
+            if tag.starts_with('/') {
+                assert_eq!(open.pop(), Some(name), "</{name}> closes the wrong tag");
+            } else {
+                if open.is_empty() {
+                    assert!(elements == 0 && name == "svg", "second root <{name}>");
+                }
+                elements += 1;
+                if !tag.ends_with('/') {
+                    open.push(name);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        assert!(open.is_empty(), "unclosed: {open:?}");
+        assert!(rest.trim().is_empty(), "text after the root: {rest}");
+        elements
+    }
+
+    /// The value of attribute `name` in each element of `class`.
+    fn attr_of_class(svg: &str, class: &str, name: &str) -> Vec<f64> {
+        svg.lines()
+            .filter(|l| l.contains(&format!("class=\"{class}\"")))
+            .map(|l| {
+                let v = l.split(&format!(" {name}=\"")).nth(1).unwrap();
+                v[..v.find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ratio_bars_are_well_formed_one_bar_per_measured_ratio_with_the_reports_numbers() {
+        let report = crate::report::tests::sample_report();
+        let heads = report.headline_ratios();
+        let svg = ratio_bars("Headline <ratios> & co", &heads);
+        check_balanced(&svg);
+        assert!(svg.contains("Headline &lt;ratios&gt; &amp; co"));
+        let measured: Vec<f64> = heads.iter().filter_map(|h| h.ratio).collect();
+        assert!(measured.len() >= 20, "{heads:#?}");
+        // One bar per measured ratio, in order, carrying the report's value.
+        assert_eq!(attr_of_class(&svg, "bar", "data-ratio"), measured);
+        // One goal tick per threshold, at it.
+        let thresholds: Vec<f64> = heads
+            .iter()
+            .filter_map(|h| h.threshold.map(|t| t.value))
+            .collect();
+        assert_eq!(attr_of_class(&svg, "goal", "data-threshold"), thresholds);
+        // Colour by the goal's verdict.
+        let count = |verdict: Option<bool>| {
+            heads
+                .iter()
+                .filter(|h| h.ratio.is_some() && h.met() == verdict)
+                .count()
+        };
+        assert_eq!(
+            svg.matches(&format!("class=\"bar\" data-ratio")).count(),
+            measured.len()
+        );
+        for (colour, verdict) in [(MET, Some(true)), (MISSED, Some(false)), (NO_GOAL, None)] {
+            let bars = svg
+                .lines()
+                .filter(|l| {
+                    l.contains("class=\"bar\"") && l.contains(&format!("fill=\"{colour}\""))
+                })
+                .count();
+            assert_eq!(bars, count(verdict), "{colour}");
+        }
+        assert!(count(Some(true)) > 0 && count(Some(false)) > 0 && count(None) > 0);
+        // The printed numbers are the table's, and the ratios the JSON's.
+        let v: serde_json::Value =
+            serde_json::from_str(&report.to_json().to_pretty_string()).unwrap();
+        let json_ratio = |key: &str| v["ratios"][key].as_f64().unwrap();
+        let find = |label: &str| {
+            heads
+                .iter()
+                .find(|h| h.label == label)
+                .and_then(|h| h.ratio)
+                .unwrap_or_else(|| panic!("no {label}"))
+        };
+        assert_eq!(
+            find("delivery latency p50, old/stream"),
+            json_ratio("latency_p50_old_over_stream")
+        );
+        assert_eq!(
+            find("burst throughput, stream/old"),
+            json_ratio("throughput_stream_over_old")
+        );
+        assert_eq!(
+            find("burst throughput, stream/floor"),
+            json_ratio("throughput_stream_over_floor")
+        );
+        assert_eq!(
+            find("memory per idle port, 10000 ports, old/stream"),
+            json_ratio("rss_per_port_old_over_stream")
+        );
+        assert_eq!(
+            find("shutdown, 10000 ports, old/stream"),
+            json_ratio("shutdown_old_over_stream")
+        );
+        assert_eq!(
+            find("RPC, 64 async clients, slow handler, stream/old"),
+            json_ratio("rpc_64_slow_stream_over_old")
+        );
+        assert!(
+            (find("delivery latency p50, dispatch/stream")
+                * json_ratio("latency_p50_stream_over_dispatch")
+                - 1.0)
+                .abs()
+                < 1e-12
+        );
+        let table = report.render_text();
+        for h in heads.iter().filter(|h| h.ratio.is_some()) {
+            let shown = fmt_ratio(h.ratio);
+            assert!(
+                table.contains(&shown),
+                "{} {shown} not in the table",
+                h.label
+            );
+            assert!(
+                svg.contains(&format!(">{shown}")),
+                "{shown} not in the chart"
+            );
+        }
+        // The JSON lists the same ratios.
+        let listed = v["headline_ratios"].as_array().unwrap();
+        assert_eq!(listed.len(), heads.len());
+        for (j, h) in listed.iter().zip(&heads) {
+            assert_eq!(j["label"], h.label.as_str());
+            assert_eq!(j["ratio"].as_f64(), h.ratio);
+            assert_eq!(j["met"].as_bool(), h.met());
+        }
+    }
+
+    #[test]
+    fn ratio_bars_leave_unmeasured_ratios_without_a_bar() {
+        use crate::report::{HeadlineRatio, Threshold};
+        let heads = vec![
+            HeadlineRatio {
+                label: "a/b".into(),
+                ratio: None,
+                goal: None,
+                threshold: Some(Threshold::at_least(20.0)),
+            },
+            HeadlineRatio {
+                label: "c/d".into(),
+                ratio: Some(0.5),
+                goal: None,
+                threshold: None,
+            },
+        ];
+        let svg = ratio_bars("t", &heads);
+        check_balanced(&svg);
+        assert_eq!(attr_of_class(&svg, "bar", "data-ratio"), vec![0.5]);
+        assert!(svg.contains(">not measured<"));
+        assert!(svg.contains(">0.50×<"));
+        // The axis spans 0.1× to 100× (the ratio and the threshold); a bar below 1× ends at 1×.
+        assert!(svg.contains(">0.1×<") && svg.contains(">100×<"));
+        let bar = svg.lines().find(|l| l.contains("class=\"bar\"")).unwrap();
+        assert!(
+            bar.contains("x=\"476.9\"") && bar.contains("width=\"33.1\""),
+            "{bar}"
+        );
+        let empty = ratio_bars("t", &[]);
+        check_balanced(&empty);
+        assert!(empty.contains("no headline ratio"));
+    }
+
+    #[test]
+    fn the_latency_cdf_is_well_formed() {
+        let s = Samples::from_unsorted(vec![1_000, 2_000, 30_000]);
+        let svg = latency_cdf(
+            "t",
+            &[Series {
+                label: "a <b>",
+                color: "red",
+                dashed: true,
+                samples: &s,
+            }],
+        );
+        check_balanced(&svg);
     }
 
     #[test]
