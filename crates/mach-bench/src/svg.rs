@@ -574,7 +574,7 @@ mod tests {
                 .count()
         };
         assert_eq!(
-            svg.matches(&format!("class=\"bar\" data-ratio")).count(),
+            svg.matches("class=\"bar\" data-ratio").count(),
             measured.len()
         );
         for (colour, verdict) in [(MET, Some(true)), (MISSED, Some(false)), (NO_GOAL, None)] {
