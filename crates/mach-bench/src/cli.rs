@@ -192,7 +192,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         "--plot",
         None,
         Some("PATH"),
-        "latency CDF as SVG to PATH, headline ratios to PATH-ratios.svg",
+        "write the latency CDF to PATH, the headline ratios to PATH-ratios.svg",
     ),
     opt(
         "--markdown",
