@@ -98,8 +98,8 @@ pub enum CliError {
     UnknownOption(String),
     /// An option that needs a value was last, or given an empty one.
     MissingValue(&'static str),
-    /// A value given to an option that takes none (`--quick=yes`).
-    UnexpectedValue(&'static str, String),
+    /// A value given to an option that takes none (`--quick=yes`): the option, the value.
+    UnexpectedValue(String, String),
     /// `--backend` with something other than `sim` or `native`.
     BadBackend(String),
     /// The same option twice.
@@ -422,13 +422,10 @@ fn parse_groups(v: &OsStr) -> Result<Vec<Group>, CliError> {
 fn flag_error(e: lexopt::Error) -> CliError {
     match e {
         lexopt::Error::UnexpectedValue { option, value } => {
-            let name = OPTIONS
-                .iter()
-                .find(|o| o.long == option)
-                .map_or("option", |o| o.long);
-            CliError::UnexpectedValue(name, value.to_string_lossy().into_owned())
+            CliError::UnexpectedValue(option, value.to_string_lossy().into_owned())
         }
-        other => CliError::UnknownOption(other.to_string()),
+        // `next` reports nothing else; should a later lexopt, its message is the clearest.
+        other => CliError::Unexpected(other.to_string()),
     }
 }
 
@@ -522,7 +519,11 @@ mod tests {
         );
         assert_eq!(
             p(&["--quick=yes"]),
-            Err(CliError::UnexpectedValue("--quick", "yes".into()))
+            Err(CliError::UnexpectedValue("--quick".into(), "yes".into()))
+        );
+        assert_eq!(
+            p(&["--no-demo=1"]),
+            Err(CliError::UnexpectedValue("--no-demo".into(), "1".into()))
         );
         assert_eq!(p(&["-x"]), Err(CliError::UnknownOption("-x".into())));
         assert_eq!(
