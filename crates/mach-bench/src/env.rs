@@ -6,6 +6,10 @@
 //! the phase that caused it and no phase sees another's objects. On NextBSD there is one space,
 //! the process's.
 
+//!
+//! This module knows the backends ([`BackendChoice`]); the command line (`cli`) names them, so
+//! `cli` depends on `env` and never the other way round.
+
 use crate::error::BenchError;
 use crate::raw::RawMach;
 use mach_async::Space;
@@ -15,6 +19,42 @@ use std::sync::Arc;
 pub const HAS_SIM: bool = cfg!(mach_backend = "sim");
 /// Whether this build can measure the native kernel (NextBSD).
 pub const HAS_NATIVE: bool = cfg!(mach_backend = "nextbsd");
+
+/// Which kernel the measurements run against (`--backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The embedded simulated NextBSD kernel (`mach-sim`), the default on every host.
+    Sim,
+    /// The real kernel: NextBSD's Mach IPC and `EVFILT_MACHPORT` (only in a NextBSD build).
+    Native,
+}
+
+impl BackendChoice {
+    /// The simulated kernel where this build has it (every host without Mach), else the native
+    /// kernel (NextBSD builds, where `mach-async` is built for the real kernel).
+    pub fn build_default() -> BackendChoice {
+        if HAS_SIM {
+            BackendChoice::Sim
+        } else {
+            BackendChoice::Native
+        }
+    }
+
+    /// The name used on the command line and in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::Sim => "sim",
+            BackendChoice::Native => "native",
+        }
+    }
+
+    /// The backend named `name` on the command line (`sim` or `native`).
+    pub fn from_name(name: &str) -> Option<BackendChoice> {
+        [BackendChoice::Sim, BackendChoice::Native]
+            .into_iter()
+            .find(|b| b.as_str() == name)
+    }
+}
 
 /// An IPC space to measure in.
 pub struct Env {
@@ -110,12 +150,12 @@ impl Env {
 
 impl Env {
     /// A fresh environment on `backend` for the phase `label`.
-    pub fn for_backend(backend: crate::cli::BackendChoice, label: &str) -> Result<Env, BenchError> {
+    pub fn for_backend(backend: BackendChoice, label: &str) -> Result<Env, BenchError> {
         match backend {
             #[cfg(mach_backend = "sim")]
-            crate::cli::BackendChoice::Sim => Ok(Env::sim(label)),
+            BackendChoice::Sim => Ok(Env::sim(label)),
             #[cfg(mach_backend = "nextbsd")]
-            crate::cli::BackendChoice::Native => {
+            BackendChoice::Native => {
                 let _ = label;
                 Env::native()
             }

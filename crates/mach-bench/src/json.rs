@@ -1,9 +1,8 @@
-//! A minimal JSON value and writer (RFC 8259), enough for the `--json` report.
+//! A JSON value for the `--json` report, built in the report's order and written by
+//! `serde_json`.
 //!
 //! Numbers that are not finite (a figure that could not be measured, a ratio with a zero
 //! denominator) are written as `null`, never as the invalid tokens `NaN` / `inf`.
-
-use std::fmt::Write as _;
 
 /// A JSON value. Objects keep their insertion order so the report reads top to bottom.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,91 +40,46 @@ impl Json {
         }
     }
 
-    /// Renders with two-space indentation and a trailing newline.
+    /// Renders with two-space indentation and a trailing newline (through `serde_json`).
     pub fn to_pretty_string(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out, 0);
+        // Serializing a tree of strings, numbers and maps into a String cannot fail.
+        let mut out = serde_json::to_string_pretty(self).unwrap_or_else(|_| "null".into());
         out.push('\n');
         out
     }
+}
 
-    fn write(&self, out: &mut String, indent: usize) {
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
         match self {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Num(n) => write_number(out, *n),
-            Json::Str(s) => write_string(out, s),
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            // Not finite: `null` (JSON has no NaN or infinity).
+            Json::Num(n) if !n.is_finite() => s.serialize_unit(),
+            // Whole numbers below 2^53 print without a fraction (exactly representable).
+            Json::Num(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => {
+                s.serialize_i64(*n as i64)
+            }
+            Json::Num(n) => s.serialize_f64(*n),
+            Json::Str(text) => s.serialize_str(text),
             Json::Arr(items) => {
-                if items.is_empty() {
-                    out.push_str("[]");
-                    return;
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
                 }
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    out.push_str(if i == 0 { "\n" } else { ",\n" });
-                    push_indent(out, indent + 1);
-                    item.write(out, indent + 1);
-                }
-                out.push('\n');
-                push_indent(out, indent);
-                out.push(']');
+                seq.end()
             }
+            // In insertion order, so the report reads top to bottom.
             Json::Obj(pairs) => {
-                if pairs.is_empty() {
-                    out.push_str("{}");
-                    return;
+                let mut map = s.serialize_map(Some(pairs.len()))?;
+                for (key, value) in pairs {
+                    map.serialize_entry(key, value)?;
                 }
-                out.push('{');
-                for (i, (key, value)) in pairs.iter().enumerate() {
-                    out.push_str(if i == 0 { "\n" } else { ",\n" });
-                    push_indent(out, indent + 1);
-                    write_string(out, key);
-                    out.push_str(": ");
-                    value.write(out, indent + 1);
-                }
-                out.push('\n');
-                push_indent(out, indent);
-                out.push('}');
+                map.end()
             }
         }
     }
-}
-
-fn push_indent(out: &mut String, indent: usize) {
-    for _ in 0..indent {
-        out.push_str("  ");
-    }
-}
-
-fn write_number(out: &mut String, n: f64) {
-    if !n.is_finite() {
-        out.push_str("null");
-    } else if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        // Whole numbers below 2^53 print without a fraction (exactly representable).
-        let _ = write!(out, "{}", n as i64);
-    } else {
-        // Rust's shortest round-trip representation is valid JSON for finite values
-        // (it never prints a leading '+', and uses 'e' only with an integer exponent).
-        let _ = write!(out, "{n}");
-    }
-}
-
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -156,7 +110,7 @@ mod tests {
         let render = |n: f64| Json::Num(n).to_pretty_string().trim_end().to_string();
         assert_eq!(render(3.0), "3");
         assert_eq!(render(-0.5), "-0.5");
-        assert_eq!(render(1.25e-7), "0.000000125");
+        assert_eq!(render(1.25e-7), "1.25e-7");
         assert_eq!(render(f64::NAN), "null");
         assert_eq!(render(f64::INFINITY), "null");
         assert_eq!(Json::opt(None), Json::Null);

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let opts = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
-            print!("{}", cli::USAGE);
+            print!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         }
         Ok(Command::Run(opts)) => opts,
         Err(e) => {
-            eprintln!("mach-bench: {e}\n\n{}", cli::USAGE);
+            eprintln!(
+                "mach-bench: {e}\nUsage: mach-bench [OPTIONS] (mach-bench --help lists them)"
+            );
             return ExitCode::from(2);
         }
     };
@@ -138,6 +140,19 @@ fn main() -> ExitCode {
             status = ExitCode::FAILURE;
         } else {
             println!("latency CDF written to {}", path.display());
+        }
+        // The headline ratios beside it.
+        let ratios_path = cli::ratios_plot_path(path);
+        let title = format!(
+            "Headline ratios, {} backend, {}",
+            report.run.backend, report.run.date
+        );
+        let svg = svg::ratio_bars(&title, &report.headline_ratios());
+        if let Err(e) = std::fs::write(&ratios_path, svg) {
+            eprintln!("mach-bench: cannot write {}: {e}", ratios_path.display());
+            status = ExitCode::FAILURE;
+        } else {
+            println!("headline ratios written to {}", ratios_path.display());
         }
     }
     if report.failures > 0 {

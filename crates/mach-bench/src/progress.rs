@@ -1,5 +1,6 @@
-//! Progress on a terminal: one status line on stderr, rewritten in place, shown only when stderr
-//! is a terminal (so redirected output and CI logs stay clean).
+//! Progress on stderr. On a terminal: one status line, rewritten in place. Otherwise (a pipe, a
+//! file, a CI log): one plain line per step, `mach-bench: [ 3/12   4.2 s] latency: stream`,
+//! with no control characters.
 //!
 //! No ticker thread: a background thread would add wake-ups and a thread to the very figures
 //! being measured. The line changes when a step starts.
@@ -7,9 +8,20 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-/// The status line.
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// A status line rewritten in place (stderr is a terminal).
+    Terminal,
+    /// One line per step, nothing rewritten (stderr is a pipe or a file).
+    Plain,
+    /// Nothing (tests, library use).
+    Hidden,
+}
+
+/// The progress of a run.
 pub struct Progress {
-    enabled: bool,
+    style: Style,
     total: usize,
     step: usize,
     start: Instant,
@@ -17,19 +29,26 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Progress for `total` steps, shown when stderr is a terminal.
+    /// Progress for `total` steps: a status line when stderr is a terminal, plain lines
+    /// otherwise.
     pub fn new(total: usize) -> Progress {
-        Progress::with_enabled(total, std::io::stderr().is_terminal())
+        let style = if std::io::stderr().is_terminal() {
+            Style::Terminal
+        } else {
+            Style::Plain
+        };
+        Progress::with_style(total, style)
     }
 
     /// Progress that never draws (tests, library use).
     pub fn hidden() -> Progress {
-        Progress::with_enabled(0, false)
+        Progress::with_style(0, Style::Hidden)
     }
 
-    fn with_enabled(total: usize, enabled: bool) -> Progress {
+    /// Progress for `total` steps shown in `style`.
+    pub fn with_style(total: usize, style: Style) -> Progress {
         Progress {
-            enabled,
+            style,
             total,
             step: 0,
             start: Instant::now(),
@@ -37,15 +56,20 @@ impl Progress {
         }
     }
 
-    /// Whether anything is drawn.
+    /// How progress is shown.
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Whether anything is shown.
     pub fn is_enabled(&self) -> bool {
-        self.enabled
+        self.style != Style::Hidden
     }
 
     /// Starts the next step.
     pub fn step(&mut self, label: &str) {
         self.step += 1;
-        if !self.enabled {
+        if self.style == Style::Hidden {
             return;
         }
         let line = status_line(
@@ -55,15 +79,23 @@ impl Progress {
             label,
         );
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K{line}");
+        match self.style {
+            Style::Hidden => {}
+            Style::Terminal => {
+                let _ = write!(err, "\r\x1b[K{line}");
+                self.drawn = true;
+            }
+            Style::Plain => {
+                let _ = writeln!(err, "{}", plain_line(&line));
+            }
+        }
         let _ = err.flush();
-        self.drawn = true;
     }
 
     /// Prints a line above the status line (it stays in the scroll-back).
     pub fn note(&mut self, message: &str) {
         let mut err = std::io::stderr().lock();
-        if self.enabled && self.drawn {
+        if self.drawn {
             let _ = write!(err, "\r\x1b[K");
             self.drawn = false;
         }
@@ -72,7 +104,7 @@ impl Progress {
 
     /// Prints a line of the command's output on stdout, above the status line.
     pub fn println(&mut self, line: &str) {
-        if self.enabled && self.drawn {
+        if self.drawn {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[K");
             let _ = err.flush();
@@ -85,7 +117,7 @@ impl Progress {
 
     /// Erases the status line.
     pub fn finish(&mut self) {
-        if self.enabled && self.drawn {
+        if self.drawn {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[K");
             let _ = err.flush();
@@ -106,6 +138,16 @@ fn status_line(step: usize, total: usize, elapsed_s: f64, label: &str) -> String
     format!("[{step:>width$}/{total:<width$} {elapsed_s:5.1} s] {label}")
 }
 
+/// A step as a plain log line: prefixed with the command's name, control characters (a label
+/// is text, but a log must never receive a terminal sequence) replaced by spaces.
+fn plain_line(status: &str) -> String {
+    let clean: String = status
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("mach-bench: {clean}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +156,17 @@ mod tests {
     fn status_line_aligns_counts() {
         assert_eq!(status_line(3, 12, 4.3, "idle"), "[ 3/12   4.3 s] idle");
         assert_eq!(status_line(1, 1, 0.0, "x"), "[1/1   0.0 s] x");
+    }
+
+    #[test]
+    fn plain_lines_are_prefixed_and_free_of_control_characters() {
+        assert_eq!(
+            plain_line(&status_line(3, 12, 4.3, "idle")),
+            "mach-bench: [ 3/12   4.3 s] idle"
+        );
+        assert_eq!(plain_line("a\rb\x1b[Kc\n"), "mach-bench: a b [Kc ");
+        let p = Progress::with_style(2, Style::Plain);
+        assert!(p.is_enabled() && p.style() == Style::Plain);
     }
 
     #[test]

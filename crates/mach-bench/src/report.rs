@@ -153,6 +153,79 @@ pub struct Goal {
     pub met: Option<bool>,
 }
 
+/// A goal's threshold on a ratio: at least (or at most) `value`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Threshold {
+    /// `true`: the ratio must be ≥ `value`; `false`: ≤ `value`.
+    pub at_least: bool,
+    /// The threshold.
+    pub value: f64,
+}
+
+impl Threshold {
+    /// The ratio must be at least `value`.
+    pub fn at_least(value: f64) -> Threshold {
+        Threshold {
+            at_least: true,
+            value,
+        }
+    }
+
+    /// The ratio must be at most `value`.
+    pub fn at_most(value: f64) -> Threshold {
+        Threshold {
+            at_least: false,
+            value,
+        }
+    }
+
+    /// Whether `ratio` meets the threshold.
+    pub fn met(self, ratio: f64) -> bool {
+        if self.at_least {
+            ratio >= self.value
+        } else {
+            ratio <= self.value
+        }
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    /// `≥ 1.0×`, `≤ 1.3×`, `≥ 0.95×`, `≥ 20×`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.at_least { '≥' } else { '≤' };
+        let v = self.value;
+        if v >= 10.0 {
+            write!(f, "{sign} {v:.0}×")
+        } else if ((v * 10.0).round() - v * 10.0).abs() < 1e-9 {
+            write!(f, "{sign} {v:.1}×")
+        } else {
+            write!(f, "{sign} {v:.2}×")
+        }
+    }
+}
+
+/// One headline ratio (a bar of the `--plot` ratio chart, an entry of the JSON's
+/// `headline_ratios`): the ratio as the table's ratio column prints it, and the goal judged on
+/// it, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadlineRatio {
+    /// What is divided by what (`delivery latency p50, old/stream`).
+    pub label: String,
+    /// The ratio (`None`: a figure was not measured).
+    pub ratio: Option<f64>,
+    /// The goal of [`Report::goals`] judged on this ratio (its name), if any.
+    pub goal: Option<&'static str>,
+    /// That goal's threshold, in this ratio's direction.
+    pub threshold: Option<Threshold>,
+}
+
+impl HeadlineRatio {
+    /// Whether the goal is met (`None`: no goal, or not measured).
+    pub fn met(&self) -> Option<bool> {
+        Some(self.threshold?.met(self.ratio?))
+    }
+}
+
 impl Report {
     fn lat(&self, pick: fn(&LatencyFigures) -> &Option<Samples>, p: f64) -> Option<f64> {
         let s = pick(&self.latency).as_ref()?;
@@ -313,7 +386,7 @@ impl Report {
                 .map(|b| (r.ports, b))
         });
         goals.push(Goal {
-            name: "shutdown old/stream ≥ 100× at 1 and 100 ports, ≥ 30× at 10,000",
+            name: SHUTDOWN_GOAL,
             measured: if shut.is_empty() {
                 "n/a".into()
             } else {
@@ -429,6 +502,197 @@ impl Report {
             met: ge(mem, 3.0),
         });
         goals
+    }
+
+    /// The headline ratios, in the table's order: old/stream and dispatch/stream (or
+    /// stream/old and stream/dispatch for rates) where the figures exist, and every goal that
+    /// is judged on a single ratio, with its threshold.
+    pub fn headline_ratios(&self) -> Vec<HeadlineRatio> {
+        let mut out = Vec::new();
+        let mut push =
+            |label: String, ratio: Option<f64>, goal: Option<(&'static str, Threshold)>| {
+                out.push(HeadlineRatio {
+                    label,
+                    ratio,
+                    goal: goal.map(|g| g.0),
+                    threshold: goal.map(|g| g.1),
+                });
+            };
+        for (p, name) in [(50.0, "p50"), (99.0, "p99")] {
+            let (o, d, s, f) = (
+                self.lat(|l| &l.old, p),
+                self.lat(|l| &l.dispatch, p),
+                self.lat(|l| &l.stream, p),
+                self.lat(|l| &l.floor, p),
+            );
+            push(
+                format!("delivery latency {name}, old/stream"),
+                ratio(o, s),
+                None,
+            );
+            let vs_dispatch = (p <= 50.0).then_some((
+                "p50 latency stream/dispatch (HEAD) ≤ 1.0",
+                Threshold::at_least(1.0),
+            ));
+            push(
+                format!("delivery latency {name}, dispatch/stream"),
+                ratio(d, s),
+                vs_dispatch,
+            );
+            if p <= 50.0 {
+                push(
+                    format!("delivery latency {name}, stream/floor"),
+                    ratio(s, f),
+                    Some(("p50 latency stream/floor ≤ 1.3", Threshold::at_most(1.3))),
+                );
+            }
+        }
+        let p50 = |s: &Option<Samples>| {
+            s.as_ref()
+                .and_then(|s| s.percentile_ns(50.0))
+                .map(|ns| ns as f64 / 1e3)
+        };
+        if let (Some(first), Some(last)) =
+            (self.latency_at_ports.first(), self.latency_at_ports.last())
+        {
+            push(
+                format!(
+                    "delivery latency p50, {} registered, dispatch/stream",
+                    ports(last.ports)
+                ),
+                ratio(p50(&last.dispatch), p50(&last.stream)),
+                None,
+            );
+            if self.latency_at_ports.len() > 1 {
+                push(
+                    format!(
+                        "stream p50 latency, {} / {}",
+                        ports(last.ports),
+                        ports(first.ports)
+                    ),
+                    ratio(p50(&last.stream), p50(&first.stream)),
+                    Some((
+                        "stream p50 latency at 10,000 ports / at 1 port ≤ 1.2",
+                        Threshold::at_most(1.2),
+                    )),
+                );
+            }
+        }
+        let tp = self.throughput;
+        push(
+            "burst throughput, stream/old".into(),
+            ratio(tp.stream, tp.old),
+            Some((
+                "burst throughput stream/old ≥ 1.0",
+                Threshold::at_least(1.0),
+            )),
+        );
+        push(
+            "burst throughput, stream/dispatch".into(),
+            ratio(tp.stream, self.throughput_dispatch),
+            Some((
+                "burst throughput stream/dispatch (HEAD) ≥ 1.0",
+                Threshold::at_least(1.0),
+            )),
+        );
+        push(
+            "burst throughput, stream/floor".into(),
+            ratio(tp.stream, self.throughput_floor),
+            Some((
+                "burst throughput stream/floor ≥ 0.9",
+                Threshold::at_least(0.9),
+            )),
+        );
+        let ql = self.throughput_queue_limited;
+        push(
+            "queue-limited throughput, stream/old".into(),
+            ratio(ql.stream, ql.old),
+            Some((
+                "queue-limited throughput stream/old ≥ 1.0",
+                Threshold::at_least(1.0),
+            )),
+        );
+        push(
+            "queue-limited throughput, stream/dispatch".into(),
+            ratio(ql.stream, self.throughput_queue_limited_dispatch),
+            None,
+        );
+        if let Some(row) = self.largest_idle() {
+            let r = |f: &Option<IdleFigures>| f.as_ref().and_then(|f| f.rss_per_port());
+            push(
+                format!("memory per idle port, {}, old/stream", ports(row.ports)),
+                ratio(r(&row.old), r(&row.stream)),
+                Some((
+                    "memory per idle port old/stream ≥ 3×",
+                    Threshold::at_least(3.0),
+                )),
+            );
+        }
+        let largest = self.largest_idle().map(|r| r.ports);
+        for row in &self.idle {
+            let d = |f: &Option<IdleFigures>| f.as_ref().map(|f| f.shutdown.as_secs_f64());
+            // The same thresholds as the shutdown goal: 30× at the largest count, else 100×.
+            let need = if Some(row.ports) == largest && self.idle.len() > 1 {
+                30.0
+            } else {
+                100.0
+            };
+            push(
+                format!("shutdown, {}, old/stream", ports(row.ports)),
+                ratio(d(&row.old), d(&row.stream)),
+                Some((SHUTDOWN_GOAL, Threshold::at_least(need))),
+            );
+            push(
+                format!("shutdown, {}, dispatch/stream", ports(row.ports)),
+                ratio(d(&row.dispatch), d(&row.stream)),
+                None,
+            );
+        }
+        let clients = self.run.plan.rpc_clients;
+        for r in &self.rpc {
+            let goal = match (r.client, r.clients == clients, r.clients == 1, r.slow) {
+                (ClientKind::Async, _, true, false) => Some((
+                    "RPC instant, 1 async client, stream/old ≥ 1.0",
+                    Threshold::at_least(1.0),
+                )),
+                (ClientKind::Async, true, _, false) => Some((
+                    "RPC instant, 64 async clients, stream/old ≥ 1.0",
+                    Threshold::at_least(1.0),
+                )),
+                (ClientKind::Threads, _, true, false) => Some((
+                    "RPC instant, 1 C-stub thread, stream/old ≥ 1.0",
+                    Threshold::at_least(1.0),
+                )),
+                (ClientKind::Threads, true, _, false) => Some((
+                    "RPC instant, 64 C-stub threads, stream/old ≥ 1.0",
+                    Threshold::at_least(1.0),
+                )),
+                (ClientKind::Async, _, true, true) => Some((
+                    "RPC 1 ms handler, 1 async client, stream/old ≥ 0.95",
+                    Threshold::at_least(0.95),
+                )),
+                (ClientKind::Async, true, _, true) => Some((
+                    "RPC 1 ms handler, 64 async clients, stream/old ≥ 20×",
+                    Threshold::at_least(20.0),
+                )),
+                _ => None,
+            };
+            push(
+                format!(
+                    "RPC, {} {}{}, {} handler, stream/old",
+                    r.clients,
+                    match r.client {
+                        ClientKind::Async => "async client",
+                        ClientKind::Threads => "C-stub thread",
+                    },
+                    if r.clients == 1 { "" } else { "s" },
+                    if r.slow { "slow" } else { "instant" }
+                ),
+                ratio(r.rate.stream, r.rate.old),
+                goal,
+            );
+        }
+        out
     }
 
     /// Every figure under the keys (plus per-port-count detail, ratios, goals and the
@@ -677,6 +941,22 @@ impl Report {
                 )),
             ),
         ]);
+        let headline = Json::Arr(
+            self.headline_ratios()
+                .into_iter()
+                .map(|h| {
+                    Json::obj([
+                        ("label", Json::Str(h.label.clone())),
+                        ("ratio", Json::opt(h.ratio)),
+                        (
+                            "goal",
+                            h.threshold.map_or(Json::Null, |t| Json::Str(t.to_string())),
+                        ),
+                        ("met", h.met().map_or(Json::Null, Json::Bool)),
+                    ])
+                })
+                .collect(),
+        );
         let goals = Json::Arr(
             self.goals()
                 .into_iter()
@@ -769,6 +1049,7 @@ impl Report {
             ),
             ("latency_at_ports_us", latency_at_ports),
             ("ratios", ratios),
+            ("headline_ratios", headline),
             ("goals", goals),
             ("run", run),
         ])
@@ -1148,6 +1429,9 @@ impl Report {
     }
 }
 
+/// The shutdown goal (judged on every port count's ratio).
+const SHUTDOWN_GOAL: &str = "shutdown old/stream ≥ 100× at 1 and 100 ports, ≥ 30× at 10,000";
+
 /// `1 port`, `100 ports`.
 pub fn ports(n: usize) -> String {
     if n == 1 {
@@ -1206,7 +1490,7 @@ pub fn fmt_num(v: Option<f64>, decimals: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn idle(ports: usize, wakeups: u64, threads: i64, rss: i64, shutdown_ms: u64) -> IdleFigures {
@@ -1373,6 +1657,85 @@ mod tests {
             missing: vec!["demo: scnotify not built".into()],
             failures: 0,
         }
+    }
+
+    #[test]
+    fn headline_goals_agree_with_the_goal_list() {
+        // The sample report, and one where every stream figure is ten times better: between
+        // them most goals flip, so a threshold that drifted from its goal shows.
+        let mut better = sample_report();
+        better.throughput.stream = better.throughput.stream.map(|v| v * 10.0);
+        better.throughput_queue_limited.stream =
+            better.throughput_queue_limited.stream.map(|v| v * 10.0);
+        for r in &mut better.rpc {
+            r.rate.stream = r.rate.stream.map(|v| v * 10.0);
+        }
+        for row in &mut better.idle {
+            if let Some(s) = row.stream.as_mut() {
+                s.shutdown /= 10;
+            }
+        }
+        let mut verdicts = Vec::new();
+        for report in [sample_report(), better] {
+            let goals = report.goals();
+            let heads = report.headline_ratios();
+            for h in heads.iter().filter(|h| h.goal.is_some()) {
+                let goal = goals
+                    .iter()
+                    .find(|g| Some(g.name) == h.goal)
+                    .unwrap_or_else(|| panic!("{}: no goal {:?}", h.label, h.goal));
+                assert!(h.threshold.is_some(), "{}", h.label);
+                if goal.name != SHUTDOWN_GOAL {
+                    assert_eq!(h.met(), goal.met, "{} against {}", h.label, goal.name);
+                    // The goal's figure is this ratio (or its inverse), as printed.
+                    let shown = fmt_ratio(h.ratio);
+                    let inverse = fmt_ratio(h.ratio.map(|r| 1.0 / r));
+                    assert!(
+                        goal.measured.starts_with(&shown) || goal.measured.starts_with(&inverse),
+                        "{}: {shown} vs {}",
+                        h.label,
+                        goal.measured
+                    );
+                }
+                verdicts.push(h.met());
+            }
+            // The shutdown goal is met when every port count's ratio meets its threshold.
+            let shutdown: Vec<Option<bool>> = heads
+                .iter()
+                .filter(|h| h.goal == Some(SHUTDOWN_GOAL))
+                .map(HeadlineRatio::met)
+                .collect();
+            assert_eq!(shutdown.len(), report.idle.len());
+            let all = shutdown
+                .iter()
+                .copied()
+                .collect::<Option<Vec<bool>>>()
+                .map(|v| v.iter().all(|&b| b));
+            let goal = goals.iter().find(|g| g.name == SHUTDOWN_GOAL).unwrap();
+            assert_eq!(all, goal.met);
+            // Every goal judged on ratios has its bars (the others count wake-ups and threads).
+            for g in goals
+                .iter()
+                .filter(|g| g.met.is_some() && g.name.contains('/'))
+            {
+                assert!(
+                    heads.iter().any(|h| h.goal == Some(g.name)),
+                    "goal {} has no headline ratio",
+                    g.name
+                );
+            }
+        }
+        assert!(verdicts.contains(&Some(true)) && verdicts.contains(&Some(false)));
+    }
+
+    #[test]
+    fn thresholds_print_as_the_goals_do() {
+        assert_eq!(Threshold::at_least(1.0).to_string(), "≥ 1.0×");
+        assert_eq!(Threshold::at_most(1.3).to_string(), "≤ 1.3×");
+        assert_eq!(Threshold::at_least(0.95).to_string(), "≥ 0.95×");
+        assert_eq!(Threshold::at_least(20.0).to_string(), "≥ 20×");
+        assert!(Threshold::at_least(1.0).met(1.0) && !Threshold::at_least(1.0).met(0.99));
+        assert!(Threshold::at_most(1.3).met(1.3) && !Threshold::at_most(1.3).met(1.31));
     }
 
     #[test]

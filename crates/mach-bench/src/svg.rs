@@ -1,8 +1,13 @@
-//! The latency CDF as a self-contained SVG (no fonts or scripts beyond the viewer's defaults).
+//! The two `--plot` charts as self-contained SVG (no fonts or scripts beyond the viewer's
+//! defaults).
 //!
-//! x: latency on a log scale (decades from the fastest to the slowest sample); y: fraction of
-//! messages delivered within that latency. One line per design.
+//! - [`latency_cdf`]: x is latency on a log scale (decades from the fastest to the slowest
+//!   sample), y the fraction of messages delivered within that latency; one line per design.
+//! - [`ratio_bars`]: the headline ratios ([`crate::report::Report::headline_ratios`]), one
+//!   horizontal bar per measured ratio from 1× to its value on a log scale, coloured by its
+//!   goal (met, missed, none), with a tick at the goal's threshold.
 
+use crate::report::{fmt_ratio, HeadlineRatio};
 use crate::stats::Samples;
 use std::fmt::Write as _;
 
@@ -199,6 +204,171 @@ pub fn latency_cdf(title: &str, series: &[Series<'_>]) -> String {
     svg
 }
 
+/// Colour of a bar whose goal is met.
+pub const MET: &str = "#2ca02c";
+/// Colour of a bar whose goal is missed.
+pub const MISSED: &str = "#d62728";
+/// Colour of a bar without a goal.
+pub const NO_GOAL: &str = "#1f77b4";
+
+const BAR_LABELS: f64 = 400.0;
+const BAR_PLOT: f64 = 330.0;
+const BAR_VALUES: f64 = 230.0;
+const BAR_ROW: f64 = 20.0;
+const BAR_TOP: f64 = 64.0;
+const BAR_BOTTOM: f64 = 40.0;
+
+/// Renders the headline ratios as horizontal bars: each measured ratio a `<rect class="bar">`
+/// from 1× to its value (log scale) carrying the exact value in `data-ratio`, its value and goal
+/// printed beside it as the table prints them, and each goal's threshold as a black
+/// `<line class="goal">` across its row. A ratio that was not measured gets its label and
+/// "not measured", no bar.
+pub fn ratio_bars(title: &str, ratios: &[HeadlineRatio]) -> String {
+    let width = BAR_LABELS + BAR_PLOT + BAR_VALUES;
+    let height = BAR_TOP + BAR_ROW * ratios.len().max(1) as f64 + BAR_BOTTOM;
+    let (left, right) = (BAR_LABELS, BAR_LABELS + BAR_PLOT);
+    let bottom = height - BAR_BOTTOM;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<rect width="{width}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        width / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="42" text-anchor="middle" font-size="11" fill="#444">bars from 1× to each ratio (log scale); green: goal met, red: goal missed, blue: no goal; black tick: the goal's threshold</text>"##,
+        width / 2.0
+    );
+
+    // Whole decades around 1×, every ratio and every threshold (within 10^-3 .. 10^5).
+    let values = ratios
+        .iter()
+        .flat_map(|r| [r.ratio, r.threshold.map(|t| t.value)])
+        .flatten()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .chain([1.0]);
+    let (lo, hi) = values.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let lo_dec = lo.log10().floor().max(-3.0);
+    let mut hi_dec = hi.log10().ceil().min(5.0);
+    if hi_dec <= lo_dec {
+        hi_dec = lo_dec + 1.0;
+    }
+    let x_of = |r: f64| {
+        let d = r.max(1e-300).log10().clamp(lo_dec, hi_dec);
+        left + (d - lo_dec) / (hi_dec - lo_dec) * BAR_PLOT
+    };
+
+    // Decade grid, labels below, and the parity line at 1×.
+    let _ = writeln!(svg, r##"<g stroke="#ddd" stroke-width="1">"##);
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let x = x_of(10f64.powf(dec));
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x:.1}" y1="{BAR_TOP}" x2="{x:.1}" y2="{bottom:.1}"/>"#
+        );
+        dec += 1.0;
+    }
+    svg.push_str("</g>\n");
+    let mut dec = lo_dec;
+    while dec <= hi_dec + 1e-9 {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}×</text>"#,
+            x_of(10f64.powf(dec)),
+            bottom + 16.0,
+            10f64.powi(dec as i32)
+        );
+        dec += 1.0;
+    }
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{left}" y="{BAR_TOP}" width="{BAR_PLOT}" height="{:.1}" fill="none" stroke="black"/>"#,
+        bottom - BAR_TOP
+    );
+
+    if ratios.is_empty() {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">no headline ratio</text>"#,
+            left + BAR_PLOT / 2.0,
+            BAR_TOP + 14.0
+        );
+    }
+    let one = x_of(1.0);
+    for (i, h) in ratios.iter().enumerate() {
+        let y = BAR_TOP + BAR_ROW * i as f64;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            y + 14.0,
+            escape(&h.label)
+        );
+        let value_text = match (h.ratio, h.threshold, h.met()) {
+            (None, _, _) => "not measured".to_string(),
+            (Some(r), Some(t), Some(met)) => format!(
+                "{} (goal {t}: {})",
+                fmt_ratio(Some(r)),
+                if met { "met" } else { "missed" }
+            ),
+            (Some(r), _, _) => fmt_ratio(Some(r)),
+        };
+        if let Some(r) = h.ratio {
+            let color = match h.met() {
+                Some(true) => MET,
+                Some(false) => MISSED,
+                None => NO_GOAL,
+            };
+            let x = x_of(r);
+            let _ = writeln!(
+                svg,
+                r#"<rect class="bar" data-ratio="{r}" x="{:.1}" y="{:.1}" width="{:.1}" height="12" fill="{color}"/>"#,
+                x.min(one),
+                y + 4.0,
+                (x - one).abs().max(1.0)
+            );
+        }
+        if let Some(t) = h.threshold {
+            let x = x_of(t.value);
+            let _ = writeln!(
+                svg,
+                r#"<line class="goal" data-threshold="{}" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black" stroke-width="2"/>"#,
+                t.value,
+                y + 1.0,
+                y + BAR_ROW - 1.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text class="value" x="{:.1}" y="{:.1}"{}>{}</text>"#,
+            right + 8.0,
+            y + 14.0,
+            if h.ratio.is_some() {
+                ""
+            } else {
+                r##" fill="#888""##
+            },
+            escape(&value_text)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{one:.1}" y1="{BAR_TOP}" x2="{one:.1}" y2="{bottom:.1}" stroke="black" stroke-dasharray="4 3"/>"#
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
 fn decade_label(dec: i32) -> String {
     let us = 10f64.powi(dec);
     if us >= 1e6 {
@@ -328,6 +498,212 @@ mod tests {
         );
         assert!(none.contains("no latency samples"));
         assert!(!none.contains("<polyline"));
+    }
+
+    /// Checks that every tag is closed in order (self-closing or by its end tag), that quotes
+    /// pair up inside tags and that the root is one `<svg>`; returns the element count.
+    fn check_balanced(svg: &str) -> usize {
+        let mut open: Vec<&str> = Vec::new();
+        let (mut rest, mut elements) = (svg, 0);
+        while let Some(start) = rest.find('<') {
+            assert!(
+                !rest[..start].contains('>'),
+                "stray '>' in text: {}",
+                &rest[..start]
+            );
+            let end = rest[start..].find('>').expect("unclosed tag") + start;
+            let tag = &rest[start + 1..end];
+            assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+            assert_eq!(tag.matches('"').count() % 2, 0, "unpaired quote: {tag}");
+            let name = tag
+                .trim_start_matches('/')
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap();
+            if tag.starts_with('/') {
+                assert_eq!(open.pop(), Some(name), "</{name}> closes the wrong tag");
+            } else {
+                if open.is_empty() {
+                    assert!(elements == 0 && name == "svg", "second root <{name}>");
+                }
+                elements += 1;
+                if !tag.ends_with('/') {
+                    open.push(name);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        assert!(open.is_empty(), "unclosed: {open:?}");
+        assert!(rest.trim().is_empty(), "text after the root: {rest}");
+        elements
+    }
+
+    /// The value of attribute `name` in each element of `class`.
+    fn attr_of_class(svg: &str, class: &str, name: &str) -> Vec<f64> {
+        svg.lines()
+            .filter(|l| l.contains(&format!("class=\"{class}\"")))
+            .map(|l| {
+                let v = l.split(&format!(" {name}=\"")).nth(1).unwrap();
+                v[..v.find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ratio_bars_are_well_formed_one_bar_per_measured_ratio_with_the_reports_numbers() {
+        let report = crate::report::tests::sample_report();
+        let heads = report.headline_ratios();
+        let svg = ratio_bars("Headline <ratios> & co", &heads);
+        check_balanced(&svg);
+        assert!(svg.contains("Headline &lt;ratios&gt; &amp; co"));
+        let measured: Vec<f64> = heads.iter().filter_map(|h| h.ratio).collect();
+        assert!(measured.len() >= 20, "{heads:#?}");
+        // One bar per measured ratio, in order, carrying the report's value.
+        assert_eq!(attr_of_class(&svg, "bar", "data-ratio"), measured);
+        // One goal tick per threshold, at it.
+        let thresholds: Vec<f64> = heads
+            .iter()
+            .filter_map(|h| h.threshold.map(|t| t.value))
+            .collect();
+        assert_eq!(attr_of_class(&svg, "goal", "data-threshold"), thresholds);
+        // Colour by the goal's verdict.
+        let count = |verdict: Option<bool>| {
+            heads
+                .iter()
+                .filter(|h| h.ratio.is_some() && h.met() == verdict)
+                .count()
+        };
+        assert_eq!(
+            svg.matches("class=\"bar\" data-ratio").count(),
+            measured.len()
+        );
+        for (colour, verdict) in [(MET, Some(true)), (MISSED, Some(false)), (NO_GOAL, None)] {
+            let bars = svg
+                .lines()
+                .filter(|l| {
+                    l.contains("class=\"bar\"") && l.contains(&format!("fill=\"{colour}\""))
+                })
+                .count();
+            assert_eq!(bars, count(verdict), "{colour}");
+        }
+        assert!(count(Some(true)) > 0 && count(Some(false)) > 0 && count(None) > 0);
+        // The printed numbers are the table's, and the ratios the JSON's.
+        let v: serde_json::Value =
+            serde_json::from_str(&report.to_json().to_pretty_string()).unwrap();
+        let json_ratio = |key: &str| v["ratios"][key].as_f64().unwrap();
+        // serde_json's default float parsing may be one unit in the last place off.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+        let find = |label: &str| {
+            heads
+                .iter()
+                .find(|h| h.label == label)
+                .and_then(|h| h.ratio)
+                .unwrap_or_else(|| panic!("no {label}"))
+        };
+        assert!(close(
+            find("delivery latency p50, old/stream"),
+            json_ratio("latency_p50_old_over_stream")
+        ));
+        assert!(close(
+            find("burst throughput, stream/old"),
+            json_ratio("throughput_stream_over_old")
+        ));
+        assert!(close(
+            find("burst throughput, stream/floor"),
+            json_ratio("throughput_stream_over_floor")
+        ));
+        assert!(close(
+            find("memory per idle port, 10000 ports, old/stream"),
+            json_ratio("rss_per_port_old_over_stream")
+        ));
+        assert!(close(
+            find("shutdown, 10000 ports, old/stream"),
+            json_ratio("shutdown_old_over_stream")
+        ));
+        assert!(close(
+            find("RPC, 64 async clients, slow handler, stream/old"),
+            json_ratio("rpc_64_slow_stream_over_old")
+        ));
+        assert!(
+            (find("delivery latency p50, dispatch/stream")
+                * json_ratio("latency_p50_stream_over_dispatch")
+                - 1.0)
+                .abs()
+                < 1e-12
+        );
+        let table = report.render_text();
+        for h in heads.iter().filter(|h| h.ratio.is_some()) {
+            let shown = fmt_ratio(h.ratio);
+            assert!(
+                table.contains(&shown),
+                "{} {shown} not in the table",
+                h.label
+            );
+            assert!(
+                svg.contains(&format!(">{shown}")),
+                "{shown} not in the chart"
+            );
+        }
+        // The JSON lists the same ratios.
+        let listed = v["headline_ratios"].as_array().unwrap();
+        assert_eq!(listed.len(), heads.len());
+        for (j, h) in listed.iter().zip(&heads) {
+            assert_eq!(j["label"], h.label.as_str());
+            match (j["ratio"].as_f64(), h.ratio) {
+                (Some(a), Some(b)) => assert!(close(a, b), "{}: {a} vs {b}", h.label),
+                (a, b) => assert_eq!(a, b, "{}", h.label),
+            }
+            assert_eq!(j["met"].as_bool(), h.met());
+        }
+    }
+
+    #[test]
+    fn ratio_bars_leave_unmeasured_ratios_without_a_bar() {
+        use crate::report::{HeadlineRatio, Threshold};
+        let heads = vec![
+            HeadlineRatio {
+                label: "a/b".into(),
+                ratio: None,
+                goal: None,
+                threshold: Some(Threshold::at_least(20.0)),
+            },
+            HeadlineRatio {
+                label: "c/d".into(),
+                ratio: Some(0.5),
+                goal: None,
+                threshold: None,
+            },
+        ];
+        let svg = ratio_bars("t", &heads);
+        check_balanced(&svg);
+        assert_eq!(attr_of_class(&svg, "bar", "data-ratio"), vec![0.5]);
+        assert!(svg.contains(">not measured<"));
+        assert!(svg.contains(">0.50×<"));
+        // The axis spans 0.1× to 100× (the ratio and the threshold); a bar below 1× ends at 1×.
+        assert!(svg.contains(">0.1×<") && svg.contains(">100×<"));
+        let bar = svg.lines().find(|l| l.contains("class=\"bar\"")).unwrap();
+        assert!(
+            bar.contains("x=\"476.9\"") && bar.contains("width=\"33.1\""),
+            "{bar}"
+        );
+        let empty = ratio_bars("t", &[]);
+        check_balanced(&empty);
+        assert!(empty.contains("no headline ratio"));
+    }
+
+    #[test]
+    fn the_latency_cdf_is_well_formed() {
+        let s = Samples::from_unsorted(vec![1_000, 2_000, 30_000]);
+        let svg = latency_cdf(
+            "t",
+            &[Series {
+                label: "a <b>",
+                color: "red",
+                dashed: true,
+                samples: &s,
+            }],
+        );
+        check_balanced(&svg);
     }
 
     #[test]

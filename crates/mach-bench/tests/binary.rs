@@ -72,17 +72,64 @@ fn rust_log_shows_tracing_lines() {
 }
 
 #[test]
-fn help_and_bad_usage() {
+fn help_lists_every_option() {
     let out = run(&["--help"]);
     assert!(out.status.success());
     let usage = String::from_utf8_lossy(&out.stdout);
-    assert!(usage.contains("--quick"), "{usage}");
+    for option in [
+        "--quick",
+        "--json PATH",
+        "--plot PATH",
+        "--markdown PATH",
+        "--backend sim|native",
+        "--no-demo",
+        "--only GROUP,...",
+        "--compare PATH",
+        "-V, --version",
+        "-h, --help",
+        "RUST_LOG",
+    ] {
+        let line = usage
+            .lines()
+            .find(|l| l.trim_start().starts_with(option))
+            .unwrap_or_else(|| panic!("{option} not in\n{usage}"));
+        // Each with a description on the same line.
+        assert!(line.len() > option.len() + 20, "{line}");
+    }
+    assert!(run(&["-h"]).stdout == out.stdout);
+}
 
-    let out = run(&["--no-such-option"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("mach-bench: "), "{err}");
-    assert!(err.contains("--no-such-option"), "{err}");
+#[test]
+fn bad_usage_exits_2_with_a_clear_message() {
+    for (args, says) in [
+        (
+            &["--no-such-option"][..],
+            "unknown option `--no-such-option`",
+        ),
+        (&["--jsno", "x"][..], "did you mean `--json`?"),
+        (&["--backend", "xnu"][..], "unknown backend `xnu`"),
+        (&["--only", "speed"][..], "unknown group `speed`"),
+        (&["--json"][..], "option `--json` needs a value"),
+        (&["--plot="][..], "option `--plot` needs a value"),
+        (&["--quick=yes"][..], "option `--quick` takes no value"),
+        (&["--quick", "--quick=1"][..], "takes no value"),
+        (
+            &["--json", "a", "--json=b"][..],
+            "`--json` given more than once",
+        ),
+        (&["results.json"][..], "unexpected argument `results.json`"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("mach-bench: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            err.contains("--help"),
+            "{args:?} does not point to --help: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
+    }
 }
 
 #[test]
@@ -112,6 +159,75 @@ fn a_short_run_writes_json_markdown_and_plot() {
     assert!(report["latency_us"].is_object(), "{report:#}");
     assert!(std::fs::read_to_string(&md).unwrap().contains('|'));
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+
+    // The headline ratios beside the CDF, named in the output, one bar per measured ratio of
+    // the JSON's list, with its value.
+    let ratios_svg = scratch("r-ratios.svg");
+    assert!(
+        stdout.contains(&format!(
+            "headline ratios written to {}",
+            ratios_svg.display()
+        )),
+        "{stdout}"
+    );
+    let chart = std::fs::read_to_string(&ratios_svg).expect("the ratio chart");
+    assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+    for tag in ["text", "g", "svg"] {
+        assert_eq!(
+            chart.matches(&format!("<{tag} ")).count() + chart.matches(&format!("<{tag}>")).count(),
+            chart.matches(&format!("</{tag}>")).count(),
+            "<{tag}> unbalanced"
+        );
+    }
+    let listed: Vec<f64> = report["headline_ratios"]
+        .as_array()
+        .expect("headline_ratios")
+        .iter()
+        .filter_map(|h| h["ratio"].as_f64())
+        .collect();
+    let bars: Vec<f64> = chart
+        .lines()
+        .filter(|l| l.contains("class=\"bar\""))
+        .map(|l| {
+            let v = l.split("data-ratio=\"").nth(1).unwrap();
+            v[..v.find('"').unwrap()].parse().unwrap()
+        })
+        .collect();
+    // serde_json's default float parsing may be one unit in the last place off the value the
+    // SVG carries: equal to 12 digits.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    assert!(!listed.is_empty());
+    assert_eq!(bars.len(), listed.len(), "{bars:?} vs {listed:?}");
+    for (bar, json) in bars.iter().zip(&listed) {
+        assert!(close(*bar, *json), "bar {bar} vs JSON {json}");
+    }
+    // Only latency ran: its old/stream ratio is the JSON's.
+    let p50 = report["ratios"]["latency_p50_old_over_stream"]
+        .as_f64()
+        .expect("measured");
+    assert!(close(bars[0], p50), "{} vs {p50}", bars[0]);
+
+    // stderr is a pipe: one plain progress line per step, numbered in order, and no terminal
+    // control character anywhere.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "control characters on stderr: {stderr:?}"
+    );
+    let steps: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("mach-bench: ["))
+        .collect();
+    // --only latency of the quick plan: old, dispatch, stream, floor, then dispatch and streams
+    // at each of the three port counts.
+    assert_eq!(steps.len(), 10, "{stderr}");
+    for (i, line) in steps.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("mach-bench: [{:>2}/10 ", i + 1)),
+            "{line}"
+        );
+        assert!(line.contains("] latency"), "{line}");
+    }
     let _ = std::fs::remove_dir_all(json.parent().unwrap());
 }
 
