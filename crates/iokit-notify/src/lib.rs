@@ -45,8 +45,8 @@ pub use criteria::{Criteria, CriteriaError};
 pub use event::{DeviceEvent, EventKind, EventKinds};
 pub use filter::UnknownDepartures;
 pub use port::{
-    NotificationPort, NotificationPortBuilder, PortError, PortStats, Snapshot, WatchError,
-    WatchEvent, WatchStream, DEFAULT_WATCH_CAPACITY,
+    Error, NotificationPort, NotificationPortBuilder, PortStats, Snapshot, WatchEvent, WatchStream,
+    DEFAULT_WATCH_CAPACITY,
 };
 pub use registry::{lookup_all, RegistryBackend, RegistryError};
 

@@ -26,7 +26,7 @@ use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
 use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus};
 use mach_abi::kern_return_t;
 use mach_async::Space;
-use scnotify::{ConfigdServer, Connector, Session, SessionOptions};
+use scnotify::{ConfigdServer, Connector, Session};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -150,9 +150,10 @@ async fn scenario(
         Space::from_task(app_task.clone()),
     );
     let registry = SimRegistry::new(&kernel);
-    let connector = || SessionOptions {
-        connector: Connector::Bootstrap(CONFIGD.into()),
-        rpc_timeout: Some(STEP_LIMIT),
+    let session = |space: &Space| {
+        Session::builder(space)
+            .connector(Connector::Bootstrap(CONFIGD.into()))
+            .rpc_timeout(Some(STEP_LIMIT))
     };
 
     // configd.
@@ -174,10 +175,12 @@ async fn scenario(
     say(format!(
         "ipconfigd  checked in {IPCONFIG}, serving ipconfig.defs"
     ));
-    let ipconfigd_store = Session::open_with(&ipconfigd_space, connector())
+    let ipconfigd_store = session(&ipconfigd_space)
+        .open()
         .await
         .map_err(|e| demo_err("ipconfigd session")(&e))?;
-    let devices_port = NotificationPort::on_sim(&registry, &ipconfigd_task)
+    let devices_port = NotificationPort::open(&ipconfigd_space)
+        .await
         .map_err(|e| demo_err("IOKit port")(&e))?;
     let (snapshot, mut devices) = devices_port
         .watch(&Criteria::all().class("em"), EventKinds::ARRIVE_DEPART)
@@ -188,7 +191,8 @@ async fn scenario(
     ));
 
     // The app: an SCNotify watch and an ipconfig client.
-    let app_store = Session::open_with(&app_space, connector())
+    let app_store = session(&app_space)
+        .open()
         .await
         .map_err(|e| demo_err("app session")(&e))?;
     app_store
@@ -217,9 +221,13 @@ async fn scenario(
             let mut units: BTreeMap<u64, String> = BTreeMap::new();
             while let Some(item) = devices.next().await {
                 let event = match item {
-                    iokit_notify::WatchEvent::Device(event) => event,
+                    Ok(iokit_notify::WatchEvent::Device(event)) => event,
                     // The demo reads every event at once; its queue never overflows.
-                    iokit_notify::WatchEvent::Resynced(_) => continue,
+                    Ok(iokit_notify::WatchEvent::Resynced(_)) => continue,
+                    Err(e) => {
+                        let _ = out.send(format!("IOKit watch: {e}"));
+                        continue;
+                    }
                 };
                 let line = |s: String| {
                     let _ = out.send(format!("{:>8.3} ms  {s}", t0.elapsed().as_secs_f64() * 1e3));
@@ -304,7 +312,7 @@ async fn scenario(
     .await?;
 
     // Shutdown, in the order an orderly process exit would take.
-    changes.cancel().await;
+    changes.close().await;
     drop(app_store);
     drop(ipconfig);
     devices_port.close().await;
@@ -317,7 +325,7 @@ async fn scenario(
         .await
         .map_err(|e| BenchError::Stream(format!("ipconfig server task: {e}")))?;
     drop(served.map_err(|e| demo_err("ipconfig server")(&e))?);
-    configd.stop().await;
+    configd.close().await;
     drop(registry);
     say("all three consumers stopped".into());
     Ok(())

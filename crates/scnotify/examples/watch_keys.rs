@@ -32,9 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let batch = changes.next().await.expect("notifications are on")?;
             println!("changed: {batch:?}");
         }
-        changes.cancel().await;
+        changes.close().await;
         drop(session);
-        server.stop().await;
+        server.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     drop(rt);

@@ -34,9 +34,9 @@
 //!     let mut changes = session.notifications().await.unwrap();
 //!     session.set("State:/Network/Interface/en0/Link", b"<true/>").await.unwrap();
 //!     assert_eq!(changes.next().await.unwrap().unwrap(), ["State:/Network/Interface/en0/Link"]);
-//!     changes.cancel().await;
+//!     changes.close().await;
 //!     drop(session);
-//!     server.stop().await;
+//!     server.close().await;
 //! });
 //! kernel.assert_no_leaks();
 //! # }
@@ -52,7 +52,7 @@ pub mod server;
 pub mod store;
 pub mod wire;
 
-pub use client::{Connector, Error, Notifications, Session, SessionOptions};
+pub use client::{ChangedKeys, Connector, Error, Notifications, Session, SessionBuilder};
 pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};
 pub use wire::Status;
 

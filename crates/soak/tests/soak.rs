@@ -211,7 +211,7 @@ async fn ipconfig_round(w: &mut World, plan: Plan, c: &mut Counts) {
 
 // ---- scnotify -----------------------------------------------------------------------------
 
-async fn next_batch(n: &mut Notifications) -> Vec<String> {
+async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {
     bounded("batch", n.next())
         .await
         .expect("stream continues")
@@ -267,7 +267,7 @@ async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
                 // Wait for the old server's teardown (its stream's kqueue): dropping the handle
                 // only asks it to stop, and the round's leak check could run before it ends
                 // (seed 42, round 43826: a kqueue of the dead configd left).
-                old.stop().await;
+                old.close().await;
                 ConfigdServer::check_in(&Space::from_task(new_task)).expect("new configd")
             });
             // The batch may be the key (delivered before the death) or the re-read signal.
@@ -308,10 +308,10 @@ async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
         }
     }
     c.batches += 1;
-    bounded("cancel", n.cancel()).await;
+    bounded("close", n.close()).await;
     drop(watcher);
     if let Some(configd) = configd {
-        bounded("configd stop", configd.stop()).await;
+        bounded("configd close", configd.close()).await;
     }
     for t in extra_tasks.iter().chain([&client_task, &configd_task]) {
         end_task(t);
@@ -324,7 +324,9 @@ async fn iokit_round(w: &mut World, plan: Plan, c: &mut Counts) {
     let task = w.task("client", 0);
     let registry = SimRegistry::new(&w.kernel);
     let dev = registry.open(&task);
-    let port = NotificationPort::on_sim(&registry, &task).expect("port");
+    let port = NotificationPort::open(&Space::from_task(task.clone()))
+        .await
+        .expect("port");
     let (_, mut kept) = port
         .watch(&Criteria::all().class("soak"), EventKinds::ARRIVE)
         .expect("watch");

@@ -40,7 +40,7 @@ use tokio::runtime::Handle;
 
 use crate::criteria::Criteria;
 use crate::event::{DeviceEvent, EventKinds};
-use crate::port::{NotificationPort, Offer, Sink, WatchError, WatchEvent};
+use crate::port::{Error as WatchError, NotificationPort, Offer, Sink, WatchEvent};
 use crate::registry::{RegistryBackend, RegistryError};
 use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
 
@@ -587,7 +587,7 @@ fn watch_error_code(e: &WatchError) -> kern_return_t {
         WatchError::Registry(RegistryError::Unsupported(_)) => kIOReturnUnsupported,
         WatchError::Registry(_) => kIOReturnError,
         WatchError::Mach(_) => KERN_RESOURCE_SHORTAGE,
-        WatchError::Closed => kIOReturnError,
+        WatchError::Closed | WatchError::NoRuntime => kIOReturnError,
     }
 }
 
@@ -617,8 +617,8 @@ pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONo
             return ptr::null_mut();
         };
         let space = Space::current();
-        let port = NotificationPort::builder(HostRegistry::new(&space))
-            .space(space)
+        let port = NotificationPort::builder(&space)
+            .registry(HostRegistry::new(&space))
             .runtime(runtime.clone())
             .build();
         match port {

@@ -32,6 +32,31 @@ mod sim;
 #[cfg(mach_sim_kernel)]
 pub use sim::{SimDevice, SimRegistry, SimRegistryConfig, SimRegistryHandle, TestEventSupport};
 
+/// The registry `space` sees, for [`crate::NotificationPort::open`]: on NextBSD (and NextBSD
+/// over sim) `/dev/ioregistry`; on the simulated kernel the registry of the space's kernel
+/// ([`SimRegistry::of_kernel`]), opened for the space's task. [`RegistryError::NoDevice`] when
+/// there is none (and always on macOS, whose IOKit is Apple's own).
+pub fn open(
+    space: &mach_async::Space,
+) -> Result<std::sync::Arc<dyn RegistryBackend>, RegistryError> {
+    #[cfg(mach_backend = "nextbsd")]
+    {
+        let _ = space;
+        Ok(std::sync::Arc::new(DevIoRegistry::open()?))
+    }
+    #[cfg(mach_backend = "sim")]
+    {
+        let task = space.task();
+        let registry = SimRegistry::of_kernel(task.kernel()).ok_or(RegistryError::NoDevice)?;
+        Ok(std::sync::Arc::new(registry.open(task)))
+    }
+    #[cfg(mach_backend = "macos")]
+    {
+        let _ = space;
+        Err(RegistryError::NoDevice)
+    }
+}
+
 /// Error of a registry call, from the errno the kernel returned (spec §6 #11 mapping).
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
 pub enum RegistryError {
