@@ -165,13 +165,11 @@ async fn scenario(
     let interfaces: Interfaces = Arc::default();
     let service = scnotify::bootstrap::check_in(&ipconfigd_space, IPCONFIG)
         .map_err(|kr| BenchError::kern("bootstrap_check_in (ipconfigd)", kr))?;
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = IpconfigServer::new(DemoIpconfig {
         interfaces: interfaces.clone(),
-    });
-    let serving = tokio::spawn(server.serve_until(service, async {
-        let _ = server_stopped.await;
-    }));
+    })
+    .spawn(service)
+    .map_err(|e| demo_err("ipconfig server")(&e))?;
     say(format!(
         "ipconfigd  checked in {IPCONFIG}, serving ipconfig.defs"
     ));
@@ -203,11 +201,12 @@ async fn scenario(
         .notifications()
         .await
         .map_err(|e| demo_err("app notifications")(&e))?;
-    let ipconfig = IpconfigClient::new(
-        scnotify::bootstrap::look_up(&app_space, IPCONFIG)
-            .map_err(|kr| BenchError::kern("bootstrap_look_up (app)", kr))?,
-    )
-    .with_timeout(Some(STEP_LIMIT));
+    let ipconfig = IpconfigClient::builder(&app_space)
+        .service_name(IPCONFIG)
+        .timeout(Some(STEP_LIMIT))
+        .open()
+        .await
+        .map_err(|e| demo_err("ipconfig client")(&e))?;
     say(format!(
         "app        SCNotify watch on pattern {IPV4_PATTERN}"
     ));
@@ -320,11 +319,7 @@ async fn scenario(
         .await
         .map_err(|e| BenchError::Stream(format!("device loop: {e}")))??;
     drop(ipconfigd_store);
-    let _ = stop_server.send(());
-    let served = serving
-        .await
-        .map_err(|e| BenchError::Stream(format!("ipconfig server task: {e}")))?;
-    drop(served.map_err(|e| demo_err("ipconfig server")(&e))?);
+    drop(server.close().await);
     configd.close().await;
     drop(registry);
     say("all three consumers stopped".into());

@@ -21,7 +21,6 @@ use mach_conformance::{
     current_thread_rt, multi_thread_rt, not_within, within, Fixture, Outcome, Skipped, HANG,
 };
 use scnotify::{ConfigdServer, Connector, Session};
-use tokio::sync::oneshot;
 
 crate::tests!(
     scnotify_set_then_get_round_trips,
@@ -247,16 +246,16 @@ where
     let rt = multi_thread_rt();
     rt.block_on(async {
         let (port, send) = fx.connect();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(IpconfigServer::new(Em0).serve_until(port, async move {
-            let _ = stopped.await;
-        }));
-        body(IpconfigClient::new(send)).await;
-        let _ = stop.send(());
-        let served = within(HANG, serving, "ipconfigd to stop")
+        let server = IpconfigServer::new(Em0)
+            .spawn(port)
+            .expect("ipconfigd serves");
+        let client = IpconfigClient::builder(fx.client())
+            .service_port(send)
+            .open()
             .await
-            .unwrap()
-            .unwrap();
+            .expect("a client on the given port");
+        body(client).await;
+        let served = within(HANG, server.close(), "ipconfigd to stop").await;
         drop(served.port);
     });
     drop(rt);

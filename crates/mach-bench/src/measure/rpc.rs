@@ -317,36 +317,28 @@ fn old_server_loop(
 pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome, BenchError> {
     let ev = EventThread::start("ipconfigd-events")?;
     let (port, send) = service_port(env)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let times = Arc::new(HandlerTimes::default());
     let timer = match cfg.handler_delay {
         Some(_) => Some(Arc::new(ServiceTimer::start()?)),
         None => None,
     };
-    let server = IpconfigServer::new(BenchHandler {
-        delay: cfg.handler_delay,
-        timer,
-        times: times.clone(),
-    });
-    let serving = ev.handle().spawn(async move {
-        server
-            .serve_until(port, async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let server = {
+        let _entered = ev.handle().enter();
+        IpconfigServer::new(BenchHandler {
+            delay: cfg.handler_delay,
+            timer,
+            times: times.clone(),
+        })
+        .spawn(port)
+        .map_err(|e| BenchError::Stream(format!("ipconfig server: {e}")))?
+    };
     let outcome = drive(env, &send, cfg, window).map(|o| RpcOutcome {
         handler_us: times.mean_us(),
         ..o
     });
-    let _ = stop_tx.send(());
-    let served = futures::executor::block_on(serving);
+    let served = futures::executor::block_on(server.close());
     drop(send);
-    match served {
-        Ok(Ok(served)) => drop(served),
-        Ok(Err(e)) => return Err(BenchError::Stream(format!("ipconfig server: {e}"))),
-        Err(e) => return Err(BenchError::Stream(format!("ipconfig server task: {e}"))),
-    }
+    drop(served);
     drop(ev);
     outcome
 }
@@ -376,9 +368,15 @@ pub fn drive_async_clients(
     let counters = Arc::new(ClientCounters::default());
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let client = IpconfigClient::new(service.clone()).with_timeout(Some(HANG_LIMIT));
+        let right = service.clone();
         let (stop, counters) = (stop.clone(), counters.clone());
         tasks.push(ev.handle().spawn(async move {
+            let client = IpconfigClient::builder(&right.space().clone())
+                .service_port(right)
+                .timeout(Some(HANG_LIMIT))
+                .open()
+                .await
+                .map_err(|e| BenchError::Stream(format!("ipconfig client: {e}")))?;
             let mut first = true;
             while !stop.load(Ordering::Acquire) {
                 match client.if_count().await {
