@@ -3,7 +3,7 @@
 //! NextBSD's in-kernel registry (`/dev/ioregistry`) sends one `ioreg_event_msg` to a Mach port
 //! per matching event per watch (`IOREGIOCWATCH`). This crate:
 //!
-//! * [`wire`]: the kernel ABI — ioctl structures and encodings, and the event message with a
+//! * [`registry_abi`]: the kernel ABI — ioctl structures and encodings, and the event message with a
 //!   parser that trusts nothing it receives;
 //! * [`registry`]: the registry behind a small trait, with the NextBSD ioctl backend and a
 //!   simulated registry on the simulated kernel (`mach-sim`) that behaves like the kernel;
@@ -14,7 +14,7 @@
 //! Parsing what the kernel sends:
 //!
 //! ```
-//! use iokit_notify::wire::{encode_event_message, parse_event_message, RawEvent};
+//! use iokit_notify::registry_abi::{encode_event_message, parse_event_message, RawEvent};
 //! use iokit_notify::{DeviceEvent, EventKind};
 //!
 //! let event = DeviceEvent {
@@ -39,7 +39,7 @@ pub mod ffi;
 mod filter;
 pub mod port;
 pub mod registry;
-pub mod wire;
+pub mod registry_abi;
 
 pub use criteria::{Criteria, CriteriaError};
 pub use event::{DeviceEvent, EventKind, EventKinds};

@@ -49,7 +49,7 @@ use crate::criteria::{Criteria, CriteriaError};
 use crate::event::{DeviceEvent, EventKinds};
 use crate::filter::{ExactlyOnce, UnknownDepartures};
 use crate::registry::{lookup_all, RegistryBackend, RegistryError};
-use crate::wire::{ioreg_watch_reg, parse_event_message, EventParseError};
+use crate::registry_abi::{ioreg_watch_reg, parse_event_message, EventParseError};
 
 /// Why a notification port could not be opened or a watch added.
 #[derive(Debug, Error)]
@@ -291,7 +291,7 @@ struct WatchState {
     id: WatchId,
     kinds: EventKinds,
     /// The criteria as registered (for the `LOOKUP` of a resync).
-    raw: crate::wire::ioreg_criteria,
+    raw: crate::registry_abi::ioreg_criteria,
     filter: ExactlyOnce,
     sink: Sink,
 }

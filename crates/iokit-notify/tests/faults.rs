@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use iokit_notify::registry::SimDevice;
-use iokit_notify::wire::IOKIT_NOTIFY_MSG_ID;
+use iokit_notify::registry_abi::IOKIT_NOTIFY_MSG_ID;
 use iokit_notify::{Criteria, DeviceEvent, Error, EventKinds, NotificationPort, WatchStream};
 mod common;
 

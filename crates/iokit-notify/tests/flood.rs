@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, VecDeque};
 use common::{Fixture, HANG};
 use futures::StreamExt;
 use iokit_notify::registry::SimDevice;
-use iokit_notify::wire::IOREG_EVENT_ARRIVE;
+use iokit_notify::registry_abi::IOREG_EVENT_ARRIVE;
 use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort, WatchEvent, WatchStream};
 
 const CAPACITY: usize = 64;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistryHandle, TestEventSupport};
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_event_message, ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, RawEvent,
     IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART,
 };

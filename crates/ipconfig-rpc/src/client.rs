@@ -6,11 +6,11 @@ use bytes::Bytes;
 use mach_async::mig::{MigClient, MigError, MigReply, ReplyShape};
 use mach_async::{bootstrap, SendRight, Space};
 
+use crate::ipconfig_messages::{InterfaceName, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME};
 use crate::protocol::{
     decode_if_addr_reply, decode_if_count_reply, encode_if_addr_request, encode_if_count_request,
     IfAddr, Numbering, IF_ADDR_REPLY, IF_COUNT_REPLY,
 };
-use crate::wire::{InterfaceName, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME};
 use crate::Error;
 
 /// A client of `com.apple.IPConfiguration`.

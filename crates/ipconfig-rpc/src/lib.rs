@@ -2,7 +2,7 @@
 //! server and client on [`mach_async`], plus the C ABI of the `mach_service.c` it replaces.
 //!
 //! Layers, bottom up:
-//! - [`wire`]: the NextBSD `ipconfig.defs` messages as `#[repr(C, packed(4))]` structs checked
+//! - [`ipconfig_messages`]: the NextBSD `ipconfig.defs` messages as `#[repr(C, packed(4))]` structs checked
 //!   against the spec's layouts, with byte codecs and typed errors; [`InterfaceName`] (16 bytes,
 //!   maybe without NUL), [`IpconfigStatus`], [`IpAddress`] (network byte order);
 //! - [`protocol`]: which id and size mean which routine ([`Numbering`]: NextBSD's table, or the
@@ -90,14 +90,14 @@ pub mod auth;
 pub mod client;
 mod error;
 pub mod ffi;
+pub mod ipconfig_messages;
 pub mod protocol;
 pub mod server;
-pub mod wire;
 
 pub use client::{ClientBuilder, IpconfigClient};
 pub use error::Error;
-pub use protocol::{IfAddr, Numbering};
-pub use server::{CallContext, IpconfigHandler, IpconfigServer, ServerHandle};
-pub use wire::{
+pub use ipconfig_messages::{
     InterfaceName, IpAddress, IpconfigStatus, APPLE_IPCONFIG_SERVICE_NAME, IPCONFIG_SERVICE_NAME,
 };
+pub use protocol::{IfAddr, Numbering};
+pub use server::{CallContext, IpconfigHandler, IpconfigServer, ServerHandle};

@@ -14,12 +14,12 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::protocol::{check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST};
-use crate::wire::{
+use crate::ipconfig_messages::{
     InterfaceName, IpAddress, APPLE_IPCONFIG_GET_OPTION_ID, APPLE_IPCONFIG_IF_ADDR_ID,
     APPLE_IPCONFIG_SUBSYSTEM_END, IF_NAMESIZE, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID,
     IPCONFIG_SERVICE_NAME, IPCONFIG_SUBSYSTEM_BASE, IPCONFIG_SUBSYSTEM_END,
 };
+use crate::protocol::{check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST};
 use crate::Error;
 
 /// What a routine knows about its caller.

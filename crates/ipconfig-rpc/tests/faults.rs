@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
-use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
-use ipconfig_rpc::server::{CallContext, IpconfigHandler};
-use ipconfig_rpc::wire::{
+use ipconfig_rpc::ipconfig_messages::{
     InterfaceName, IpconfigStatus, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME,
 };
+use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler};
 use ipconfig_rpc::{IfAddr, Numbering};
 use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
 use mach_sim::{FaultAction, Kernel, MsgMatch, Name, Task};

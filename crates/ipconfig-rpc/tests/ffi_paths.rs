@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::ffi::{self, signal};
-use ipconfig_rpc::wire::{InterfaceName, IPCONFIG_SERVICE_NAME};
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IPCONFIG_SERVICE_NAME};
 use ipconfig_rpc::Numbering;
 use mach_abi::{kern_return_t, mach_port_t};
 use mach_async::Space;

@@ -16,15 +16,15 @@ use bytes::Bytes;
 use futures::future::join_all;
 use ipconfig_rpc::auth::{authorize_root, Denied, RootPolicy};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
+use ipconfig_rpc::mig::codec::{read_i32, read_u32, write_u32};
 use ipconfig_rpc::mig::view::received_bytes;
-use ipconfig_rpc::mig::wire::{read_i32, read_u32, write_u32};
 use ipconfig_rpc::mig::{check_reply, MigError, ServeEnd, Served};
 use ipconfig_rpc::protocol::{
     encode_if_addr_request, encode_if_count_request, IfAddr, Numbering, IF_ADDR_REPLY,
     IF_COUNT_REPLY,
 };
 use ipconfig_rpc::server::{CallContext, IpconfigHandler};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::{ClientBuilder, ServerHandle};
 use mach_abi::{audit_token_t, kern_return_t};
 use mach_async::{MessageBuilder, PortSlot, ReceiveRight, Space};

@@ -21,9 +21,9 @@ use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistry};
 use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::protocol::IfAddr;
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus};
 use mach_abi::kern_return_t;
 use mach_async::Space;
 use scnotify::{ConfigdServer, Connector, Session};
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// configd's service name in the demo's bootstrap namespace.
 const CONFIGD: &str = "com.apple.SystemConfiguration.configd";
 /// ipconfigd's service name (NextBSD's).
-const IPCONFIG: &str = ipconfig_rpc::wire::IPCONFIG_SERVICE_NAME;
+const IPCONFIG: &str = ipconfig_rpc::ipconfig_messages::IPCONFIG_SERVICE_NAME;
 /// The SCDynamicStore pattern the app watches.
 const IPV4_PATTERN: &str = "State:/Network/Interface/[^/]+/IPv4";
 /// Bound on every wait of the demo (a hang becomes an error).

@@ -2,7 +2,7 @@
 //!
 //! This crate replaces libSystemConfiguration's `SCNotify.c`:
 //!
-//! - [`wire`]: NextBSD's `config.defs` protocol (subsystem 20000, inline `array[*:8192]`
+//! - [`store_messages`]: NextBSD's `config.defs` protocol (subsystem 20000, inline `array[*:8192]`
 //!   payloads, key lists and key/value maps), with the checks MIG stubs perform;
 //! - [`store`]: configd's store semantics as a pure state machine (sessions, watched keys and
 //!   anchored POSIX extended regex patterns, `notify_owed` coalescing);
@@ -50,11 +50,11 @@ pub mod ffi;
 pub mod rpc;
 pub mod server;
 pub mod store;
-pub mod wire;
+pub mod store_messages;
 
 pub use client::{ChangedKeys, Connector, Error, Notifications, Session, SessionBuilder};
 pub use server::{ConfigdServer, ServerError, ServerHandle, ServerStats};
-pub use wire::Status;
+pub use store_messages::Status;
 
 /// `mach-async`, re-exported so that users of this crate need no second dependency for
 /// [`mach_async::Space`] and the rights.

@@ -27,8 +27,8 @@
 
 use crate::bootstrap;
 use crate::store::{SessionId, Store, WakeupSink};
-use crate::wire::layout::REPLY_FIELDS_OFFSET;
-use crate::wire::{
+use crate::store_messages::layout::REPLY_FIELDS_OFFSET;
+use crate::store_messages::{
     Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, CONFIG_SUBSYSTEM_BASE,
     CONFIG_SUBSYSTEM_END, NOTIFY_MSG_ID,
 };

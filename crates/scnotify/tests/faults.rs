@@ -15,7 +15,7 @@ use futures::StreamExt;
 use mach_abi::MACH_RCV_INTERRUPTED;
 use mach_async::Space;
 use mach_sim::{FaultAction, MsgMatch};
-use scnotify::wire::{Routine, NOTIFY_MSG_ID};
+use scnotify::store_messages::{Routine, NOTIFY_MSG_ID};
 use scnotify::{Notifications, Session};
 
 async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {

@@ -12,7 +12,7 @@ use common::*;
 use futures::StreamExt;
 use mach_async::Space;
 use mach_sim::{FaultAction, MsgMatch};
-use scnotify::wire::Routine;
+use scnotify::store_messages::Routine;
 use scnotify::{ConfigdServer, Connector, Notifications, Session, SessionBuilder};
 
 async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {

@@ -11,8 +11,8 @@ mod common;
 use common::*;
 use mach_abi::{MIG_BAD_ARGUMENTS, MIG_BAD_ID, MIG_TYPE_ERROR};
 use mach_async::MessageBuilder;
-use scnotify::wire::keylist::{encode_key_list, encode_kv_map};
-use scnotify::wire::{
+use scnotify::store_messages::keylist::{encode_key_list, encode_kv_map};
+use scnotify::store_messages::{
     KvMap, Reply, ReplyError, Request, Routine, Status, CONFIG_DATA_MAX, NOTIFY_MSG_ID,
 };
 use std::time::Duration;

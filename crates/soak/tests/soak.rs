@@ -14,19 +14,19 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistry};
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_name_truncating, ioreg_test_event, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_DEPART,
 };
 use iokit_notify::{Criteria, EventKinds, NotificationPort, RegistryBackend};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::mig::{MigError, ServeEnd};
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::{IfAddr, Numbering};
 use mach_abi::{kern_return_t, MACH_RCV_INTERRUPTED, MACH_SEND_INVALID_DEST};
 use mach_async::Space;
 use mach_sim::{FaultAction, FaultHandle, Kernel, MsgMatch, Task};
-use scnotify::wire::Routine;
+use scnotify::store_messages::Routine;
 use scnotify::{ConfigdServer, Notifications, Session};
 use soak::{Plan, Recorder, Rng, Scenario};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use iokit_notify::wire::{ioreg_test_event, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART};
+use iokit_notify::registry_abi::{ioreg_test_event, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART};
 use iokit_notify::{
     Criteria, DeviceEvent, EventKind, EventKinds, NotificationPort, WatchEvent, WatchStream,
 };

@@ -42,7 +42,9 @@ use crate::criteria::Criteria;
 use crate::event::{DeviceEvent, EventKinds};
 use crate::port::{Error as WatchError, NotificationPort, Offer, Sink, WatchEvent};
 use crate::registry::{RegistryBackend, RegistryError};
-use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
+use crate::registry_abi::{
+    ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX,
+};
 
 #[cfg(mach_backend = "sim")]
 pub mod sim;
@@ -563,7 +565,7 @@ fn criteria_from_host(c: &io_criteria) -> Criteria {
         for (b, c) in bytes.iter_mut().zip(field) {
             *b = *c as u8;
         }
-        let s = crate::wire::decode_name(&bytes);
+        let s = crate::registry_abi::decode_name(&bytes);
         (!s.is_empty()).then_some(s)
     };
     let mut criteria = Criteria::all();

@@ -15,7 +15,7 @@
 
 use thiserror::Error;
 
-use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
+use crate::registry_abi::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
 
 #[cfg(mach_backend = "nextbsd")]
 mod nextbsd;
@@ -121,7 +121,7 @@ pub trait RegistryBackend: Send + Sync {
     ) -> Result<usize, RegistryError>;
 
     /// `IOREGIOCNODE`: the node with this id. A detached id lingers: it succeeds with every field
-    /// empty and `state` = [`crate::wire::IOREG_STATE_DETACHED`].
+    /// empty and `state` = [`crate::registry_abi::IOREG_STATE_DETACHED`].
     fn node(&self, id: u64) -> Result<ioreg_node, RegistryError>;
 
     /// `IOREGIOCTESTEVENT`: feeds a synthetic event through the kernel's match-and-send path.

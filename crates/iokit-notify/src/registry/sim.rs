@@ -23,7 +23,7 @@ use mach_abi::MACH_PORT_TYPE_SEND;
 use mach_sim::{Kernel, KernelSendRight, Task};
 
 use super::{RegistryBackend, RegistryError};
-use crate::wire::{
+use crate::registry_abi::{
     encode_event_body, encode_name_truncating, ioreg_criteria, ioreg_node, ioreg_test_event,
     ioreg_watch_reg, name_bytes, terminate_name, RawEvent, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_ALL,
     IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART, IOREG_EVENT_MATCHED, IOREG_NAME_MAX, IOREG_PATH_MAX,
@@ -669,8 +669,8 @@ impl mach_sim::trap::Device for TrapDevice {
         cmd: u64,
         arg: *mut libc::c_void,
     ) -> Result<(), libc::c_int> {
-        use crate::wire::{ioreg_lookup, IOREGIOCLOOKUP, IOREGIOCNODE, IOREGIOCROOT};
-        use crate::wire::{IOREGIOCTESTEVENT, IOREGIOCWATCH};
+        use crate::registry_abi::{ioreg_lookup, IOREGIOCLOOKUP, IOREGIOCNODE, IOREGIOCROOT};
+        use crate::registry_abi::{IOREGIOCTESTEVENT, IOREGIOCWATCH};
         let handle = self.registry.open(task);
         let Ok(cmd) = u32::try_from(cmd) else {
             return Err(libc::ENOTTY);

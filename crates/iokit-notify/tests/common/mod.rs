@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use iokit_notify::registry::{SimRegistry, SimRegistryHandle};
-use iokit_notify::wire::{encode_name_truncating, ioreg_test_event, IOREG_EVENT_DEPART};
+use iokit_notify::registry_abi::{encode_name_truncating, ioreg_test_event, IOREG_EVENT_DEPART};
 use iokit_notify::{NotificationPort, RegistryBackend, RegistryError};
 use mach_async::Space;
 use mach_sim::{Kernel, Task};

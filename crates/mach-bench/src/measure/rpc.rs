@@ -22,13 +22,15 @@ use crate::raw::{MsgBuffer, Name, RawMach, WAKE_MSG_ID};
 use crate::runtime::EventThread;
 use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
-use ipconfig_rpc::mig::wire::{error_reply, read_header};
+use ipconfig_rpc::ipconfig_messages::{
+    InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_IF_COUNT_ID,
+};
+use ipconfig_rpc::mig::codec::{error_reply, read_header};
 use ipconfig_rpc::protocol::{
     decode_if_count_reply, decode_request, encode_if_addr_reply, encode_if_count_reply,
     encode_if_count_request, Call, IfAddr, Numbering,
 };
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_IF_COUNT_ID};
 use mach_abi::{
     kern_return_t, MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_RCV_INTERRUPTED, MACH_RCV_TIMED_OUT, MACH_SEND_TIMED_OUT,

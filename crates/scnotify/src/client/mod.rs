@@ -13,8 +13,8 @@ pub use notifications::{ChangedKeys, Notifications};
 
 use crate::bootstrap;
 use crate::rpc::{call, CallError, ReplyMessage};
-use crate::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
-use crate::wire::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
+use crate::store_messages::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
+use crate::store_messages::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
 use mach_abi::kern_return_t;
 use mach_async::mig::MigClient;
 use mach_async::{PortSlot, SendRight, Space};
@@ -569,7 +569,8 @@ impl Session {
         remove: &[&str],
         notify: &[&str],
     ) -> Result<(), Error> {
-        let invalid = |e: crate::wire::KeyListError| Error::InvalidArgument(e.to_string());
+        let invalid =
+            |e: crate::store_messages::KeyListError| Error::InvalidArgument(e.to_string());
         let d = encode_kv_map(set.iter().map(|(k, v)| (k.as_bytes(), *v)), CONFIG_DATA_MAX)
             .map_err(invalid)?;
         let r_ = encode_key_list(remove, CONFIG_DATA_MAX).map_err(invalid)?;
@@ -590,7 +591,8 @@ impl Session {
         keys: &[&str],
         patterns: &[&str],
     ) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let invalid = |e: crate::wire::KeyListError| Error::InvalidArgument(e.to_string());
+        let invalid =
+            |e: crate::store_messages::KeyListError| Error::InvalidArgument(e.to_string());
         let k = encode_key_list(keys, CONFIG_DATA_MAX).map_err(invalid)?;
         let p = encode_key_list(patterns, CONFIG_DATA_MAX).map_err(invalid)?;
         let r = self

@@ -2,7 +2,7 @@
 
 use super::{decode_key_strings, Error, Session};
 use crate::rpc::CallError;
-use crate::wire::{Reply, Request, Status};
+use crate::store_messages::{Reply, Request, Status};
 use futures::{Stream, StreamExt};
 use mach_async::{MachNotifyStream, Notification, PortRight, ReceiveRight};
 use std::collections::VecDeque;
