@@ -7,12 +7,11 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use std::net::Ipv4Addr;
 
-    use async_trait::async_trait;
     use ipconfig_rpc::mach_async::Space;
     use ipconfig_rpc::sim::Kernel;
     use ipconfig_rpc::{
-        CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
-        IpconfigStatus,
+        async_trait, CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler,
+        IpconfigServer, IpconfigStatus,
     };
 
     struct Table;

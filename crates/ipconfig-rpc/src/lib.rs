@@ -24,10 +24,9 @@
 //! ```
 //! use std::net::Ipv4Addr;
 //!
-//! use async_trait::async_trait;
 //! use ipconfig_rpc::{
-//!     CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
-//!     IpconfigStatus,
+//!     async_trait, CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler,
+//!     IpconfigServer, IpconfigStatus,
 //! };
 //! use ipconfig_rpc::mach_async::Space;
 //!
@@ -77,6 +76,10 @@
 
 /// `mach-async`, re-exported so that users of this crate need no second dependency.
 pub use mach_async;
+
+/// The attribute an [`IpconfigHandler`] implementation needs (`#[async_trait]`), re-exported so
+/// that a daemon needs no second dependency.
+pub use async_trait::async_trait;
 pub use mach_async::mig;
 
 /// What running this crate without NextBSD needs: the simulated kernel and its tasks (an

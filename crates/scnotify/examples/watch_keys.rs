@@ -30,10 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .set(&key, b"<dict><key>Active</key><true/></dict>")
                 .await?;
             let batch = changes.next().await.expect("notifications are on")?;
-            println!("changed: {batch:?}");
+            println!("changed: {:?}", batch.keys());
         }
         changes.close().await;
-        drop(session);
+        session.close().await;
         server.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
