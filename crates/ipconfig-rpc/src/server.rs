@@ -199,7 +199,7 @@ impl ServerHandle {
 
     /// Whether the server has ended.
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+        self.task.as_ref().map_or(true, JoinHandle::is_finished)
     }
 }
 
