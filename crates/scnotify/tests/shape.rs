@@ -56,6 +56,7 @@ async fn open_stream_close_releases_everything() -> Result<(), Box<dyn StdError>
         .expect("the stream is open")?;
     assert_eq!(changed, [EN0]);
     assert!(!changed.is_server_restart());
+    assert_eq!(format!("{changed:?}"), format!("[{EN0:?}]"));
     assert_eq!(changed.into_keys(), vec![EN0.to_string()]);
     tokio::time::timeout(HANG, changes.close()).await?;
     // The registration is over on both sides: the session may register again.

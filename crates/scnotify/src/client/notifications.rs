@@ -27,9 +27,16 @@ const FAILED_LIMIT: u32 = 2;
 /// An empty set is the "configd restarted, re-read everything" signal (spec §7; see
 /// [`ChangedKeys::is_server_restart`]). It compares equal to a list of the same keys:
 /// `assert_eq!(changed, ["State:/Network/Global/IPv4"])`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Its `Debug` output is the list of keys.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ChangedKeys {
     keys: Vec<String>,
+}
+
+impl fmt::Debug for ChangedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.keys).finish()
+    }
 }
 
 impl ChangedKeys {
