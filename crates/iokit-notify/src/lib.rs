@@ -3,11 +3,15 @@
 //! NextBSD's in-kernel registry (`/dev/ioregistry`) sends one `ioreg_event_msg` to a Mach port
 //! per matching event per watch (`IOREGIOCWATCH`). This crate:
 //!
-//! * [`registry_abi`]: the kernel ABI — ioctl structures and encodings, and the event message with a
-//!   parser that trusts nothing it receives;
+//! * [`registry_abi`]: the kernel ABI — ioctl structures and encodings, and the event message
+//!   with a parser that trusts nothing it receives;
 //! * [`registry`]: the registry behind a small trait, with the NextBSD ioctl backend and a
 //!   simulated registry on the simulated kernel (`mach-sim`) that behaves like the kernel;
-//! * [`Criteria`], [`DeviceEvent`], [`EventKind`]: the Rust vocabulary.
+//! * [`Criteria`], [`DeviceEvent`], [`EventKind`]: the Rust vocabulary;
+//! * [`NotificationPort`]: the async API, in the shape the consumer crates share — open on a
+//!   [`mach_async::Space`] (the registry of the space's kernel), a [`WatchStream`] per watch
+//!   yielding `Result<`[`WatchEvent`]`, `[`Error`]`>`, `close().await` (see its example);
+//! * `ffi`: the C ABI of `IOKitNotify.c`.
 //!
 //! # Example
 //!

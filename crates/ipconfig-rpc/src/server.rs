@@ -181,25 +181,23 @@ impl ServerHandle {
         let task = self.task.take().expect("the task is taken only here, once");
         match task.await {
             Ok(served) => served,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // The runtime shut down under the server: it dropped the port with the task.
-            Err(_) => Served {
-                end: ServeEnd::PortDied,
-                port: None,
-                added: Vec::new(),
-                stats: Default::default(),
-            },
+            // The runtime shut down under the server (or its task panicked): the port was
+            // dropped with the task.
+            Err(e) => {
+                tracing::warn!(error = %e, "ipconfig server task ended without returning");
+                Served {
+                    end: ServeEnd::PortDied,
+                    port: None,
+                    added: Vec::new(),
+                    stats: Default::default(),
+                }
+            }
         }
     }
 
     /// The name of the service port in the server's space (diagnostics and tests).
     pub fn port_name(&self) -> Name {
         self.port_name
-    }
-
-    /// Whether the server has ended.
-    pub fn is_finished(&self) -> bool {
-        self.task.as_ref().map_or(true, JoinHandle::is_finished)
     }
 }
 

@@ -170,6 +170,61 @@ fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_server_whose_runtime_shut_down_has_released_its_port() {
+    let kernel = Kernel::new();
+    let (daemon, tool) = spaces(&kernel);
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let server = {
+        let _entered = first.enter();
+        IpconfigServer::new(Em0).check_in(&daemon).expect("serving")
+    };
+    let port = server.port_name();
+    assert_ne!(port, 0);
+    // The server's task goes with its runtime, and the service port with it.
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    second.block_on(async {
+        let served = tokio::time::timeout(HANG, server.close())
+            .await
+            .expect("close returns");
+        assert_eq!(served.end, ServeEnd::PortDied);
+        assert!(served.port.is_none());
+        // The service name went with its port: a new look-up is a typed error.
+        match IpconfigClient::open(&tool).await {
+            Err(Error::Mach(e)) => assert!(bootstrap::is_unknown_service(&e), "{e}"),
+            other => panic!("the service died with its port: {other:?}"),
+        }
+        released(&kernel).await;
+    });
+}
+
+#[tokio::test]
+async fn a_client_on_a_given_port_needs_no_look_up() -> Result<(), Box<dyn StdError>> {
+    let kernel = Kernel::new();
+    let (daemon, tool) = spaces(&kernel);
+    let port = bootstrap::check_in(&daemon, "test.shape.port")?;
+    let server = IpconfigServer::new(Em0).spawn(port)?;
+    let right = bootstrap::look_up(&tool, "test.shape.port")?;
+    // The builder's service name is ignored once a port is given.
+    let client = IpconfigClient::builder(&tool)
+        .service_name("nothing.under.this.name")
+        .service_port(right)
+        .open()
+        .await?;
+    assert_eq!(tokio::time::timeout(HANG, client.if_count()).await??, 1);
+    client.close().await;
+    server.close().await;
+    released(&kernel).await;
+    Ok(())
+}
+
+#[test]
 fn every_error_type_is_a_std_error() {
     fn is_error<E: StdError + Send + Sync + 'static>() {}
     is_error::<Error>();

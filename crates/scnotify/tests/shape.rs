@@ -125,3 +125,13 @@ fn every_error_type_is_a_std_error() {
     let boxed: Box<dyn StdError> = scnotify::Error::NotifierActive.into();
     assert!(boxed.to_string().contains("already active"));
 }
+
+#[test]
+fn starting_a_server_outside_a_runtime_is_an_error_not_a_panic() {
+    let kernel = Kernel::new();
+    let configd = Space::from_task(kernel.task_create("configd", 10, 0, 0));
+    let started = ConfigdServer::check_in(&configd);
+    assert!(started.is_err(), "no runtime: {started:?}");
+    drop(started);
+    kernel.assert_no_leaks();
+}
