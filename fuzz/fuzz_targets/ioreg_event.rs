@@ -6,7 +6,7 @@
 //! longer ones must come back as a prefix of what was parsed.
 #![no_main]
 
-use iokit_notify::wire::{encode_event_message, parse_event_message, RawEvent};
+use iokit_notify::registry_abi::{encode_event_message, parse_event_message, RawEvent};
 use libfuzzer_sys::fuzz_target;
 
 /// Longest name a 32-byte NUL-terminated field holds.

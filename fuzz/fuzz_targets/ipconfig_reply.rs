@@ -3,7 +3,7 @@
 #![no_main]
 
 use ipconfig_rpc::protocol::{decode_if_addr_reply, decode_if_count_reply};
-use ipconfig_rpc::wire::{IfAddrReply, IfCountReply, WireMessage};
+use ipconfig_rpc::ipconfig_messages::{IfAddrReply, IfCountReply, WireMessage};
 use libfuzzer_sys::fuzz_target;
 
 fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(data: &[u8]) {

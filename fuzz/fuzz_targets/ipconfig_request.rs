@@ -3,7 +3,7 @@
 #![no_main]
 
 use ipconfig_rpc::protocol::{decode_request, encode_if_addr_request, Call};
-use ipconfig_rpc::wire::{GetOptionRequest, IfAddrRequest, IfCountRequest, WireMessage};
+use ipconfig_rpc::ipconfig_messages::{GetOptionRequest, IfAddrRequest, IfCountRequest, WireMessage};
 use ipconfig_rpc::Numbering;
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mach_async::mig::wire::read_u32;
+use mach_async::mig::codec::read_u32;
 use mach_async::mig::{
     audit_token_from_trailer, check_reply, check_request, Body, DescriptorSpec, ReplyShape,
     RequestShape, SizeRule,

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scnotify::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
+use scnotify::store_messages::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
 
 fuzz_target!(|data: &[u8]| {
     let cap = data.len().max(1);

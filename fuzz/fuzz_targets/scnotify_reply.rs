@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scnotify::wire::{Reply, Routine};
+use scnotify::store_messages::{Reply, Routine};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, msg)) = data.split_first() else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scnotify::wire::Request;
+use scnotify::store_messages::Request;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = Request::decode(data) else {

@@ -28,7 +28,7 @@ fn headers_are_fresh() {
         &crate_dir.join("cbindgen-sim.toml"),
         &[
             &crate_dir.join("src/ffi/sim.rs"),
-            &crate_dir.join("src/wire.rs"),
+            &crate_dir.join("src/registry_abi.rs"),
         ],
         &crate_dir.join("include/iokit_sim.h"),
     );

@@ -6,17 +6,19 @@
 #[cfg(mach_backend = "sim")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use futures::StreamExt;
+    use iokit_notify::mach_async::Space;
     use iokit_notify::sim::{Kernel, SimDevice, SimRegistry};
     use iokit_notify::{Criteria, EventKinds, NotificationPort, WatchEvent};
 
     let kernel = Kernel::new();
     let registry = SimRegistry::new(&kernel);
-    let app = kernel.task_create("app", 20, 0, 0);
+    let app = Space::from_task(kernel.task_create("app", 20, 0, 0));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let port = NotificationPort::on_sim(&registry, &app)?;
+        // The registry of the space's kernel (`/dev/ioregistry` on NextBSD).
+        let port = NotificationPort::open(&app).await?;
         let (present, mut events) = port.watch(&Criteria::all().class("em"), EventKinds::ALL)?;
         println!("present at start: {:?}", present.ids());
         let em0 = registry.probe_and_attach(SimDevice::new("em0").class("em").driver("em"));
@@ -24,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         registry.detach(em0)?;
         // em0 arrives, is matched to its driver and departs; ums0 is not class `em`.
         for _ in 0..3 {
-            match events.next().await.expect("the watch is open") {
+            match events.next().await.expect("the watch is open")? {
                 WatchEvent::Device(ev) => println!(
                     "{:?} {} (class {}, id {:#x})",
                     ev.kind, ev.name, ev.class, ev.id

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::wire::{ioreg_criteria, IOREG_NAME_MAX};
+use crate::registry_abi::{ioreg_criteria, IOREG_NAME_MAX};
 
 /// Which devices a watch or lookup selects: every field that is set must equal the device's
 /// (strings byte for byte); fields left unset match anything. [`Criteria::all`] matches every
@@ -141,7 +141,7 @@ impl Criteria {
     /// cut at byte 31 and decoded lossily.
     pub fn from_raw(raw: &ioreg_criteria) -> Criteria {
         let text = |field: &[u8; IOREG_NAME_MAX]| {
-            let s = crate::wire::decode_name(field);
+            let s = crate::registry_abi::decode_name(field);
             (!s.is_empty()).then_some(s)
         };
         let id = |v: u32| (v != 0).then_some(v);

@@ -1,9 +1,18 @@
 //! Device events and event kinds, independent of the wire layout.
+//!
+//! This module depends on nothing else in the crate: [`crate::registry_abi`] builds on it (its parser
+//! yields [`DeviceEvent`]s, and it checks at compile time that [`EventKind::raw`] is its
+//! `IOREG_EVENT_*` value).
 
 use core::fmt;
 use core::ops::{BitOr, BitOrAssign};
 
-use crate::wire::{IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART, IOREG_EVENT_MATCHED};
+/// The kernel's `IOREG_EVENT_ARRIVE` (`<sys/ioregistry.h>`, iokit-notify.md §4).
+const IOREG_EVENT_ARRIVE: u32 = 0x1;
+/// The kernel's `IOREG_EVENT_DEPART`.
+const IOREG_EVENT_DEPART: u32 = 0x2;
+/// The kernel's `IOREG_EVENT_MATCHED`.
+const IOREG_EVENT_MATCHED: u32 = 0x4;
 
 /// What happened to a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

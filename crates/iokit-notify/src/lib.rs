@@ -3,18 +3,22 @@
 //! NextBSD's in-kernel registry (`/dev/ioregistry`) sends one `ioreg_event_msg` to a Mach port
 //! per matching event per watch (`IOREGIOCWATCH`). This crate:
 //!
-//! * [`wire`]: the kernel ABI — ioctl structures and encodings, and the event message with a
-//!   parser that trusts nothing it receives;
+//! * [`registry_abi`]: the kernel ABI — ioctl structures and encodings, and the event message
+//!   with a parser that trusts nothing it receives;
 //! * [`registry`]: the registry behind a small trait, with the NextBSD ioctl backend and a
 //!   simulated registry on the simulated kernel (`mach-sim`) that behaves like the kernel;
-//! * [`Criteria`], [`DeviceEvent`], [`EventKind`]: the Rust vocabulary.
+//! * [`Criteria`], [`DeviceEvent`], [`EventKind`]: the Rust vocabulary;
+//! * [`NotificationPort`]: the async API, in the shape the consumer crates share — open on a
+//!   [`mach_async::Space`] (the registry of the space's kernel), a [`WatchStream`] per watch
+//!   yielding `Result<`[`WatchEvent`]`, `[`Error`]`>`, `close().await` (see its example);
+//! * `ffi`: the C ABI of `IOKitNotify.c`.
 //!
 //! # Example
 //!
 //! Parsing what the kernel sends:
 //!
 //! ```
-//! use iokit_notify::wire::{encode_event_message, parse_event_message, RawEvent};
+//! use iokit_notify::registry_abi::{encode_event_message, parse_event_message, RawEvent};
 //! use iokit_notify::{DeviceEvent, EventKind};
 //!
 //! let event = DeviceEvent {
@@ -39,14 +43,14 @@ pub mod ffi;
 mod filter;
 pub mod port;
 pub mod registry;
-pub mod wire;
+pub mod registry_abi;
 
 pub use criteria::{Criteria, CriteriaError};
 pub use event::{DeviceEvent, EventKind, EventKinds};
 pub use filter::UnknownDepartures;
 pub use port::{
-    NotificationPort, NotificationPortBuilder, PortError, PortStats, Snapshot, WatchError,
-    WatchEvent, WatchStream, DEFAULT_WATCH_CAPACITY,
+    Error, NotificationPort, NotificationPortBuilder, PortStats, Snapshot, WatchEvent, WatchStream,
+    DEFAULT_WATCH_CAPACITY,
 };
 pub use registry::{lookup_all, RegistryBackend, RegistryError};
 

@@ -49,37 +49,30 @@ use crate::criteria::{Criteria, CriteriaError};
 use crate::event::{DeviceEvent, EventKinds};
 use crate::filter::{ExactlyOnce, UnknownDepartures};
 use crate::registry::{lookup_all, RegistryBackend, RegistryError};
-use crate::wire::{ioreg_watch_reg, parse_event_message, EventParseError};
+use crate::registry_abi::{ioreg_watch_reg, parse_event_message, EventParseError};
 
-/// Why a watch could not be added.
+/// Why a notification port could not be opened or a watch added.
 #[derive(Debug, Error)]
-pub enum WatchError {
+pub enum Error {
+    /// No tokio runtime (with I/O) to run the port on.
+    #[error("no tokio runtime: call within a runtime or pass one with `runtime`")]
+    NoRuntime,
     /// The criteria cannot be expressed exactly (they would widen the match).
     #[error("invalid criteria: {0}")]
     Criteria(#[from] CriteriaError),
     /// The watch asked for no event kind.
     #[error("a watch needs at least one event kind")]
     NoKinds,
-    /// The registry refused the watch or the snapshot.
+    /// No registry to open (see [`NotificationPort::open`]), or the registry refused the watch
+    /// or the snapshot.
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
-    /// Allocating the watch's port failed.
+    /// Creating the port set, kqueue or stream, or a watch's port, failed.
     #[error("mach: {0}")]
     Mach(#[from] mach_async::Error),
-    /// The notification port was shut down.
-    #[error("the notification port is shut down")]
+    /// The notification port was closed.
+    #[error("the notification port is closed")]
     Closed,
-}
-
-/// Why a notification port could not be created.
-#[derive(Debug, Error)]
-pub enum PortError {
-    /// No tokio runtime (with I/O) to run the port on.
-    #[error("no tokio runtime: call within a runtime or pass one with `runtime`")]
-    NoRuntime,
-    /// Creating the port set, kqueue or stream failed.
-    #[error("mach: {0}")]
-    Mach(#[from] mach_async::Error),
 }
 
 /// The devices that matched a watch when it was added, by registry id, in registry order.
@@ -298,7 +291,7 @@ struct WatchState {
     id: WatchId,
     kinds: EventKinds,
     /// The criteria as registered (for the `LOOKUP` of a resync).
-    raw: crate::wire::ioreg_criteria,
+    raw: crate::registry_abi::ioreg_criteria,
     filter: ExactlyOnce,
     sink: Sink,
 }
@@ -324,10 +317,10 @@ struct Shared {
     finished: watch::Receiver<bool>,
 }
 
-/// Configures a [`NotificationPort`].
+/// Configures and opens a [`NotificationPort`] (see [`NotificationPort::builder`]).
 pub struct NotificationPortBuilder {
-    backend: Arc<dyn RegistryBackend>,
-    space: Option<Space>,
+    backend: Option<Arc<dyn RegistryBackend>>,
+    space: Space,
     runtime: Option<Handle>,
     unknown_departures: UnknownDepartures,
     watch_capacity: usize,
@@ -343,13 +336,21 @@ impl fmt::Debug for NotificationPortBuilder {
 }
 
 impl NotificationPortBuilder {
-    /// The IPC space the registry handle's port names live in (default: [`Space::current`]).
-    pub fn space(mut self, space: Space) -> Self {
-        self.space = Some(space);
+    /// The registry to watch, instead of the one of the space's kernel. Port names it is given
+    /// are names in the builder's space, so it must stand for the registry as that space sees it
+    /// (e.g. `SimRegistry::open(task)` of the space's task).
+    pub fn registry(self, backend: impl RegistryBackend + 'static) -> Self {
+        self.registry_arc(Arc::new(backend))
+    }
+
+    /// [`NotificationPortBuilder::registry`] with a shared backend.
+    pub fn registry_arc(mut self, backend: Arc<dyn RegistryBackend>) -> Self {
+        self.backend = Some(backend);
         self
     }
 
-    /// The runtime that runs the port (default: the current one).
+    /// The runtime that runs the port (default: the current one). Needed only by
+    /// [`NotificationPortBuilder::build`] outside a runtime.
     pub fn runtime(mut self, runtime: Handle) -> Self {
         self.runtime = Some(runtime);
         self
@@ -370,14 +371,24 @@ impl NotificationPortBuilder {
         self
     }
 
-    /// Creates the port: its set, its kqueue and the task that drains them.
-    pub fn build(self) -> Result<NotificationPort, PortError> {
+    /// Opens the port: its set, its kqueue and the task that drains them.
+    pub async fn open(self) -> Result<NotificationPort, Error> {
+        self.build()
+    }
+
+    /// [`NotificationPortBuilder::open`] without `.await`, for code outside the runtime
+    /// (then with [`NotificationPortBuilder::runtime`]).
+    pub fn build(self) -> Result<NotificationPort, Error> {
         let runtime = match self.runtime {
             Some(h) => h,
-            None => Handle::try_current().map_err(|_| PortError::NoRuntime)?,
+            None => Handle::try_current().map_err(|_| Error::NoRuntime)?,
         };
         let _entered = runtime.enter();
-        let space = self.space.unwrap_or_else(Space::current);
+        let space = self.space;
+        let backend = match self.backend {
+            Some(backend) => backend,
+            None => crate::registry::open(&space)?,
+        };
         // No trailer options (spec §5 rule 1): the event needs none, and the kernel's would be
         // misplaced anyway.
         let stream = MachRecvStream::builder()
@@ -395,7 +406,7 @@ impl NotificationPortBuilder {
             watches: HashMap::new(),
             retired: Vec::new(),
             counters: Arc::clone(&counters),
-            backend: Arc::clone(&self.backend),
+            backend: Arc::clone(&backend),
         };
         runtime.spawn(async move {
             driver.run().await;
@@ -403,7 +414,7 @@ impl NotificationPortBuilder {
         });
         Ok(NotificationPort {
             shared: Arc::new(Shared {
-                backend: self.backend,
+                backend,
                 space,
                 set_name,
                 commands,
@@ -419,37 +430,42 @@ impl NotificationPortBuilder {
 
 /// A notification port: the set of one process's watches on the device registry.
 ///
-/// Created with [`NotificationPort::builder`] inside a tokio runtime (or with an explicit one).
-/// [`NotificationPort::watch`] adds a watch and returns its [`Snapshot`] and its
-/// [`WatchStream`].
+/// Opened on a [`Space`] with [`NotificationPort::open`] (or [`NotificationPort::builder`] for
+/// options) inside a tokio runtime. [`NotificationPort::watch`] adds a watch and returns its
+/// [`Snapshot`] and its [`WatchStream`], which yields `Result<WatchEvent, Error>`.
 ///
-/// Dropping the port does not cancel its watches: each lives until its stream is dropped.
-/// [`NotificationPort::close`] ends all of them.
+/// [`NotificationPort::close`] ends every watch and returns once everything is released.
+/// Dropping the port does not cancel its watches: each lives until its stream is dropped, and
+/// once the port and its streams are gone the port's task releases everything on its own
+/// (without blocking anyone).
 ///
 /// ```
 /// # #[cfg(mach_backend = "sim")]
-/// # fn main() {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use futures::StreamExt;
-/// use iokit_notify::registry::{SimDevice, SimRegistry};
+/// use iokit_notify::mach_async::Space;
+/// use iokit_notify::sim::{Kernel, SimDevice, SimRegistry};
 /// use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort};
 ///
-/// let kernel = iokit_notify::sim::Kernel::new();
-/// let task = kernel.task_create("da", 50, 0, 0);
-/// let registry = SimRegistry::new(&kernel);
+/// let kernel = Kernel::new();
+/// let space = Space::from_task(kernel.task_create("da", 50, 0, 0));
+/// let registry = SimRegistry::new(&kernel); // the kernel's `/dev/ioregistry`
 /// let present = registry.probe_and_attach(SimDevice::new("em"));
-/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// rt.block_on(async {
-///     let port = NotificationPort::on_sim(&registry, &task).unwrap();
-///     let (snapshot, mut arrivals) = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE).unwrap();
+///     let port = NotificationPort::open(&space).await?;
+///     let (snapshot, mut arrivals) = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE)?;
 ///     assert_eq!(snapshot.ids(), [present]);
 ///     let added = registry.probe_and_attach(SimDevice::new("em"));
-///     let event = arrivals.next().await.unwrap().device().unwrap();
+///     let event = arrivals.next().await.expect("open")?.device().expect("not a resync");
 ///     assert_eq!((event.kind, event.id, event.name.as_str()), (EventKind::Arrive, added, "em"));
 ///     drop(arrivals);
 ///     port.close().await;
-/// });
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })?;
 /// drop(registry);
 /// kernel.assert_no_leaks();
+/// # Ok(())
 /// # }
 /// # #[cfg(not(mach_backend = "sim"))]
 /// # fn main() {}
@@ -470,31 +486,23 @@ impl fmt::Debug for NotificationPort {
 }
 
 impl NotificationPort {
-    /// A builder over a registry backend.
-    pub fn builder(backend: impl RegistryBackend + 'static) -> NotificationPortBuilder {
-        NotificationPort::builder_arc(Arc::new(backend))
+    /// Opens a port in `space` on the registry of the space's kernel, on the current runtime:
+    /// on NextBSD `/dev/ioregistry`; on the simulated kernel the newest live
+    /// `sim::SimRegistry` created on the space's kernel ([`RegistryError::NoDevice`] if there is
+    /// none).
+    pub async fn open(space: &Space) -> Result<NotificationPort, Error> {
+        NotificationPort::builder(space).open().await
     }
 
-    /// A builder over a shared registry backend.
-    pub fn builder_arc(backend: Arc<dyn RegistryBackend>) -> NotificationPortBuilder {
+    /// A builder for a port in `space` (registry, runtime, queue bound, departure policy).
+    pub fn builder(space: &Space) -> NotificationPortBuilder {
         NotificationPortBuilder {
-            backend,
-            space: None,
+            backend: None,
+            space: space.clone(),
             runtime: None,
             unknown_departures: UnknownDepartures::default(),
             watch_capacity: DEFAULT_WATCH_CAPACITY,
         }
-    }
-
-    /// A port in simulated `task` on `registry`, on the current runtime.
-    #[cfg(mach_backend = "sim")]
-    pub fn on_sim(
-        registry: &crate::registry::SimRegistry,
-        task: &mach_sim::Task,
-    ) -> Result<NotificationPort, PortError> {
-        NotificationPort::builder(registry.open(task))
-            .space(Space::from_task(task.clone()))
-            .build()
     }
 
     /// The port set all watch ports are members of. It is only a receive-side name, for
@@ -519,7 +527,7 @@ impl NotificationPort {
         &self,
         criteria: &Criteria,
         kinds: EventKinds,
-    ) -> Result<(Snapshot, WatchStream), WatchError> {
+    ) -> Result<(Snapshot, WatchStream), Error> {
         let queue = Arc::new(std::sync::Mutex::new(WatchQueue {
             items: std::collections::VecDeque::new(),
             capacity: self.shared.watch_capacity,
@@ -552,10 +560,10 @@ impl NotificationPort {
         criteria: &Criteria,
         kinds: EventKinds,
         sink: Sink,
-    ) -> Result<(Snapshot, WatchId, Name), WatchError> {
+    ) -> Result<(Snapshot, WatchId, Name), Error> {
         let raw = criteria.to_raw()?;
         if kinds.is_empty() {
-            return Err(WatchError::NoKinds);
+            return Err(Error::NoKinds);
         }
         let port = ReceiveRight::new_in(&self.shared.space)?;
         let name = port.name();
@@ -588,7 +596,7 @@ impl NotificationPort {
                 port,
                 watch: Box::new(watch),
             })
-            .map_err(|_| WatchError::Closed)?;
+            .map_err(|_| Error::Closed)?;
         let reports_present =
             kinds.contains(crate::EventKind::Arrive) || kinds.contains(crate::EventKind::Matched);
         let snapshot = Snapshot {
@@ -606,11 +614,13 @@ impl NotificationPort {
 
     /// Ends every watch now, without waiting: their streams end, their ports and the set are
     /// destroyed by the port's task.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let _ = self.shared.commands.send(Command::Shutdown);
     }
 
-    /// Ends every watch and waits until the port's task has released every right.
+    /// Ends every watch (their streams end) and returns once the port's task has released
+    /// every right. Dropping the port instead (and its streams) releases the same without
+    /// waiting.
     pub async fn close(self) {
         self.shutdown();
         let mut finished = self.shared.finished.clone();
@@ -657,12 +667,14 @@ impl WatchStream {
 }
 
 impl Stream for WatchStream {
-    type Item = WatchEvent;
+    /// Every item is `Ok` today: receive errors and malformed messages are counted in
+    /// [`PortStats`], not yielded. The `Result` is the convention the consumer crates share.
+    type Item = Result<WatchEvent, Error>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut q = lock_queue(&self.queue);
         if let Some(item) = q.items.pop_front() {
-            return Poll::Ready(Some(item));
+            return Poll::Ready(Some(Ok(item)));
         }
         if q.closed {
             return Poll::Ready(None);

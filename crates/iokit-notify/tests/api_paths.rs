@@ -41,7 +41,7 @@ async fn snapshots_by_value_and_debug_output() {
     let fx = Fixture::new();
     let a = fx.registry.probe_and_attach(SimDevice::new("dbg"));
     let b = fx.registry.probe_and_attach(SimDevice::new("dbg"));
-    let builder = NotificationPort::builder(fx.dev.clone());
+    let builder = NotificationPort::builder(&fx.space()).registry(fx.dev.clone());
     assert!(format!("{builder:?}").contains("NotificationPortBuilder"));
     drop(builder);
     let port = fx.port();

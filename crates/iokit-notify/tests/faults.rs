@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use iokit_notify::registry::SimDevice;
-use iokit_notify::wire::IOKIT_NOTIFY_MSG_ID;
-use iokit_notify::{Criteria, DeviceEvent, EventKinds, NotificationPort, WatchError, WatchStream};
+use iokit_notify::registry_abi::IOKIT_NOTIFY_MSG_ID;
+use iokit_notify::{Criteria, DeviceEvent, Error, EventKinds, NotificationPort, WatchStream};
 mod common;
 
 use common::{Fixture, HANG};
@@ -23,7 +23,11 @@ async fn next(stream: &mut WatchStream) -> Option<DeviceEvent> {
     tokio::time::timeout(HANG, stream.next())
         .await
         .expect("an event or the end in time")
-        .map(|item| item.device().expect("a device event, not a resync"))
+        .map(|item| {
+            item.expect("no stream error")
+                .device()
+                .expect("a device event, not a resync")
+        })
 }
 
 #[tokio::test]
@@ -97,10 +101,10 @@ async fn the_client_task_dying_while_the_knote_registers_fails_later_watches() {
         .on_knote_register(Some(&fx.task), FaultAction::TerminateTask(fx.task.clone()));
     // The registration itself succeeds (the set was valid when looked up); the port is built,
     // its knote reports EOF, and every later use fails with a typed error.
-    let port = NotificationPort::on_sim(&fx.registry, &fx.task).expect("port");
+    let port = NotificationPort::open(&fx.space()).await.expect("port");
     let watch = port.watch(&Criteria::all().class("em"), EventKinds::ARRIVE);
     assert!(
-        matches!(watch, Err(WatchError::Mach(_))),
+        matches!(watch, Err(Error::Mach(_))),
         "a watch in a dead task fails: {watch:?}"
     );
     tokio::time::timeout(HANG, port.close())

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, VecDeque};
 use common::{Fixture, HANG};
 use futures::StreamExt;
 use iokit_notify::registry::SimDevice;
-use iokit_notify::wire::IOREG_EVENT_ARRIVE;
+use iokit_notify::registry_abi::IOREG_EVENT_ARRIVE;
 use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort, WatchEvent, WatchStream};
 
 const CAPACITY: usize = 64;
@@ -64,7 +64,8 @@ impl View {
 
 async fn next_item(stream: &mut WatchStream, what: &str) -> WatchEvent {
     match tokio::time::timeout(HANG, stream.next()).await {
-        Ok(Some(item)) => item,
+        Ok(Some(Ok(item))) => item,
+        Ok(Some(Err(e))) => panic!("lost: {what} (stream error {e})"),
         Ok(None) => panic!("lost: {what} (the stream ended)"),
         Err(_) => panic!("lost: {what} (not within {HANG:?})"),
     }
@@ -76,10 +77,10 @@ async fn a_flood_far_above_the_capacity_stays_bounded_and_resyncs_exactly() {
     let before: Vec<u64> = (0..5)
         .map(|_| fx.registry.probe_and_attach(SimDevice::new("em")))
         .collect();
-    let port = NotificationPort::builder(fx.registry.open(&fx.task))
-        .space(mach_async::Space::from_task(fx.task.clone()))
+    let port = NotificationPort::builder(&fx.space())
         .watch_capacity(CAPACITY)
-        .build()
+        .open()
+        .await
         .unwrap();
     assert_eq!(port.watch_capacity(), CAPACITY);
     let (snapshot, mut stream) = port

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistryHandle, TestEventSupport};
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_event_message, ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, RawEvent,
     IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART,
 };
 use iokit_notify::{
-    Criteria, CriteriaError, DeviceEvent, EventKind, EventKinds, NotificationPort, RegistryBackend,
-    RegistryError, UnknownDepartures, WatchError, WatchEvent, WatchStream,
+    Criteria, CriteriaError, DeviceEvent, Error, EventKind, EventKinds, NotificationPort,
+    RegistryBackend, RegistryError, UnknownDepartures, WatchEvent, WatchStream,
 };
 use mach_abi::{
     mach_msg_header_t, MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_MSG_SUCCESS,
@@ -39,6 +39,7 @@ async fn next(stream: &mut WatchStream) -> DeviceEvent {
         .await
         .expect("an event in time")
         .expect("stream open")
+        .expect("no stream error")
         .device()
         .expect("a device event, not a resync")
 }
@@ -154,7 +155,7 @@ async fn rt_probe_skips_on_absent_kernels() {
     );
     let port = fx.port();
     match port.watch(&Criteria::all(), EventKinds::ARRIVE) {
-        Err(WatchError::Registry(RegistryError::Unsupported(e))) => assert_eq!(e, libc::ENOSYS),
+        Err(Error::Registry(RegistryError::Unsupported(e))) => assert_eq!(e, libc::ENOSYS),
         other => panic!("expected ENOSYS, got {other:?}"),
     }
     fx.registry
@@ -278,8 +279,8 @@ fn racy_port(
         inner: fx.registry.open(&fx.task),
         between: Mutex::new(Some(Box::new(hook))),
     };
-    NotificationPort::builder(backend)
-        .space(Space::from_task(fx.task.clone()))
+    NotificationPort::builder(&Space::from_task(fx.task.clone()))
+        .registry(backend)
         .unknown_departures(policy)
         .build()
         .unwrap()
@@ -457,7 +458,7 @@ async fn a_burst_of_1000_is_delivered_exactly_once_in_order() {
         let mut got = Vec::new();
         for i in 0..1000 {
             match tokio::time::timeout(HANG, stream.next()).await {
-                Ok(Some(WatchEvent::Device(ev))) => got.push(ev.id),
+                Ok(Some(Ok(WatchEvent::Device(ev)))) => got.push(ev.id),
                 other => panic!(
                     "event {i} of 1000 missing ({other:?}); stats {:?}, kernel {:?}",
                     port.stats(),
@@ -586,7 +587,7 @@ async fn widening_criteria_are_rejected_and_nothing_is_registered() {
     let fx = Fixture::new();
     let port = fx.port();
     match port.watch(&Criteria::all().class("c".repeat(32)), EventKinds::ARRIVE) {
-        Err(WatchError::Criteria(CriteriaError::TooLong {
+        Err(Error::Criteria(CriteriaError::TooLong {
             field: "class",
             len: 32,
         })) => {}
@@ -594,11 +595,11 @@ async fn widening_criteria_are_rejected_and_nothing_is_registered() {
     }
     assert!(matches!(
         port.watch(&Criteria::all().name(""), EventKinds::ARRIVE),
-        Err(WatchError::Criteria(_))
+        Err(Error::Criteria(_))
     ));
     assert!(matches!(
         port.watch(&Criteria::all(), EventKinds::NONE),
-        Err(WatchError::NoKinds)
+        Err(Error::NoKinds)
     ));
     assert_eq!(fx.registry.watch_count(), 0);
     fx.finish(port).await;
@@ -632,7 +633,7 @@ async fn close_ends_every_stream_and_releases_everything() {
         .is_none());
     assert!(matches!(
         port.watch(&Criteria::all(), EventKinds::ARRIVE),
-        Err(WatchError::Closed)
+        Err(Error::Closed)
     ));
     drop((a, b));
     fx.finish(port).await;

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use iokit_notify::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
+use iokit_notify::registry_abi::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
 use iokit_notify::{RegistryBackend, RegistryError};
 
 #[test]

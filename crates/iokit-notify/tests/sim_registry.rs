@@ -6,7 +6,7 @@
 // portable suite, crates/conformance.
 
 use iokit_notify::registry::{SimDevice, SimRegistry, SimRegistryConfig, TestEventSupport};
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_name_truncating, ioreg_test_event, ioreg_watch_reg, parse_event_message,
     IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART, IOREG_EVENT_MATCHED, IOREG_STATE_DETACHED,
     IOREG_STATE_LIVE,

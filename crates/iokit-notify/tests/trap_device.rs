@@ -5,11 +5,11 @@
 // Sim-only: it drives the trap face directly, in a task of a kernel of its own.
 
 use iokit_notify::registry::SimRegistry;
-use iokit_notify::sim::SimDevice;
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     ioreg_lookup, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREGIOCLOOKUP, IOREGIOCNODE,
     IOREGIOCROOT, IOREGIOCTESTEVENT, IOREGIOCWATCH, IOREG_EVENT_ARRIVE,
 };
+use iokit_notify::sim::SimDevice;
 use libc::c_int;
 use mach_async::mach_sim::mach_abi::{MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE};
 use mach_async::mach_sim::{trap, Kernel};

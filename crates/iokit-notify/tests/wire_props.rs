@@ -1,7 +1,7 @@
 //! Property tests of the `ioreg_event_msg` parser (spec §5): it never panics, never reads past
 //! `msgh_size` or the buffer, and round-trips what the kernel sends.
 
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_event_body, encode_event_message, parse_event_message, EventParseError, RawEvent,
     IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_BODY_SIZE,
 };

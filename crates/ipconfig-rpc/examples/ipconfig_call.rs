@@ -7,12 +7,11 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use std::net::Ipv4Addr;
 
-    use async_trait::async_trait;
-    use ipconfig_rpc::mach_async::{bootstrap, Space};
+    use ipconfig_rpc::mach_async::Space;
     use ipconfig_rpc::sim::Kernel;
     use ipconfig_rpc::{
-        CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
-        IpconfigStatus, IPCONFIG_SERVICE_NAME,
+        async_trait, CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler,
+        IpconfigServer, IpconfigStatus,
     };
 
     struct Table;
@@ -43,20 +42,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let port = bootstrap::check_in(&daemon, IPCONFIG_SERVICE_NAME)?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(IpconfigServer::new(Table).serve_until(port, async move {
-            let _ = stopped.await;
-        }));
-        let client = IpconfigClient::new(bootstrap::look_up(&tool, IPCONFIG_SERVICE_NAME)?);
+        // The daemon checks in and serves; the tool looks the service up.
+        let server = IpconfigServer::new(Table).check_in(&daemon)?;
+        let client = IpconfigClient::open(&tool).await?;
         println!("if_count: {:?}", client.if_count().await?);
         for name in ["em0", "em1"] {
             let reply = client.if_addr(InterfaceName::new(name)?).await?;
             println!("if_addr {name}: {} ({:?})", reply.addr, reply.status);
         }
-        drop(client);
-        let _ = stop.send(());
-        let served = server.await??;
+        client.close().await;
+        let served = server.close().await;
         drop(served.port);
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;

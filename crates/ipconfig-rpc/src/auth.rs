@@ -19,7 +19,7 @@
 
 use mach_abi::{audit_token_t, mach_msg_id_t};
 
-use crate::wire::IpconfigStatus;
+use crate::ipconfig_messages::IpconfigStatus;
 
 /// Whether the platform can vouch for audit tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //! server and client on [`mach_async`], plus the C ABI of the `mach_service.c` it replaces.
 //!
 //! Layers, bottom up:
-//! - [`wire`]: the NextBSD `ipconfig.defs` messages as `#[repr(C, packed(4))]` structs checked
+//! - [`ipconfig_messages`]: the NextBSD `ipconfig.defs` messages as `#[repr(C, packed(4))]` structs checked
 //!   against the spec's layouts, with byte codecs and typed errors; [`InterfaceName`] (16 bytes,
 //!   maybe without NUL), [`IpconfigStatus`], [`IpAddress`] (network byte order);
 //! - [`protocol`]: which id and size mean which routine ([`Numbering`]: NextBSD's table, or the
@@ -11,6 +11,7 @@
 //! - [`server`]: the [`IpconfigHandler`] trait a daemon implements and [`IpconfigServer`], which
 //!   serves it on the MIG runtime (dispatch, checks, error replies, concurrency, audit trailer);
 //! - [`client`]: [`IpconfigClient`], typed async calls with the generated client's checks;
+//! - [`Error`]: why opening a client or server failed (or a call, as [`mig::MigError`]);
 //! - [`auth`]: authorization for root-only routines, failing closed on untrustworthy tokens;
 //! - [`ffi`]: `mach_service_start` / `mach_service_stop` / `mach_service_join` for C hosts
 //!   (header `include/ipconfig_rpc.h`), calling the host's `_ipconfig_if_count` /
@@ -23,12 +24,11 @@
 //! ```
 //! use std::net::Ipv4Addr;
 //!
-//! use async_trait::async_trait;
 //! use ipconfig_rpc::{
-//!     CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler, IpconfigServer,
-//!     IpconfigStatus, IPCONFIG_SERVICE_NAME,
+//!     async_trait, CallContext, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler,
+//!     IpconfigServer, IpconfigStatus,
 //! };
-//! use ipconfig_rpc::mach_async::{ReceiveRight, SendRight, Space};
+//! use ipconfig_rpc::mach_async::Space;
 //!
 //! struct Em0;
 //!
@@ -46,42 +46,40 @@
 //!     }
 //! }
 //!
+//! # #[cfg(mach_backend = "sim")]
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let kernel = ipconfig_rpc::sim::Kernel::new();
-//! let daemon = kernel.task_create("ipconfigd", 100, 0, 0);
-//! let tool = kernel.task_create("ipconfig", 200, 501, 20);
+//! let daemon = Space::from_task(kernel.task_create("ipconfigd", 100, 0, 0));
+//! let tool = Space::from_task(kernel.task_create("ipconfig", 200, 501, 20));
 //!
-//! // The daemon checks in and serves until told to stop.
-//! let name = kernel.bootstrap().check_in(&daemon, IPCONFIG_SERVICE_NAME).unwrap();
-//! // SAFETY: check-in just gave the daemon's task this receive right.
-//! let port = unsafe { ReceiveRight::from_raw_in(&Space::from_task(daemon.clone()), name) };
-//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! let server = tokio::spawn(IpconfigServer::new(Em0).serve_until(port, async move {
-//!     let _ = stopped.await;
-//! }));
+//! // The daemon checks in and serves until closed.
+//! let server = IpconfigServer::new(Em0).check_in(&daemon)?;
 //!
 //! // The tool looks the service up and calls it.
-//! let name = kernel.bootstrap().look_up(&tool, IPCONFIG_SERVICE_NAME).unwrap();
-//! // SAFETY: look-up just gave the tool's task this send right.
-//! let right = unsafe { SendRight::from_raw_in(&Space::from_task(tool.clone()), name) };
-//! let client = IpconfigClient::new(right);
+//! let client = IpconfigClient::open(&tool).await?;
 //! assert_eq!(client.if_count().await, Ok(1));
-//! let em0 = client.if_addr(InterfaceName::new("em0").unwrap()).await.unwrap();
+//! let em0 = client.if_addr(InterfaceName::new("em0")?).await?;
 //! assert_eq!(em0.addr, Ipv4Addr::new(10, 0, 2, 15));
-//! let em1 = client.if_addr(InterfaceName::new("em1").unwrap()).await.unwrap();
+//! let em1 = client.if_addr(InterfaceName::new("em1")?).await?;
 //! assert_eq!(em1.status, IpconfigStatus::NO_SERVER);
 //!
-//! drop(client);
-//! stop.send(()).unwrap();
-//! let served = server.await.unwrap().unwrap();
-//! drop(served.port); // a daemon keeps it; here the test gives it back
+//! client.close().await;
+//! let served = server.close().await;
+//! drop(served.port); // a daemon keeps it to serve again; here the example gives it back
 //! kernel.assert_no_leaks();
+//! # Ok(())
 //! # }
+//! # #[cfg(not(mach_backend = "sim"))]
+//! # fn main() {}
 //! ```
 
 /// `mach-async`, re-exported so that users of this crate need no second dependency.
 pub use mach_async;
+
+/// The attribute an [`IpconfigHandler`] implementation needs (`#[async_trait]`), re-exported so
+/// that a daemon needs no second dependency.
+pub use async_trait::async_trait;
 pub use mach_async::mig;
 
 /// What running this crate without NextBSD needs: the simulated kernel and its tasks (an
@@ -93,14 +91,16 @@ pub mod sim {
 
 pub mod auth;
 pub mod client;
+mod error;
 pub mod ffi;
+pub mod ipconfig_messages;
 pub mod protocol;
 pub mod server;
-pub mod wire;
 
-pub use client::IpconfigClient;
-pub use protocol::{IfAddr, Numbering};
-pub use server::{CallContext, IpconfigHandler, IpconfigServer};
-pub use wire::{
+pub use client::{ClientBuilder, IpconfigClient};
+pub use error::Error;
+pub use ipconfig_messages::{
     InterfaceName, IpAddress, IpconfigStatus, APPLE_IPCONFIG_SERVICE_NAME, IPCONFIG_SERVICE_NAME,
 };
+pub use protocol::{IfAddr, Numbering};
+pub use server::{CallContext, IpconfigHandler, IpconfigServer, ServerHandle};

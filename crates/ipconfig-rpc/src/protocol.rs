@@ -6,13 +6,13 @@ use std::net::Ipv4Addr;
 
 use mach_abi::{mach_msg_header_t, mach_msg_id_t, NDR_record, MACH_MSGH_BITS_IS_COMPLEX};
 
-use crate::mig::wire::{read_header, simple_reply};
-use crate::mig::{check_reply, check_request, CheckedRequest, MigError, ReplyShape, RequestShape};
-use crate::wire::{
+use crate::ipconfig_messages::{
     IfAddrReply, IfAddrRequest, IfCountReply, InterfaceName, IpAddress, IpconfigStatus,
     WireMessage, APPLE_IPCONFIG_GET_OPTION_ID, APPLE_IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_ADDR_ID,
     IPCONFIG_IF_COUNT_ID,
 };
+use crate::mig::codec::{read_header, simple_reply};
+use crate::mig::{check_reply, check_request, CheckedRequest, MigError, ReplyShape, RequestShape};
 
 /// Which routine table the ids follow.
 ///
@@ -127,7 +127,7 @@ pub fn encode_if_count_request() -> Vec<u8> {
         msgh_id: IPCONFIG_IF_COUNT_ID,
         ..Default::default()
     };
-    crate::wire::IfCountRequest { head }.to_bytes()
+    crate::ipconfig_messages::IfCountRequest { head }.to_bytes()
 }
 
 /// The `ipconfig_if_addr` request as a client sends it under `numbering`.
@@ -175,7 +175,7 @@ pub fn decode_if_addr_reply(bytes: &[u8], request_id: mach_msg_id_t) -> Result<I
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mig::wire::{error_reply, read_i32, read_u32, write_header, write_u32};
+    use crate::mig::codec::{error_reply, read_i32, read_u32, write_header, write_u32};
 
     /// `msg` as the server receives it: bits 0x1112, reply right 0x21, service port 0x10, plus
     /// an 8-byte minimum trailer.

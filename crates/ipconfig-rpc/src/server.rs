@@ -1,21 +1,26 @@
 //! The ipconfig service as an async server: the handler trait a daemon implements and the
 //! server that runs it on the MIG runtime.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use mach_abi::{audit_token_t, kern_return_t, mach_msg_id_t};
-use mach_async::mig::{MigRequest, MigServer, RequestCheck, RoutineOutcome, RoutineTable, Served};
-use mach_async::ReceiveRight;
+use mach_async::mig::{
+    MigRequest, MigServer, RequestCheck, RoutineOutcome, RoutineTable, ServeEnd, Served,
+};
+use mach_async::{Name, ReceiveRight, Space};
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use crate::protocol::{check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST};
-use crate::wire::{
+use crate::ipconfig_messages::{
     InterfaceName, IpAddress, APPLE_IPCONFIG_GET_OPTION_ID, APPLE_IPCONFIG_IF_ADDR_ID,
     APPLE_IPCONFIG_SUBSYSTEM_END, IF_NAMESIZE, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID,
-    IPCONFIG_SUBSYSTEM_BASE, IPCONFIG_SUBSYSTEM_END,
+    IPCONFIG_SERVICE_NAME, IPCONFIG_SUBSYSTEM_BASE, IPCONFIG_SUBSYSTEM_END,
 };
+use crate::protocol::{check_apple_20001, IfAddr, Numbering, IF_ADDR_REQUEST, IF_COUNT_REQUEST};
+use crate::Error;
 
 /// What a routine knows about its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,15 +121,91 @@ impl<H: IpconfigHandler> IpconfigServer<H> {
         }
     }
 
-    /// Serves `port` until `stop` completes or the port dies; returns the port (unless it died)
-    /// and the counters. Must be called within a tokio runtime with I/O enabled.
-    pub async fn serve_until(
-        self,
-        port: ReceiveRight,
-        stop: impl Future<Output = ()>,
-    ) -> Result<Served, mach_async::Error> {
+    /// Checks [`IPCONFIG_SERVICE_NAME`] in, in `space`, and serves it on the current tokio
+    /// runtime (see [`IpconfigServer::spawn`]).
+    pub fn check_in(self, space: &Space) -> Result<ServerHandle, Error> {
+        let port = mach_async::bootstrap::check_in(space, IPCONFIG_SERVICE_NAME)?;
+        self.spawn(port)
+    }
+
+    /// Serves `port` on the current tokio runtime (which must have I/O enabled) until
+    /// [`ServerHandle::close`], the handle's drop, or the port's death.
+    pub fn spawn(self, port: ReceiveRight) -> Result<ServerHandle, Error> {
+        let runtime = Handle::try_current()
+            .map_err(|e| mach_async::Error::NoRuntime(std::io::Error::other(e.to_string())))?;
+        let _entered = runtime.enter();
+        let port_name = port.name();
         let server = MigServer::new(port, self.routine_table())?;
-        Ok(server.serve_until(stop).await)
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = runtime.spawn(server.serve_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(ServerHandle {
+            port_name,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running [`IpconfigServer`].
+///
+/// Dropping the handle stops the server without waiting: its task releases the port and every
+/// request still running on its own. [`ServerHandle::close`] stops it and waits.
+#[derive(Debug)]
+pub struct ServerHandle {
+    port_name: Name,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Served>>,
+}
+
+impl ServerHandle {
+    /// Stops serving (unless it already ended: the port died) and returns once the server
+    /// ended, with what it served and the service port ([`Served::port`], with any requests
+    /// still queued; `None` if it died), which a daemon may serve again. Routines still running
+    /// are cancelled (their clients get `MIG_SERVER_DIED`).
+    pub async fn close(mut self) -> Served {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.finish().await
+    }
+
+    /// Waits until the server ends on its own (its port died or was destroyed) without asking
+    /// it to stop.
+    pub async fn finished(mut self) -> Served {
+        self.finish().await
+    }
+
+    async fn finish(&mut self) -> Served {
+        let task = self.task.take().expect("the task is taken only here, once");
+        match task.await {
+            Ok(served) => served,
+            // The runtime shut down under the server (or its task panicked): the port was
+            // dropped with the task.
+            Err(e) => {
+                tracing::warn!(error = %e, "ipconfig server task ended without returning");
+                Served {
+                    end: ServeEnd::PortDied,
+                    port: None,
+                    added: Vec::new(),
+                    stats: Default::default(),
+                }
+            }
+        }
+    }
+
+    /// The name of the service port in the server's space (diagnostics and tests).
+    pub fn port_name(&self) -> Name {
+        self.port_name
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 

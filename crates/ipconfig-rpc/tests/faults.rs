@@ -14,19 +14,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
-use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
-use ipconfig_rpc::server::{CallContext, IpconfigHandler};
-use ipconfig_rpc::wire::{
+use ipconfig_rpc::ipconfig_messages::{
     InterfaceName, IpconfigStatus, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME,
 };
+use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler};
 use ipconfig_rpc::{IfAddr, Numbering};
 use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
 use mach_sim::{FaultAction, Kernel, MsgMatch, Name, Task};
 mod common;
 
-use common::{bounded, look_up_client, serve, HANG};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use common::{bounded, client_in, serve, HANG};
+use ipconfig_rpc::ServerHandle;
 
 /// One bound interface, em0 = 10.0.2.15.
 struct Em0;
@@ -60,8 +59,7 @@ struct Service {
     kernel: Kernel,
     server_task: Task,
     service: Name,
-    stop: Option<oneshot::Sender<()>>,
-    served: Option<JoinHandle<Served>>,
+    server: Option<ServerHandle>,
 }
 
 impl Service {
@@ -73,28 +71,23 @@ impl Service {
             kernel,
             server_task,
             service: serving.service,
-            stop: Some(serving.stop),
-            served: Some(serving.served),
+            server: Some(serving.server),
         }
     }
 
     /// A client in a task of its own.
-    fn client(&self, pid: u32) -> (Task, IpconfigClient) {
+    async fn client(&self, pid: u32) -> (Task, IpconfigClient) {
         let task = self.kernel.task_create("ipconfig", pid, 501, 20);
-        let client = look_up_client(&self.kernel, &task).with_timeout(Some(HANG));
-        (task, client)
-    }
-
-    async fn served(&mut self) -> Served {
-        bounded(self.served.take().expect("running"))
+        let client = bounded(client_in(&task).timeout(Some(HANG)).open())
             .await
-            .expect("server task")
+            .expect("look-up");
+        (task, client)
     }
 
     /// Stops a live server, releases its port, checks the kernel is clean.
     async fn finish(mut self) -> Served {
-        let _ = self.stop.take().expect("running").send(());
-        let mut served = self.served().await;
+        let server = self.server.take().expect("running");
+        let mut served = bounded(server.close()).await;
         drop(served.port.take());
         let _ = self.kernel.bootstrap().unregister(IPCONFIG_SERVICE_NAME);
         self.kernel.assert_no_leaks();
@@ -103,7 +96,8 @@ impl Service {
 
     /// For a server that ended by itself: checks it saw its port die, then the kernel.
     async fn finish_dead(mut self) {
-        let served = self.served().await;
+        let server = self.server.take().expect("running");
+        let served = bounded(server.finished()).await;
         assert_eq!(served.end, ServeEnd::PortDied);
         assert!(served.port.is_none());
         let _ = self.kernel.bootstrap().unregister(IPCONFIG_SERVICE_NAME);
@@ -118,7 +112,7 @@ fn em0() -> InterfaceName {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipconfigd_dying_as_it_receives_the_request_gives_server_died() {
     let fx = Service::start();
-    let (_task, client) = fx.client(200);
+    let (_task, client) = fx.client(200).await;
     let fired = fx.kernel.faults().on_receive(
         MsgMatch::any()
             .task(&fx.server_task)
@@ -142,7 +136,7 @@ async fn ipconfigd_dying_as_it_receives_the_request_gives_server_died() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipconfigd_dying_with_the_request_queued_gives_server_died() {
     let fx = Service::start();
-    let (_task, client) = fx.client(200);
+    let (_task, client) = fx.client(200).await;
     // A first answer proves the server is up and waiting on its port.
     assert_eq!(bounded(client.if_count()).await, Ok(1));
     let fired = fx.kernel.faults().on_deliver(
@@ -160,7 +154,7 @@ async fn ipconfigd_dying_with_the_request_queued_gives_server_died() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_dying_before_reading_its_reply_does_not_disturb_the_server() {
     let fx = Service::start();
-    let (doomed_task, doomed) = fx.client(200);
+    let (doomed_task, doomed) = fx.client(200).await;
     let fired = fx.kernel.faults().on_deliver(
         MsgMatch::any()
             .task(&doomed_task)
@@ -177,7 +171,7 @@ async fn a_client_dying_before_reading_its_reply_does_not_disturb_the_server() {
     );
     drop(doomed);
     // The server answered and keeps serving other clients.
-    let (_task, client) = fx.client(201);
+    let (_task, client) = fx.client(201).await;
     assert_eq!(bounded(client.if_count()).await, Ok(1));
     drop(client);
     let served = fx.finish().await;
@@ -187,7 +181,7 @@ async fn a_client_dying_before_reading_its_reply_does_not_disturb_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_reply_send_destroys_the_reply_right_and_the_server_keeps_serving() {
     let fx = Service::start();
-    let (_task, client) = fx.client(200);
+    let (_task, client) = fx.client(200).await;
     let fault = fx
         .kernel
         .faults()
@@ -210,7 +204,7 @@ async fn a_failed_reply_send_destroys_the_reply_right_and_the_server_keeps_servi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_send_that_times_out_is_given_back_and_released() {
     let fx = Service::start();
-    let (_task, client) = fx.client(200);
+    let (_task, client) = fx.client(200).await;
     // MACH_SEND_TIMED_OUT pseudo-receives the reply into the server's buffer with its rights.
     let fault = fx
         .kernel
@@ -232,7 +226,7 @@ async fn a_reply_send_that_times_out_is_given_back_and_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_service_queue_delays_requests_until_it_drains() {
     let fx = Service::start();
-    let (_task, client) = fx.client(200);
+    let (_task, client) = fx.client(200).await;
     fx.kernel
         .faults()
         .fill_queue(&fx.server_task, fx.service)

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::ffi::{self, signal};
-use ipconfig_rpc::wire::{InterfaceName, IPCONFIG_SERVICE_NAME};
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IPCONFIG_SERVICE_NAME};
 use ipconfig_rpc::Numbering;
 use mach_abi::{kern_return_t, mach_port_t};
-use mach_async::{SendRight, Space};
+use mach_async::Space;
 use mach_sim::Kernel;
 
 const HANG: Duration = Duration::from_secs(20);
@@ -111,18 +111,14 @@ fn name_taken_apple_numbering_and_a_siginfo_host_handler() {
         .enable_all()
         .build()
         .unwrap();
-    let look_up = || {
-        let name = kernel
-            .bootstrap()
-            .look_up(&client_task, IPCONFIG_SERVICE_NAME)
-            .unwrap();
-        // SAFETY: look_up just gave the client task this send right.
-        IpconfigClient::new(unsafe {
-            SendRight::from_raw_in(&Space::from_task(client_task.clone()), name)
-        })
-    };
+    let client_space = Space::from_task(client_task.clone());
+    let look_up = || IpconfigClient::builder(&client_space);
     rt.block_on(async {
-        let apple = look_up().with_numbering(Numbering::AppleCompat);
+        let apple = look_up()
+            .numbering(Numbering::AppleCompat)
+            .open()
+            .await
+            .unwrap();
         let addr = tokio::time::timeout(HANG, apple.if_addr(InterfaceName::new("en0").unwrap()))
             .await
             .unwrap()

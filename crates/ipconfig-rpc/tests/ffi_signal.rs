@@ -17,9 +17,8 @@ use std::time::Duration;
 use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::ffi::{self, signal};
 use ipconfig_rpc::mig::MigError;
-use ipconfig_rpc::wire::IPCONFIG_SERVICE_NAME;
 use mach_abi::{kern_return_t, mach_port_t};
-use mach_async::{SendRight, Space};
+use mach_async::Space;
 use mach_sim::Kernel;
 
 const HANG: Duration = Duration::from_secs(20);
@@ -99,18 +98,10 @@ fn sigterm_runs_the_host_handler_and_stops_the_service() {
         .enable_all()
         .build()
         .unwrap();
-    let look_up = || {
-        let name = kernel
-            .bootstrap()
-            .look_up(&client_task, IPCONFIG_SERVICE_NAME)
-            .unwrap();
-        // SAFETY: look_up just gave the client task this send right.
-        IpconfigClient::new(unsafe {
-            SendRight::from_raw_in(&Space::from_task(client_task.clone()), name)
-        })
-    };
+    let client_space = Space::from_task(client_task.clone());
+    let look_up = || IpconfigClient::builder(&client_space);
     rt.block_on(async {
-        let client = look_up();
+        let client = look_up().open().await.unwrap();
         assert_eq!(
             tokio::time::timeout(HANG, client.if_count()).await.unwrap(),
             Ok(3)
@@ -133,7 +124,11 @@ fn sigterm_runs_the_host_handler_and_stops_the_service() {
 
     // Stopped: a request stays queued on the kept port, unanswered.
     rt.block_on(async {
-        let client = look_up().with_timeout(Some(Duration::from_millis(100)));
+        let client = look_up()
+            .timeout(Some(Duration::from_millis(100)))
+            .open()
+            .await
+            .unwrap();
         assert_eq!(client.if_count().await, Err(MigError::TimedOut));
     });
 
@@ -145,7 +140,7 @@ fn sigterm_runs_the_host_handler_and_stops_the_service() {
         assert_eq!(ffi::mach_service_start(), 0);
     }
     rt.block_on(async {
-        let client = look_up();
+        let client = look_up().open().await.unwrap();
         assert_eq!(
             tokio::time::timeout(HANG, client.if_count()).await.unwrap(),
             Ok(3)

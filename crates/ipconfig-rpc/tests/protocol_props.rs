@@ -2,10 +2,10 @@
 //! accepted request really has the routine's id and size, and errors are the MIG codes a
 //! generated server or client would produce.
 
-use ipconfig_rpc::mig::wire::{read_header, write_u32};
+use ipconfig_rpc::ipconfig_messages::InterfaceName;
+use ipconfig_rpc::mig::codec::{read_header, write_u32};
 use ipconfig_rpc::mig::MigError;
 use ipconfig_rpc::protocol::*;
-use ipconfig_rpc::wire::InterfaceName;
 use proptest::prelude::*;
 
 fn numbering() -> impl Strategy<Value = Numbering> {

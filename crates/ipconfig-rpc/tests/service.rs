@@ -16,23 +16,23 @@ use bytes::Bytes;
 use futures::future::join_all;
 use ipconfig_rpc::auth::{authorize_root, Denied, RootPolicy};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
+use ipconfig_rpc::mig::codec::{read_i32, read_u32, write_u32};
 use ipconfig_rpc::mig::view::received_bytes;
-use ipconfig_rpc::mig::wire::{read_i32, read_u32, write_u32};
 use ipconfig_rpc::mig::{check_reply, MigError, ServeEnd, Served};
 use ipconfig_rpc::protocol::{
     encode_if_addr_request, encode_if_count_request, IfAddr, Numbering, IF_ADDR_REPLY,
     IF_COUNT_REPLY,
 };
 use ipconfig_rpc::server::{CallContext, IpconfigHandler};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus, IPCONFIG_SERVICE_NAME};
+use ipconfig_rpc::{ClientBuilder, ServerHandle};
 use mach_abi::{audit_token_t, kern_return_t};
-use mach_async::{MessageBuilder, PortSlot, ReceiveRight, SendRight, Space};
+use mach_async::{MessageBuilder, PortSlot, ReceiveRight, Space};
 use mach_sim::{Kernel, Task};
 mod common;
 
-use common::{bounded, look_up_client, serve, HANG};
-use tokio::sync::{oneshot, Notify};
-use tokio::task::JoinHandle;
+use common::{bounded, client_in, look_up_client, serve, HANG};
+use tokio::sync::Notify;
 
 /// A test double of ipconfigd's bound state and its two handlers.
 #[derive(Default)]
@@ -79,8 +79,7 @@ struct Fixture {
     kernel: Kernel,
     server_task: Task,
     client_task: Task,
-    stop: Option<oneshot::Sender<()>>,
-    served: Option<JoinHandle<Served>>,
+    server: Option<ServerHandle>,
 }
 
 impl Fixture {
@@ -97,13 +96,21 @@ impl Fixture {
             kernel,
             server_task,
             client_task,
-            stop: Some(serving.stop),
-            served: Some(serving.served),
+            server: Some(serving.server),
         }
     }
 
-    fn client(&self) -> IpconfigClient {
-        look_up_client(&self.kernel, &self.client_task)
+    async fn client(&self) -> IpconfigClient {
+        look_up_client(&self.client_task).await
+    }
+
+    async fn client_with(
+        &self,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> IpconfigClient {
+        bounded(configure(client_in(&self.client_task)).open())
+            .await
+            .expect("look-up")
     }
 
     /// Stops the server, releases its port, and asserts that nothing is left.
@@ -115,11 +122,10 @@ impl Fixture {
 
     /// Stops the server and releases its port; the caller asserts no leaks.
     async fn finish_keeping_kernel(mut self) -> (Served, Kernel) {
-        let _ = self.stop.take().unwrap().send(());
-        let mut served = tokio::time::timeout(HANG, self.served.take().unwrap())
+        let server = self.server.take().unwrap();
+        let mut served = tokio::time::timeout(HANG, server.close())
             .await
-            .expect("server stops")
-            .expect("server task");
+            .expect("server stops");
         drop(served.port.take());
         (served, self.kernel.clone())
     }
@@ -132,7 +138,7 @@ fn em0() -> Bound {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_routines_round_trip() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     assert_eq!(
         tokio::time::timeout(HANG, client.if_count()).await.unwrap(),
         Ok(1)
@@ -159,7 +165,7 @@ fn name(s: &str) -> InterfaceName {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_a_lease_nothing_is_bound_and_unknown_interfaces_get_no_server() {
     let fx = Fixture::start(Bound::default(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     assert_eq!(bounded(client.if_count()).await, Ok(0));
     let none = IfAddr {
         addr: Ipv4Addr::UNSPECIFIED,
@@ -173,7 +179,7 @@ async fn before_a_lease_nothing_is_bound_and_unknown_interfaces_get_no_server() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_interface_gets_no_server_status() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let reply = bounded(client.if_addr(name("em1"))).await.unwrap();
     assert_eq!(reply.status, IpconfigStatus::NO_SERVER);
     assert_eq!(reply.status.c_name(), Some("ipconfig_status_no_server_e"));
@@ -186,7 +192,7 @@ async fn unknown_interface_gets_no_server_status() {
 async fn sixteen_byte_name_without_nul_uses_its_first_15_bytes() {
     let bound = Bound::with(&[("0123456789abcde", Ipv4Addr::new(192, 168, 1, 7))]);
     let fx = Fixture::start(bound, Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let mut request =
         encode_if_addr_request(InterfaceName(*b"0123456789abcdeX"), Numbering::NextBsd);
     assert!(!request[32..48].contains(&0), "the name fills all 16 bytes");
@@ -217,7 +223,7 @@ async fn sixteen_byte_name_without_nul_uses_its_first_15_bytes() {
 async fn unknown_id_gets_a_bad_id_reply_not_a_hang() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
     // No client deadline: a missing reply would hang and trip the outer bound.
-    let client = fx.client();
+    let client = fx.client().await;
     let request = encode_if_count_request();
     assert_eq!(
         bounded(client.raw_call(20050, &request, &IF_COUNT_REPLY))
@@ -250,7 +256,7 @@ async fn unknown_id_gets_a_bad_id_reply_not_a_hang() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_sizes_get_bad_arguments() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let mut count28 = encode_if_count_request();
     count28.extend_from_slice(&[0; 4]);
     assert_eq!(
@@ -283,7 +289,7 @@ async fn wrong_sizes_get_bad_arguments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complex_request_gets_bad_arguments_and_its_descriptor_right_is_destroyed() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let space = Space::from_task(fx.client_task.clone());
     let extra = ReceiveRight::new_in(&space).unwrap();
     // if_count carrying a port descriptor (a send right minted from `extra`).
@@ -309,8 +315,10 @@ async fn complex_request_gets_bad_arguments_and_its_descriptor_right_is_destroye
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apple_compat_mode_tells_20001_apart_by_size() {
     let fx = Fixture::start(em0(), Numbering::AppleCompat).await;
-    let nextbsd = fx.client();
-    let apple = fx.client().with_numbering(Numbering::AppleCompat);
+    let nextbsd = fx.client().await;
+    let apple = fx
+        .client_with(|b| b.numbering(Numbering::AppleCompat))
+        .await;
     let expected = IfAddr {
         addr: Ipv4Addr::new(10, 0, 2, 15),
         status: IpconfigStatus::SUCCESS,
@@ -349,7 +357,7 @@ async fn apple_compat_mode_tells_20001_apart_by_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_one_way_messages_do_not_stop_the_server() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let server = client.mig().server();
     // One-way messages (no reply port), with odd ids and bodies: destroyed, nothing sent.
     for (i, len) in [0usize, 3, 8, 13, 24, 100].into_iter().enumerate() {
@@ -432,7 +440,7 @@ fn parked() -> (Parked, Arc<Notify>, Arc<Notify>) {
 async fn server_task_killed_mid_call_gives_server_died() {
     let (handler, entered, _release) = parked();
     let mut fx = Fixture::start(handler, Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let call = tokio::spawn(async move {
         let result = client.if_count().await;
         (result, client)
@@ -446,7 +454,7 @@ async fn server_task_killed_mid_call_gives_server_died() {
     // The exchange finished (the notification arrived on the reply port): port kept.
     assert_eq!(client.mig().pooled_reply_ports(), 1);
     drop(client);
-    let served = bounded(fx.served.take().unwrap()).await.unwrap();
+    let served = bounded(fx.server.take().unwrap().finished()).await;
     assert_eq!(served.end, ServeEnd::PortDied);
     assert!(served.port.is_none());
     fx.kernel.assert_no_leaks();
@@ -456,7 +464,7 @@ async fn server_task_killed_mid_call_gives_server_died() {
 async fn stop_is_prompt_and_cancels_routines_in_flight() {
     let (handler, entered, _release) = parked();
     let fx = Fixture::start(handler, Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let call = tokio::spawn(async move {
         let result = client.if_count().await;
         (result, client)
@@ -475,7 +483,9 @@ async fn stop_is_prompt_and_cancels_routines_in_flight() {
 async fn client_timeout_destroys_the_reply_port_so_a_late_reply_is_never_misread() {
     let (handler, entered, release) = parked();
     let fx = Fixture::start(handler, Numbering::NextBsd).await;
-    let client = fx.client().with_timeout(Some(Duration::from_millis(200)));
+    let client = fx
+        .client_with(|b| b.timeout(Some(Duration::from_millis(200))))
+        .await;
     let first = bounded(client.if_count()).await;
     assert_eq!(first, Err(MigError::TimedOut));
     assert_eq!(
@@ -528,7 +538,7 @@ async fn routines_see_the_callers_audit_token_and_authorization_fails_closed() {
     });
     let kernel_side = handler.clone();
     let fx = Fixture::start_arc(handler, Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     assert_eq!(bounded(client.if_count()).await, Ok(1));
     let tokens = kernel_side.tokens.lock().unwrap().clone();
     let token = tokens[0].expect("the server requested the audit trailer");
@@ -559,10 +569,12 @@ async fn routines_run_concurrently_and_replies_go_out_of_order() {
     });
     let gate = handler.slow_gate.clone();
     let fx = Fixture::start_arc(handler, Numbering::NextBsd).await;
-    let slow_client = fx.client();
+    let slow_client = fx.client().await;
     let slow = tokio::spawn(async move { slow_client.if_addr(name("slow")).await });
     // A serial server would never answer this while "slow" is parked.
-    let fast = bounded(fx.client().if_addr(name("fast"))).await.unwrap();
+    let fast = bounded(fx.client().await.if_addr(name("fast")))
+        .await
+        .unwrap();
     assert_eq!(fast.addr, Ipv4Addr::new(2, 2, 2, 2));
     assert!(!slow.is_finished());
     gate.notify_one();
@@ -586,15 +598,8 @@ async fn sixty_four_concurrent_clients_all_get_their_answers() {
         let task = fx
             .kernel
             .task_create(&format!("client{i}"), 1000 + i, 501, 20);
-        let port = fx
-            .kernel
-            .bootstrap()
-            .look_up(&task, IPCONFIG_SERVICE_NAME)
-            .unwrap();
-        let space = Space::from_task(task.clone());
-        // SAFETY: look_up just gave this task the send right.
-        let client = IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, port) });
         tokio::spawn(async move {
+            let client = look_up_client(&task).await;
             let addr = client.if_addr(name(&format!("if{i}"))).await;
             let count = client.if_count().await;
             drop(client);
@@ -620,7 +625,7 @@ async fn sixty_four_concurrent_clients_all_get_their_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_port_that_is_never_drained_cannot_stall_the_server() {
     let fx = Fixture::start(em0(), Numbering::NextBsd).await;
-    let client = fx.client();
+    let client = fx.client().await;
     let space = Space::from_task(fx.client_task.clone());
     let sink = ReceiveRight::new_in(&space).unwrap();
     // Plain send rights as reply ports, never received from: the queue fills (limit 5), and

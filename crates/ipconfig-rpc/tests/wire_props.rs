@@ -1,6 +1,6 @@
 //! Property tests of the ipconfig.defs codecs: round trips and arbitrary input.
 
-use ipconfig_rpc::wire::*;
+use ipconfig_rpc::ipconfig_messages::*;
 use mach_abi::{mach_msg_header_t, NDR_record_t};
 use proptest::prelude::*;
 

@@ -5,7 +5,7 @@ use std::io;
 
 use mach_abi::{kern_return_t, mach_msg_return_t, named_code};
 
-use crate::wire::ParseError;
+use crate::raw_message::ParseError;
 
 /// Errors of Mach calls, streams and sends.
 #[derive(Debug)]

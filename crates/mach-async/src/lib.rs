@@ -2,7 +2,7 @@
 //! simulated kernel `mach-sim` everywhere else).
 //!
 //! * [`ReceiveRight`], [`SendRight`], [`SendOnceRight`], [`PortSet`]: rights as RAII types.
-//! * [`Message`], [`MessageBuilder`], [`wire`]: owned messages and a checked parser.
+//! * [`Message`], [`MessageBuilder`], [`raw_message`]: owned messages and a checked parser.
 //! * [`MachRecvStream`] (message mode) and [`MachNotifyStream`] (notify mode): the safe receive
 //!   algorithm of `native-filter.md` §5 over a private kqueue; no thread ever waits in
 //!   `mach_msg`.
@@ -52,12 +52,12 @@ mod error;
 mod message;
 pub mod mig;
 mod ops;
+pub mod raw_message;
 mod rights;
 pub mod send;
 pub mod stream;
 pub mod stress;
 pub mod sys;
-pub mod wire;
 
 pub use error::Error;
 pub use message::{AuditToken, Descriptor, Message, MessageBuilder, PortSlot, Trailer};

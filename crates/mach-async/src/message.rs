@@ -15,9 +15,9 @@ use mach_abi::{
     MACH_MSG_TYPE_NONE, MACH_MSG_TYPE_PORT_NAME, MACH_MSG_VIRTUAL_COPY, MACH_PORT_VALID,
 };
 
+use crate::raw_message::{self, ParseError, RawDescriptor, RawMessage, RawTrailer};
 use crate::rights::{PortRight, ReceiveRight, SendRight};
 use crate::sys::{Name, Space};
-use crate::wire::{self, ParseError, RawDescriptor, RawMessage, RawTrailer};
 
 /// A port in a message: either a right the message owns (moved on send) or a reference to a
 /// right the caller keeps (minted or copied by the kernel at send time).
@@ -349,7 +349,7 @@ impl Message {
     /// message's own data), for inspection and tests. No trailer.
     pub fn to_wire(&self) -> Vec<u8> {
         let (raw, _keep) = self.to_raw_parts();
-        wire::encode(&raw)
+        raw_message::encode(&raw)
     }
 
     /// The wire form for sending to `self.remote`, plus the OOL port-name arrays it points into
@@ -477,7 +477,7 @@ impl Message {
         sent: &RawMessage,
         returned: &[u8],
     ) {
-        let Ok(ret) = wire::parse(returned, false) else {
+        let Ok(ret) = raw_message::parse(returned, false) else {
             return;
         };
         reconcile_slot(
@@ -565,7 +565,7 @@ impl Message {
     /// `buf` must hold a message the kernel just delivered into `space` (so that OOL addresses
     /// are valid kernel-provided memory of the given sizes, owned by us).
     pub(crate) unsafe fn from_received(space: &Space, buf: &[u8]) -> Result<Message, ParseError> {
-        let raw = match wire::parse(buf, true) {
+        let raw = match raw_message::parse(buf, true) {
             Ok(raw) => raw,
             Err(e) => {
                 salvage_header(space, buf);

@@ -30,8 +30,8 @@ use mach_abi::{
 };
 
 use crate::buffer::MsgBuf;
+use crate::raw_message::{self, RawDescriptor, RawMessage};
 use crate::sys::{Name, Space};
-use crate::wire::{self, RawDescriptor, RawMessage};
 use crate::Error;
 
 fn release(op: &'static str, r: Result<(), Error>, name: Name) {
@@ -279,7 +279,7 @@ pub(crate) fn mint_send_once(space: &Space, name: Name) -> Result<SendOnceRight,
         body: bytes::Bytes::new(),
         trailer: None,
     };
-    let mut buf = MsgBuf::from_bytes(&wire::encode(&raw));
+    let mut buf = MsgBuf::from_bytes(&raw_message::encode(&raw));
     let size = raw.wire_size() as u32;
     // SAFETY: `buf` holds `size` encoded bytes, is 8-aligned and exclusively borrowed.
     let mr = unsafe {
@@ -318,7 +318,7 @@ pub(crate) fn mint_send_once(space: &Space, name: Name) -> Result<SendOnceRight,
             mr,
         });
     }
-    let got = wire::parse(rbuf.bytes(), true)?;
+    let got = raw_message::parse(rbuf.bytes(), true)?;
     match got.descriptors.first() {
         Some(RawDescriptor::Port { name, .. }) if MACH_PORT_VALID(*name) => Ok(SendOnceRight {
             space: space.clone(),

@@ -39,9 +39,9 @@ use mach_abi::{
 
 use crate::buffer::MsgBuf;
 use crate::message::{Descriptor, Message, PortSlot};
+use crate::raw_message;
 use crate::rights::PortRight;
 use crate::sys::Space;
-use crate::wire;
 use crate::Error;
 
 /// Longest single blocking `mach_msg` send slice on the blocking pool.
@@ -142,7 +142,7 @@ pub(crate) fn attempt(
     }
     let (raw, _ool_port_arrays) = m.to_raw_parts();
     let size = raw.wire_size();
-    let mut buf = MsgBuf::from_bytes(&wire::encode(&raw));
+    let mut buf = MsgBuf::from_bytes(&raw_message::encode(&raw));
     // SAFETY: `buf` holds `size` encoded bytes, 8-aligned, exclusively borrowed; OOL addresses
     // point into `m`'s body bytes and `_ool_port_arrays`, both alive across the call.
     let mr = unsafe {

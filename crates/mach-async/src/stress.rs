@@ -31,8 +31,8 @@ use mach_abi::{
 };
 
 use crate::buffer::MsgBuf;
+use crate::raw_message::{self, RawMessage};
 use crate::sys::{Event, Name, Space};
-use crate::wire::{self, RawMessage};
 use crate::Error;
 
 /// Parameters of the stress run.
@@ -170,7 +170,7 @@ fn header_only(dest: Name, id: i32) -> MsgBuf {
         body: bytes::Bytes::new(),
         trailer: None,
     };
-    MsgBuf::from_bytes(&wire::encode(&raw))
+    MsgBuf::from_bytes(&raw_message::encode(&raw))
 }
 
 fn attacher(
@@ -405,7 +405,7 @@ fn run(config: &Config) -> Result<Report, StressError> {
             .map_err(|e| fail(format!("mach_msg: {e}")))?;
             match mr {
                 MACH_MSG_SUCCESS => {
-                    let id = match wire::parse(buf.bytes(), true) {
+                    let id = match raw_message::parse(buf.bytes(), true) {
                         Ok(m) => m.id,
                         Err(e) => {
                             cleanup(&ports);

@@ -54,7 +54,7 @@ fn errors_carry_their_code_and_source() {
     };
     assert_eq!(e.code(), Some(KERN_INVALID_NAME));
     assert_eq!(Error::TimedOut.code(), None);
-    let parse = mach_async::wire::parse(&[0u8; 4], false).unwrap_err();
+    let parse = mach_async::raw_message::parse(&[0u8; 4], false).unwrap_err();
     let e: Error = parse.clone().into();
     assert!(matches!(&e, Error::Parse(p) if *p == parse));
     let source = std::error::Error::source(&e).expect("the parse error");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use futures::StreamExt;
 use mach_async::mig::{MigServer, RequestCheck, RequestShape, RoutineOutcome, RoutineTable};
-use mach_async::wire::parse;
+use mach_async::raw_message::parse;
 use mach_async::{MachRecvStream, MessageBuilder};
 
 fn header(bits: u32, size: u32) -> Vec<u8> {

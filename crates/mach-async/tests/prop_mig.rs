@@ -3,7 +3,7 @@
 //! malformed input with a typed `MigError`, and accept exactly what the encoders produce.
 
 use mach_abi::{mach_msg_header_t, MACH_NOTIFY_SEND_ONCE};
-use mach_async::mig::wire::{
+use mach_async::mig::codec::{
     error_reply, read_header, simple_reply, walign, write_header, write_u32, ERROR_REPLY_SIZE,
 };
 use mach_async::mig::{

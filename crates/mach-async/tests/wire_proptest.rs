@@ -2,7 +2,7 @@
 //! encode → parse round trips for valid messages.
 
 use bytes::Bytes;
-use mach_async::wire::{self, ParseError, RawDescriptor, RawMessage};
+use mach_async::raw_message::{self, ParseError, RawDescriptor, RawMessage};
 use proptest::prelude::*;
 
 fn descriptor() -> impl Strategy<Value = RawDescriptor> {
@@ -75,7 +75,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256), trailer in any::<bool>()) {
-        if let Ok(m) = wire::parse(&bytes, trailer) {
+        if let Ok(m) = raw_message::parse(&bytes, trailer) {
             // Whatever parses must fit in what was given.
             prop_assert!(m.wire_size() <= bytes.len());
             prop_assert_eq!(m.trailer.is_some(), trailer);
@@ -84,29 +84,29 @@ proptest! {
 
     #[test]
     fn corrupted_valid_messages_never_panic(m in message(), at in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-        let mut b = wire::encode(&m);
+        let mut b = raw_message::encode(&m);
         let i = at % b.len();
         b[i] = byte;
         let cut = cut % (b.len() + 1);
-        let _ = wire::parse(&b[..cut], false);
-        let _ = wire::parse(&b, true);
+        let _ = raw_message::parse(&b[..cut], false);
+        let _ = raw_message::parse(&b, true);
     }
 
     #[test]
     fn round_trip(m in message()) {
-        let b = wire::encode(&m);
+        let b = raw_message::encode(&m);
         prop_assert_eq!(b.len(), m.wire_size());
-        prop_assert_eq!(wire::parse(&b, false), Ok(m));
+        prop_assert_eq!(raw_message::parse(&b, false), Ok(m));
     }
 
     #[test]
     fn round_trip_with_trailer(m in message(), tsize in (2u32..=17).prop_map(|w| w * 4), fill in any::<u8>()) {
-        let mut b = wire::encode(&m);
+        let mut b = raw_message::encode(&m);
         let mut t = vec![fill; tsize as usize];
         t[..4].copy_from_slice(&0u32.to_le_bytes());
         t[4..8].copy_from_slice(&tsize.to_le_bytes());
         b.extend_from_slice(&t);
-        let parsed = wire::parse(&b, true).expect("valid");
+        let parsed = raw_message::parse(&b, true).expect("valid");
         let trailer = parsed.trailer.expect("trailer");
         prop_assert_eq!(trailer.size(), tsize);
         prop_assert_eq!(trailer.as_bytes(), &t[..]);
@@ -116,9 +116,9 @@ proptest! {
 
     #[test]
     fn truncation_is_a_typed_error(m in message(), cut in any::<usize>()) {
-        let b = wire::encode(&m);
+        let b = raw_message::encode(&m);
         let cut = cut % b.len();
-        let e = wire::parse(&b[..cut], false).expect_err("truncated");
+        let e = raw_message::parse(&b[..cut], false).expect_err("truncated");
         let ok = matches!(
             e,
             ParseError::TruncatedHeader { .. } | ParseError::SizeMismatch { .. }
@@ -130,18 +130,18 @@ proptest! {
 #[test]
 fn typed_errors() {
     assert_eq!(
-        wire::parse(&[0; 10], false),
+        raw_message::parse(&[0; 10], false),
         Err(ParseError::TruncatedHeader { available: 10 })
     );
     let mut h = [0u8; 32];
     h[4..8].copy_from_slice(&22u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&h, false),
+        raw_message::parse(&h, false),
         Err(ParseError::BadSize { declared: 22 })
     );
     h[4..8].copy_from_slice(&40u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&h, false),
+        raw_message::parse(&h, false),
         Err(ParseError::SizeMismatch {
             declared: 40,
             available: 32
@@ -152,7 +152,7 @@ fn typed_errors() {
     h[4..8].copy_from_slice(&32u32.to_le_bytes());
     h[24..28].copy_from_slice(&1000u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&h, false),
+        raw_message::parse(&h, false),
         Err(ParseError::DescriptorCountOverflow { count: 1000 })
     );
     // Complex with one 16-byte OOL descriptor in a 32-byte message: truncated descriptor.
@@ -163,18 +163,18 @@ fn typed_errors() {
     c[24..28].copy_from_slice(&1u32.to_le_bytes());
     c[28 + 11] = 1;
     assert_eq!(
-        wire::parse(&c, false),
+        raw_message::parse(&c, false),
         Err(ParseError::TruncatedDescriptor { index: 0 })
     );
     c[28 + 11] = 9;
     assert_eq!(
-        wire::parse(&c, false),
+        raw_message::parse(&c, false),
         Err(ParseError::BadDescriptorType { index: 0, type_: 9 })
     );
     c[28 + 11] = 0;
     c[28 + 10] = 3;
     assert_eq!(
-        wire::parse(&c, false),
+        raw_message::parse(&c, false),
         Err(ParseError::BadDisposition {
             index: 0,
             disposition: 3
@@ -185,25 +185,31 @@ fn typed_errors() {
     s[0..4].copy_from_slice(&0x0000_0007u32.to_le_bytes());
     s[4..8].copy_from_slice(&24u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&s, false),
+        raw_message::parse(&s, false),
         Err(ParseError::BadHeaderBits { bits: 7 })
     );
     // Trailers.
     s[0..4].copy_from_slice(&0x13u32.to_le_bytes());
-    assert_eq!(wire::parse(&s, true), Err(ParseError::TruncatedTrailer));
+    assert_eq!(
+        raw_message::parse(&s, true),
+        Err(ParseError::TruncatedTrailer)
+    );
     let mut t = s.to_vec();
     t.extend_from_slice(&1u32.to_le_bytes());
     t.extend_from_slice(&8u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&t, true),
+        raw_message::parse(&t, true),
         Err(ParseError::BadTrailer { type_: 1, size: 8 })
     );
     t[24..28].copy_from_slice(&0u32.to_le_bytes());
     t[28..32].copy_from_slice(&72u32.to_le_bytes());
     assert_eq!(
-        wire::parse(&t, true),
+        raw_message::parse(&t, true),
         Err(ParseError::BadTrailer { type_: 0, size: 72 })
     );
     t[28..32].copy_from_slice(&52u32.to_le_bytes());
-    assert_eq!(wire::parse(&t, true), Err(ParseError::TruncatedTrailer));
+    assert_eq!(
+        raw_message::parse(&t, true),
+        Err(ParseError::TruncatedTrailer)
+    );
 }

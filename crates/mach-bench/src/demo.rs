@@ -21,12 +21,12 @@ use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistry};
 use iokit_notify::{Criteria, EventKind, EventKinds, NotificationPort};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::protocol::IfAddr;
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus};
 use mach_abi::kern_return_t;
 use mach_async::Space;
-use scnotify::{ConfigdServer, Connector, Session, SessionOptions};
+use scnotify::{ConfigdServer, Connector, Session};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// configd's service name in the demo's bootstrap namespace.
 const CONFIGD: &str = "com.apple.SystemConfiguration.configd";
 /// ipconfigd's service name (NextBSD's).
-const IPCONFIG: &str = ipconfig_rpc::wire::IPCONFIG_SERVICE_NAME;
+const IPCONFIG: &str = ipconfig_rpc::ipconfig_messages::IPCONFIG_SERVICE_NAME;
 /// The SCDynamicStore pattern the app watches.
 const IPV4_PATTERN: &str = "State:/Network/Interface/[^/]+/IPv4";
 /// Bound on every wait of the demo (a hang becomes an error).
@@ -150,9 +150,10 @@ async fn scenario(
         Space::from_task(app_task.clone()),
     );
     let registry = SimRegistry::new(&kernel);
-    let connector = || SessionOptions {
-        connector: Connector::Bootstrap(CONFIGD.into()),
-        rpc_timeout: Some(STEP_LIMIT),
+    let session = |space: &Space| {
+        Session::builder(space)
+            .connector(Connector::Bootstrap(CONFIGD.into()))
+            .rpc_timeout(Some(STEP_LIMIT))
     };
 
     // configd.
@@ -164,20 +165,20 @@ async fn scenario(
     let interfaces: Interfaces = Arc::default();
     let service = scnotify::bootstrap::check_in(&ipconfigd_space, IPCONFIG)
         .map_err(|kr| BenchError::kern("bootstrap_check_in (ipconfigd)", kr))?;
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = IpconfigServer::new(DemoIpconfig {
         interfaces: interfaces.clone(),
-    });
-    let serving = tokio::spawn(server.serve_until(service, async {
-        let _ = server_stopped.await;
-    }));
+    })
+    .spawn(service)
+    .map_err(|e| demo_err("ipconfig server")(&e))?;
     say(format!(
         "ipconfigd  checked in {IPCONFIG}, serving ipconfig.defs"
     ));
-    let ipconfigd_store = Session::open_with(&ipconfigd_space, connector())
+    let ipconfigd_store = session(&ipconfigd_space)
+        .open()
         .await
         .map_err(|e| demo_err("ipconfigd session")(&e))?;
-    let devices_port = NotificationPort::on_sim(&registry, &ipconfigd_task)
+    let devices_port = NotificationPort::open(&ipconfigd_space)
+        .await
         .map_err(|e| demo_err("IOKit port")(&e))?;
     let (snapshot, mut devices) = devices_port
         .watch(&Criteria::all().class("em"), EventKinds::ARRIVE_DEPART)
@@ -188,7 +189,8 @@ async fn scenario(
     ));
 
     // The app: an SCNotify watch and an ipconfig client.
-    let app_store = Session::open_with(&app_space, connector())
+    let app_store = session(&app_space)
+        .open()
         .await
         .map_err(|e| demo_err("app session")(&e))?;
     app_store
@@ -199,11 +201,12 @@ async fn scenario(
         .notifications()
         .await
         .map_err(|e| demo_err("app notifications")(&e))?;
-    let ipconfig = IpconfigClient::new(
-        scnotify::bootstrap::look_up(&app_space, IPCONFIG)
-            .map_err(|kr| BenchError::kern("bootstrap_look_up (app)", kr))?,
-    )
-    .with_timeout(Some(STEP_LIMIT));
+    let ipconfig = IpconfigClient::builder(&app_space)
+        .service_name(IPCONFIG)
+        .timeout(Some(STEP_LIMIT))
+        .open()
+        .await
+        .map_err(|e| demo_err("ipconfig client")(&e))?;
     say(format!(
         "app        SCNotify watch on pattern {IPV4_PATTERN}"
     ));
@@ -217,9 +220,13 @@ async fn scenario(
             let mut units: BTreeMap<u64, String> = BTreeMap::new();
             while let Some(item) = devices.next().await {
                 let event = match item {
-                    iokit_notify::WatchEvent::Device(event) => event,
+                    Ok(iokit_notify::WatchEvent::Device(event)) => event,
                     // The demo reads every event at once; its queue never overflows.
-                    iokit_notify::WatchEvent::Resynced(_) => continue,
+                    Ok(iokit_notify::WatchEvent::Resynced(_)) => continue,
+                    Err(e) => {
+                        let _ = out.send(format!("IOKit watch: {e}"));
+                        continue;
+                    }
                 };
                 let line = |s: String| {
                     let _ = out.send(format!("{:>8.3} ms  {s}", t0.elapsed().as_secs_f64() * 1e3));
@@ -304,7 +311,7 @@ async fn scenario(
     .await?;
 
     // Shutdown, in the order an orderly process exit would take.
-    changes.cancel().await;
+    changes.close().await;
     drop(app_store);
     drop(ipconfig);
     devices_port.close().await;
@@ -312,12 +319,8 @@ async fn scenario(
         .await
         .map_err(|e| BenchError::Stream(format!("device loop: {e}")))??;
     drop(ipconfigd_store);
-    let _ = stop_server.send(());
-    let served = serving
-        .await
-        .map_err(|e| BenchError::Stream(format!("ipconfig server task: {e}")))?;
-    drop(served.map_err(|e| demo_err("ipconfig server")(&e))?);
-    configd.stop().await;
+    drop(server.close().await);
+    configd.close().await;
     drop(registry);
     say("all three consumers stopped".into());
     Ok(())

@@ -30,11 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .set(&key, b"<dict><key>Active</key><true/></dict>")
                 .await?;
             let batch = changes.next().await.expect("notifications are on")?;
-            println!("changed: {batch:?}");
+            println!("changed: {:?}", batch.keys());
         }
-        changes.cancel().await;
-        drop(session);
-        server.stop().await;
+        changes.close().await;
+        session.close().await;
+        server.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     drop(rt);

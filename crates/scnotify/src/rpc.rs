@@ -1,10 +1,10 @@
 //! `config.defs` calls on the MIG client runtime (`mach_async::mig`): a [`Request`] is encoded
-//! by [`crate::wire`], sent by a [`MigClient`] (pooled reply ports, the reply-port rules of
+//! by [`crate::store_messages`], sent by a [`MigClient`] (pooled reply ports, the reply-port rules of
 //! mig.md §9), checked by the runtime against the routine's [`reply_shape`], then decoded.
 //! Applications use [`crate::Session`]; tests and tools that speak the protocol directly (as
 //! NextBSD's `notifytest.c` does) use [`call`].
 
-use crate::wire::{reply_shape, EncodeError, Reply, Request, Routine};
+use crate::store_messages::{reply_shape, EncodeError, Reply, Request, Routine};
 use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MIG_ARRAY_TOO_LARGE, MIG_SERVER_DIED};
 use mach_async::mig::{message_from_encoded, MigClient, MigError, MigReply};
 use mach_async::{PortRight, PortSlot, SendRight};

@@ -27,8 +27,8 @@
 
 use crate::bootstrap;
 use crate::store::{SessionId, Store, WakeupSink};
-use crate::wire::layout::REPLY_FIELDS_OFFSET;
-use crate::wire::{
+use crate::store_messages::layout::REPLY_FIELDS_OFFSET;
+use crate::store_messages::{
     Reply, Request, Routine, Status, CONFIGD_SERVICE_NAME, CONFIG_SUBSYSTEM_BASE,
     CONFIG_SUBSYSTEM_END, NOTIFY_MSG_ID,
 };
@@ -197,8 +197,9 @@ impl ConfigdServer {
     }
 }
 
-/// A running server. Dropping the handle stops the server (asynchronously); [`ServerHandle::stop`]
-/// also waits until every port it held is destroyed.
+/// A running server. Dropping the handle stops the server without waiting (the server's task
+/// releases everything on its own); [`ServerHandle::close`] also waits until every port it held
+/// is destroyed.
 pub struct ServerHandle {
     shared: Arc<Shared>,
     mig: MigServerHandle,
@@ -242,7 +243,7 @@ impl ServerHandle {
 
     /// Stops serving and waits until the service port, every session port and every notify
     /// right are released (clients see their sessions die).
-    pub async fn stop(mut self) {
+    pub async fn close(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

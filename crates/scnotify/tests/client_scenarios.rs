@@ -11,11 +11,11 @@ mod common;
 
 use common::*;
 use futures::StreamExt;
-use scnotify::{Connector, Error, Notifications, Session, SessionOptions, Status};
+use scnotify::{Connector, Error, Notifications, Session, Status};
 use std::collections::HashSet;
 use std::time::Duration;
 
-async fn next_batch(n: &mut Notifications) -> Vec<String> {
+async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {
     tokio::time::timeout(FIVE_S, n.next())
         .await
         .expect("a batch within 5 s")
@@ -45,9 +45,9 @@ fn scnotifytest_watcher_sees_the_writers_change() {
             .await
             .unwrap();
         assert_eq!(next_batch(&mut n).await, ["scnotifytest:watched"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -67,9 +67,9 @@ fn changes_before_scheduling_are_delivered_by_the_post_registration_drain() {
         let mut n = watcher.notifications().await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["early", "pat:7"]);
         no_batch(&mut n, Duration::from_millis(200)).await;
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -110,9 +110,9 @@ fn coalescing_n_rapid_sets_give_at_most_n_batches_without_duplicates_or_empties(
         }
         assert!(batches <= ROUNDS, "{batches} batches for {ROUNDS} sets");
         assert_eq!(union, k.iter().cloned().collect::<HashSet<_>>());
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -133,9 +133,9 @@ fn a_dropped_send_does_not_strand_the_client() {
         assert_eq!(configd.stats().wakeups_failed, 1);
         writer.set("k2", b"").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["k1", "k2"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -150,7 +150,7 @@ fn one_registration_at_a_time_and_reregistration_after_cancel_or_drop() {
         let second = watcher.notifications().await;
         assert!(matches!(second, Err(Error::NotifierActive)));
         assert_eq!(second.unwrap_err().sc_status(), Status::NOTIFIER_ACTIVE);
-        n.cancel().await;
+        n.close().await;
         // Watches and pending keys survive notifycancel: a change while unscheduled is delivered
         // at once on re-registration.
         writer.set("k", b"while-off").await.unwrap();
@@ -160,9 +160,9 @@ fn one_registration_at_a_time_and_reregistration_after_cancel_or_drop() {
         let mut n = watcher.notifications().await.unwrap();
         writer.set("k", b"again").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["k"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -206,7 +206,7 @@ fn bad_input_is_refused_with_typed_errors() {
             [("a".to_string(), b"1".to_vec())]
         );
         drop(s);
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -242,15 +242,16 @@ fn injected_service_port_works_without_bootstrap() {
         // SAFETY: look_up inserted a send right under `client_name` in the client space.
         let service = unsafe { mach_async::SendRight::from_raw_in(&w.client, client_name) };
         let configd = scnotify::ConfigdServer::spawn(port).unwrap();
-        let opts = SessionOptions {
-            connector: Connector::service_port(service),
-            rpc_timeout: Some(HANG),
-        };
-        let s = Session::open_with(&w.client, opts).await.unwrap();
+        let s = Session::builder(&w.client)
+            .connector(Connector::service_port(service))
+            .rpc_timeout(Some(HANG))
+            .open()
+            .await
+            .unwrap();
         s.set("injected", b"yes").await.unwrap();
         assert_eq!(s.get("injected").await.unwrap(), b"yes");
         drop(s);
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -270,7 +271,7 @@ fn server_restart_reconnects_restores_watches_and_signals_with_an_empty_batch() 
         drop(writer);
 
         // Kill configd: every port it held dies, including its send right to our notify port.
-        configd.stop().await;
+        configd.close().await;
         w.new_configd_task(101);
         let configd = w.start_configd();
 
@@ -286,9 +287,9 @@ fn server_restart_reconnects_restores_watches_and_signals_with_an_empty_batch() 
         assert_eq!(next_batch(&mut n).await, ["restart:p5"]);
         writer.set("restart:key", b"2").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["restart:key"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -316,9 +317,9 @@ fn configd_task_death_and_late_restart() {
         assert_eq!(next_batch(&mut n).await, ["death:key"]);
         // Plain RPCs work on the new session too.
         assert_eq!(watcher.notified_keys().await.unwrap(), Vec::<String>::new());
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -328,7 +329,7 @@ fn a_plain_rpc_reconnects_after_server_death() {
         let configd = w.start_configd();
         let s = Session::open(&w.client).await.unwrap();
         s.set_notification_keys(&["rpc:key"], &[]).await.unwrap();
-        configd.stop().await;
+        configd.close().await;
         w.new_configd_task(103);
         let configd = w.start_configd();
         s.set("rpc:key", b"x").await.unwrap();
@@ -336,7 +337,7 @@ fn a_plain_rpc_reconnects_after_server_death() {
         // notifyset was replayed on the new session: our own write is pending.
         assert_eq!(s.notified_keys().await.unwrap(), ["rpc:key"]);
         drop(s);
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -361,14 +362,14 @@ fn many_sessions_concurrently_each_get_exactly_their_keys() {
                         .unwrap();
                     assert_eq!(next_batch(&mut n).await, vec![key.clone()]);
                 }
-                n.cancel().await;
+                n.close().await;
             }));
         }
         for t in tasks {
             t.await.unwrap();
         }
         drop(writer);
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -399,8 +400,8 @@ fn dropping_a_stream_mid_delivery_is_clean() {
         while !seen.contains("drop:last") {
             seen.extend(next_batch(&mut n).await);
         }
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }

@@ -1,7 +1,7 @@
 //! The error text users read (issue 16): failed calls name the routine and the Mach code by name.
 
 use mach_abi::{BOOTSTRAP_SERVICE_ACTIVE, MACH_SEND_INVALID_DEST, MIG_SERVER_DIED};
-use scnotify::wire::ReplyError;
+use scnotify::store_messages::ReplyError;
 use scnotify::{Error, ServerError};
 
 #[test]

@@ -15,10 +15,10 @@ use futures::StreamExt;
 use mach_abi::MACH_RCV_INTERRUPTED;
 use mach_async::Space;
 use mach_sim::{FaultAction, MsgMatch};
-use scnotify::wire::{Routine, NOTIFY_MSG_ID};
+use scnotify::store_messages::{Routine, NOTIFY_MSG_ID};
 use scnotify::{Notifications, Session};
 
-async fn next_batch(n: &mut Notifications) -> Vec<String> {
+async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {
     tokio::time::timeout(HANG, n.next())
         .await
         .expect("a batch in time")
@@ -69,9 +69,9 @@ fn configd_dying_as_it_receives_notifychanges_reconnects_the_stream() {
         let writer = Session::open(&w2.client).await.unwrap();
         writer.set("flt:key", b"2").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["flt:key"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -106,9 +106,9 @@ fn configd_dying_as_its_wakeup_arrives_reconnects_the_stream() {
         let writer = Session::open(&w.client).await.unwrap();
         writer.set("wake:b", b"1").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["wake:b"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -142,10 +142,10 @@ fn a_client_dying_before_reading_its_reply_leaves_configd_serving() {
         let other = Session::open(&w.client).await.unwrap();
         other.set("dead:key", b"y").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["dead:key"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, other));
         // stop() waits until every session right is released, the dead client's included.
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -178,8 +178,8 @@ fn interrupted_receives_in_the_middle_of_a_drain_lose_no_change() {
         assert_eq!(seen, ["intr:a", "intr:b"]);
         assert!(fault.fired() > 0);
         w.kernel.faults().clear();
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }

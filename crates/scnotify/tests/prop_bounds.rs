@@ -5,8 +5,8 @@
 
 use mach_abi::{MIG_BAD_ARGUMENTS, MIG_TYPE_ERROR};
 use proptest::prelude::*;
-use scnotify::wire::keylist::{encode_key_list, KeyList, KeyListError, CONFIG_DATA_MAX};
-use scnotify::wire::{Request, RequestError, WireError};
+use scnotify::store_messages::keylist::{encode_key_list, KeyList, KeyListError, CONFIG_DATA_MAX};
+use scnotify::store_messages::{Request, RequestError, WireError};
 
 /// Offset of the first array's count in a simple request (header 24, NDR 8).
 const FIRST_COUNT: usize = 32;

@@ -12,10 +12,10 @@ use common::*;
 use futures::StreamExt;
 use mach_async::Space;
 use mach_sim::{FaultAction, MsgMatch};
-use scnotify::wire::Routine;
-use scnotify::{ConfigdServer, Connector, Notifications, Session, SessionOptions};
+use scnotify::store_messages::Routine;
+use scnotify::{ConfigdServer, Connector, Notifications, Session, SessionBuilder};
 
-async fn next_batch(n: &mut Notifications) -> Vec<String> {
+async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {
     tokio::time::timeout(HANG, n.next())
         .await
         .expect("a batch in time")
@@ -25,9 +25,9 @@ async fn next_batch(n: &mut Notifications) -> Vec<String> {
 
 /// Sessions whose connector finds configd "a" first and configd "b" on every later call (a
 /// restarted configd under a new service name, so both can be started up front).
-fn options(calls: Arc<AtomicUsize>) -> SessionOptions {
-    SessionOptions {
-        connector: Connector::Custom(Arc::new(move |space: &Space| {
+fn options(space: &Space, calls: Arc<AtomicUsize>) -> SessionBuilder {
+    Session::builder(space)
+        .connector(Connector::Custom(Arc::new(move |space: &Space| {
             let name = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 "test.configd.a"
             } else {
@@ -35,9 +35,8 @@ fn options(calls: Arc<AtomicUsize>) -> SessionOptions {
             };
             scnotify::bootstrap::look_up(space, name)
                 .map_err(|kr| scnotify::Error::NoServer(format!("look-up {name}: {kr:#x}")))
-        })),
-        rpc_timeout: Some(HANG),
-    }
+        })))
+        .rpc_timeout(Some(HANG))
 }
 
 #[test]
@@ -48,9 +47,7 @@ fn configd_dying_during_the_first_registration_reconnects_and_registers_again() 
         w.new_configd_task(160);
         let configd_b = ConfigdServer::check_in_as(&w.configd, "test.configd.b").unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
-        let watcher = Session::open_with(&w.client, options(calls.clone()))
-            .await
-            .unwrap();
+        let watcher = options(&w.client, calls.clone()).open().await.unwrap();
         watcher
             .set_notification_keys(&["reg:key"], &[])
             .await
@@ -69,15 +66,16 @@ fn configd_dying_during_the_first_registration_reconnects_and_registers_again() 
         assert_eq!(fired.fired(), 1);
         assert!(calls.load(Ordering::SeqCst) >= 2, "the session reconnected");
         // The watch set was carried over: a change on "b" is announced.
-        let writer = Session::open_with(&w.client, options(Arc::new(AtomicUsize::new(1))))
+        let writer = options(&w.client, Arc::new(AtomicUsize::new(1)))
+            .open()
             .await
             .unwrap();
         writer.set("reg:key", b"1").await.unwrap();
         assert_eq!(next_batch(&mut n).await, ["reg:key"]);
-        n.cancel().await;
+        n.close().await;
         drop((watcher, writer));
-        configd_a.stop().await;
-        configd_b.stop().await;
+        configd_a.close().await;
+        configd_b.close().await;
         let _ = w.kernel.bootstrap().unregister("test.configd.a");
         let _ = w.kernel.bootstrap().unregister("test.configd.b");
     });
@@ -110,6 +108,6 @@ fn single_keys_added_and_removed_are_watched_and_forgotten() {
             .expect_err("not watched");
         assert!(matches!(err, scnotify::Error::Status(_)), "{err:?}");
         drop((watcher, writer));
-        configd.stop().await;
+        configd.close().await;
     });
 }

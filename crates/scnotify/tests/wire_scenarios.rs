@@ -11,8 +11,8 @@ mod common;
 use common::*;
 use mach_abi::{MIG_BAD_ARGUMENTS, MIG_BAD_ID, MIG_TYPE_ERROR};
 use mach_async::MessageBuilder;
-use scnotify::wire::keylist::{encode_key_list, encode_kv_map};
-use scnotify::wire::{
+use scnotify::store_messages::keylist::{encode_key_list, encode_kv_map};
+use scnotify::store_messages::{
     KvMap, Reply, ReplyError, Request, Routine, Status, CONFIG_DATA_MAX, NOTIFY_MSG_ID,
 };
 use std::time::Duration;
@@ -69,7 +69,7 @@ fn notifytest_two_sessions_message_and_changes() {
         assert_eq!(keys(&changes), ["notifytest:key"]);
 
         drop((msg, port, a, b, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -126,7 +126,7 @@ fn patterntest_digits_match_nodigits_do_not() {
         assert_eq!(r.bytes().len(), 44, "reply of 44 + r(0) bytes");
 
         drop((msg, port, a, b, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -267,7 +267,7 @@ fn configd_selftest() {
         );
 
         drop((msg, port, s, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -317,7 +317,7 @@ fn a_full_queue_drops_the_send_and_a_later_change_still_wakes() {
         assert_eq!(m.id(), NOTIFY_MSG_ID);
         assert_eq!(keys(&data(&rpc(&s, Request::NotifyChanges).await)), ["k"]);
         drop((m, stream, filler, s, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -474,7 +474,7 @@ fn bad_input_gets_statuses_and_mig_errors_and_the_server_keeps_serving() {
         .await;
         assert!(configd.stats().rejected >= 3);
         drop((s, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }
 
@@ -498,6 +498,6 @@ fn session_teardown_on_client_exit_releases_the_notify_right() {
             .await
             .is_none());
         drop((port, service));
-        configd.stop().await;
+        configd.close().await;
     });
 }

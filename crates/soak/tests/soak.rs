@@ -14,22 +14,21 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use iokit_notify::registry::{SimDevice, SimRegistry};
-use iokit_notify::wire::{
+use iokit_notify::registry_abi::{
     encode_name_truncating, ioreg_test_event, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_DEPART,
 };
 use iokit_notify::{Criteria, EventKinds, NotificationPort, RegistryBackend};
 use ipconfig_rpc::client::IpconfigClient;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
 use ipconfig_rpc::mig::{MigError, ServeEnd};
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpconfigStatus, IPCONFIG_SERVICE_NAME};
 use ipconfig_rpc::{IfAddr, Numbering};
 use mach_abi::{kern_return_t, MACH_RCV_INTERRUPTED, MACH_SEND_INVALID_DEST};
-use mach_async::{ReceiveRight, SendRight, Space};
+use mach_async::Space;
 use mach_sim::{FaultAction, FaultHandle, Kernel, MsgMatch, Task};
-use scnotify::wire::Routine;
+use scnotify::store_messages::Routine;
 use scnotify::{ConfigdServer, Notifications, Session};
 use soak::{Plan, Recorder, Rng, Scenario};
-use tokio::sync::oneshot;
 
 /// Rounds between two progress lines.
 const PROGRESS_EVERY: u64 = 10_000;
@@ -114,31 +113,15 @@ async fn ipconfig_round(w: &mut World, plan: Plan, c: &mut Counts) {
     let server_task = w.task("ipconfigd", 0);
     let client_task = w.task("ipconfig", 501);
     let k = w.kernel.clone();
-    let service = k
-        .bootstrap()
-        .check_in(&server_task, IPCONFIG_SERVICE_NAME)
-        .expect("check_in");
-    // SAFETY: the bootstrap server just gave the server task this receive right.
-    let port =
-        unsafe { ReceiveRight::from_raw_in(&Space::from_task(server_task.clone()), service) };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        IpconfigServer::new(Em0)
-            .numbering(Numbering::NextBsd)
-            .serve_until(port, async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    let name = k
-        .bootstrap()
-        .look_up(&client_task, IPCONFIG_SERVICE_NAME)
+    let server = IpconfigServer::new(Em0)
+        .numbering(Numbering::NextBsd)
+        .check_in(&Space::from_task(server_task.clone()))
+        .expect("check in and serve");
+    let client = IpconfigClient::builder(&Space::from_task(client_task.clone()))
+        .timeout(Some(HANG))
+        .open()
+        .await
         .expect("look_up");
-    // SAFETY: look_up just gave the client task this send right.
-    let client = IpconfigClient::new(unsafe {
-        SendRight::from_raw_in(&Space::from_task(client_task.clone()), name)
-    })
-    .with_timeout(Some(HANG));
     const CALLS: u32 = Plan::CALLS;
     let (fault, death_at) = (plan.fault, plan.death_at);
     let handle = match fault {
@@ -196,11 +179,7 @@ async fn ipconfig_round(w: &mut World, plan: Plan, c: &mut Counts) {
         assert!(h.fired() > 0, "fault {fault} took effect");
     }
     drop(client);
-    let _ = stop.send(());
-    let served = bounded("server end", served)
-        .await
-        .expect("server task")
-        .expect("server starts");
+    let served = bounded("server end", server.close()).await;
     if fault == 3 {
         assert_eq!(served.end, ServeEnd::PortDied);
     }
@@ -211,7 +190,7 @@ async fn ipconfig_round(w: &mut World, plan: Plan, c: &mut Counts) {
 
 // ---- scnotify -----------------------------------------------------------------------------
 
-async fn next_batch(n: &mut Notifications) -> Vec<String> {
+async fn next_batch(n: &mut Notifications) -> scnotify::ChangedKeys {
     bounded("batch", n.next())
         .await
         .expect("stream continues")
@@ -267,7 +246,7 @@ async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
                 // Wait for the old server's teardown (its stream's kqueue): dropping the handle
                 // only asks it to stop, and the round's leak check could run before it ends
                 // (seed 42, round 43826: a kqueue of the dead configd left).
-                old.stop().await;
+                old.close().await;
                 ConfigdServer::check_in(&Space::from_task(new_task)).expect("new configd")
             });
             // The batch may be the key (delivered before the death) or the re-read signal.
@@ -308,10 +287,10 @@ async fn scnotify_round(w: &mut World, round: u64, plan: Plan, c: &mut Counts) {
         }
     }
     c.batches += 1;
-    bounded("cancel", n.cancel()).await;
+    bounded("close", n.close()).await;
     drop(watcher);
     if let Some(configd) = configd {
-        bounded("configd stop", configd.stop()).await;
+        bounded("configd close", configd.close()).await;
     }
     for t in extra_tasks.iter().chain([&client_task, &configd_task]) {
         end_task(t);
@@ -324,7 +303,9 @@ async fn iokit_round(w: &mut World, plan: Plan, c: &mut Counts) {
     let task = w.task("client", 0);
     let registry = SimRegistry::new(&w.kernel);
     let dev = registry.open(&task);
-    let port = NotificationPort::on_sim(&registry, &task).expect("port");
+    let port = NotificationPort::open(&Space::from_task(task.clone()))
+        .await
+        .expect("port");
     let (_, mut kept) = port
         .watch(&Criteria::all().class("soak"), EventKinds::ARRIVE)
         .expect("watch");
@@ -363,7 +344,10 @@ async fn iokit_round(w: &mut World, plan: Plan, c: &mut Counts) {
         assert!(got < DEVICES, "the stream ended at the death");
     } else {
         for _ in 0..DEVICES {
-            bounded("event", kept.next()).await.expect("open");
+            bounded("event", kept.next())
+                .await
+                .expect("open")
+                .expect("no stream error");
             got += 1;
         }
     }

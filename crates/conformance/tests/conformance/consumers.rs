@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use iokit_notify::wire::{ioreg_test_event, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART};
+use iokit_notify::registry_abi::{ioreg_test_event, IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART};
 use iokit_notify::{
     Criteria, DeviceEvent, EventKind, EventKinds, NotificationPort, WatchEvent, WatchStream,
 };
@@ -20,8 +20,7 @@ use mach_async::mig::{MigError, ReplyShape};
 use mach_conformance::{
     current_thread_rt, multi_thread_rt, not_within, within, Fixture, Outcome, Skipped, HANG,
 };
-use scnotify::{ConfigdServer, Connector, Session, SessionOptions};
-use tokio::sync::oneshot;
+use scnotify::{ConfigdServer, Connector, Session};
 
 crate::tests!(
     scnotify_set_then_get_round_trips,
@@ -53,21 +52,20 @@ where
     rt.block_on(async {
         let (port, service) = fx.connect();
         let server = ConfigdServer::spawn(port).expect("the store server");
-        let options = SessionOptions {
-            connector: Connector::service_port(service),
-            ..SessionOptions::default()
-        };
-        let session = within(HANG, Session::open_with(fx.client(), options), "configopen")
+        let opening = Session::builder(fx.client())
+            .connector(Connector::service_port(service))
+            .open();
+        let session = within(HANG, opening, "configopen")
             .await
             .expect("a session");
         body(session).await;
-        within(HANG, server.stop(), "the store server to stop").await;
+        within(HANG, server.close(), "the store server to stop").await;
     });
     drop(rt);
     fx.assert_no_leaks();
 }
 
-async fn next_batch(changes: &mut scnotify::Notifications, what: &str) -> Vec<String> {
+async fn next_batch(changes: &mut scnotify::Notifications, what: &str) -> scnotify::ChangedKeys {
     within(HANG, changes.next(), what)
         .await
         .expect("the notifications stream is alive")
@@ -100,18 +98,17 @@ fn scnotify_a_session_finds_configd_through_the_bootstrap_server() -> Outcome {
         let service = format!("org.nextbsd.conformance.configd.{}", std::process::id());
         fx.register_service(&service, &port)?;
         let server = ConfigdServer::spawn(port).expect("the store server");
-        let options = SessionOptions {
-            connector: Connector::Bootstrap(service),
-            ..SessionOptions::default()
-        };
         // The session's own bootstrap_look_up (natively: the C library's).
-        let session = within(HANG, Session::open_with(fx.client(), options), "configopen")
+        let opening = Session::builder(fx.client())
+            .connector(Connector::Bootstrap(service))
+            .open();
+        let session = within(HANG, opening, "configopen")
             .await
             .expect("a session through the bootstrap server");
         session.set("State:/Boot", b"1").await.unwrap();
         assert_eq!(session.get("State:/Boot").await.unwrap(), b"1");
         drop(session);
-        within(HANG, server.stop(), "the store server to stop").await;
+        within(HANG, server.close(), "the store server to stop").await;
         Ok(())
     });
     drop(rt);
@@ -129,7 +126,7 @@ fn scnotify_a_watched_key_change_is_notified() -> Outcome {
             next_batch(&mut changes, "the change of en0/Link").await,
             [key]
         );
-        changes.cancel().await;
+        changes.close().await;
     });
     Ok(())
 }
@@ -149,7 +146,7 @@ fn scnotify_a_pattern_matches_keys_it_never_named() -> Outcome {
             next_batch(&mut changes, "the pattern match").await,
             ["State:/Network/Interface/em7/Link"]
         );
-        changes.cancel().await;
+        changes.close().await;
     });
     Ok(())
 }
@@ -168,7 +165,7 @@ fn scnotify_changes_before_a_read_coalesce_into_one_batch() -> Outcome {
         }
         seen.sort();
         assert_eq!(seen, keys, "each changed key once");
-        changes.cancel().await;
+        changes.close().await;
     });
     Ok(())
 }
@@ -192,7 +189,7 @@ fn scnotify_an_unwatched_key_is_not_notified() -> Outcome {
             next_batch(&mut changes, "the watched change").await,
             ["State:/Watched"]
         );
-        changes.cancel().await;
+        changes.close().await;
     });
     Ok(())
 }
@@ -206,12 +203,12 @@ fn scnotify_cancelling_the_notifications_releases_everything() -> Outcome {
         let changes = session.notifications().await.unwrap();
         session.set("State:/K", b"1").await.unwrap();
         // Cancelled with a notification pending: its message and port are released.
-        changes.cancel().await;
+        changes.close().await;
         let again = session
             .notifications()
             .await
             .expect("notifications can start again");
-        again.cancel().await;
+        again.close().await;
     });
     Ok(())
 }
@@ -249,16 +246,16 @@ where
     let rt = multi_thread_rt();
     rt.block_on(async {
         let (port, send) = fx.connect();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(IpconfigServer::new(Em0).serve_until(port, async move {
-            let _ = stopped.await;
-        }));
-        body(IpconfigClient::new(send)).await;
-        let _ = stop.send(());
-        let served = within(HANG, serving, "ipconfigd to stop")
+        let server = IpconfigServer::new(Em0)
+            .spawn(port)
+            .expect("ipconfigd serves");
+        let client = IpconfigClient::builder(fx.client())
+            .service_port(send)
+            .open()
             .await
-            .unwrap()
-            .unwrap();
+            .expect("a client on the given port");
+        body(client).await;
+        let served = within(HANG, server.close(), "ipconfigd to stop").await;
         drop(served.port);
     });
     drop(rt);
@@ -345,6 +342,7 @@ async fn next_event(stream: &mut WatchStream, what: &str) -> DeviceEvent {
     match within(HANG, stream.next(), what)
         .await
         .expect("the watch is alive")
+        .expect("no stream error")
     {
         WatchEvent::Device(event) => event,
         WatchEvent::Resynced(_) => panic!("{what}: a resync, but nothing overflowed"),
@@ -363,9 +361,10 @@ where
         return Err(Skipped("no ioregistry on this backend"));
     };
     current_thread_rt().block_on(async {
-        let port = NotificationPort::builder_arc(Arc::from(for_port))
-            .space(fx.server().clone())
-            .build()
+        let port = NotificationPort::builder(fx.server())
+            .registry_arc(Arc::from(for_port))
+            .open()
+            .await
             .expect("a notification port");
         body(port, injector).await;
     });

@@ -40,9 +40,11 @@ use tokio::runtime::Handle;
 
 use crate::criteria::Criteria;
 use crate::event::{DeviceEvent, EventKinds};
-use crate::port::{NotificationPort, Offer, Sink, WatchError, WatchEvent};
+use crate::port::{Error as WatchError, NotificationPort, Offer, Sink, WatchEvent};
 use crate::registry::{RegistryBackend, RegistryError};
-use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX};
+use crate::registry_abi::{
+    ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREG_NAME_MAX,
+};
 
 #[cfg(mach_backend = "sim")]
 pub mod sim;
@@ -563,7 +565,7 @@ fn criteria_from_host(c: &io_criteria) -> Criteria {
         for (b, c) in bytes.iter_mut().zip(field) {
             *b = *c as u8;
         }
-        let s = crate::wire::decode_name(&bytes);
+        let s = crate::registry_abi::decode_name(&bytes);
         (!s.is_empty()).then_some(s)
     };
     let mut criteria = Criteria::all();
@@ -587,7 +589,7 @@ fn watch_error_code(e: &WatchError) -> kern_return_t {
         WatchError::Registry(RegistryError::Unsupported(_)) => kIOReturnUnsupported,
         WatchError::Registry(_) => kIOReturnError,
         WatchError::Mach(_) => KERN_RESOURCE_SHORTAGE,
-        WatchError::Closed => kIOReturnError,
+        WatchError::Closed | WatchError::NoRuntime => kIOReturnError,
     }
 }
 
@@ -617,8 +619,8 @@ pub unsafe extern "C" fn IONotificationPortCreate(mainPort: mach_port_t) -> IONo
             return ptr::null_mut();
         };
         let space = Space::current();
-        let port = NotificationPort::builder(HostRegistry::new(&space))
-            .space(space)
+        let port = NotificationPort::builder(&space)
+            .registry(HostRegistry::new(&space))
             .runtime(runtime.clone())
             .build();
         match port {

@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use mach_sim::Task;
 
 use crate::registry::{RegistryBackend, SimDevice, SimRegistry, TestEventSupport};
-use crate::wire::{
+use crate::registry_abi::{
     ioreg_lookup, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREGIOCLOOKUP, IOREGIOCNODE,
     IOREGIOCROOT, IOREGIOCTESTEVENT, IOREGIOCWATCH,
 };

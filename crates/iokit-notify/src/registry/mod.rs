@@ -15,7 +15,7 @@
 
 use thiserror::Error;
 
-use crate::wire::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
+use crate::registry_abi::{ioreg_criteria, ioreg_node, ioreg_test_event, ioreg_watch_reg};
 
 #[cfg(mach_backend = "nextbsd")]
 mod nextbsd;
@@ -31,6 +31,31 @@ pub use nextbsd::DevIoRegistry;
 mod sim;
 #[cfg(mach_sim_kernel)]
 pub use sim::{SimDevice, SimRegistry, SimRegistryConfig, SimRegistryHandle, TestEventSupport};
+
+/// The registry `space` sees, for [`crate::NotificationPort::open`]: on NextBSD (and NextBSD
+/// over sim) `/dev/ioregistry`; on the simulated kernel the registry of the space's kernel
+/// ([`SimRegistry::of_kernel`]), opened for the space's task. [`RegistryError::NoDevice`] when
+/// there is none (and always on macOS, whose IOKit is Apple's own).
+pub fn open(
+    space: &mach_async::Space,
+) -> Result<std::sync::Arc<dyn RegistryBackend>, RegistryError> {
+    #[cfg(mach_backend = "nextbsd")]
+    {
+        let _ = space;
+        Ok(std::sync::Arc::new(DevIoRegistry::open()?))
+    }
+    #[cfg(mach_backend = "sim")]
+    {
+        let task = space.task();
+        let registry = SimRegistry::of_kernel(task.kernel()).ok_or(RegistryError::NoDevice)?;
+        Ok(std::sync::Arc::new(registry.open(task)))
+    }
+    #[cfg(mach_backend = "macos")]
+    {
+        let _ = space;
+        Err(RegistryError::NoDevice)
+    }
+}
 
 /// Error of a registry call, from the errno the kernel returned (spec §6 #11 mapping).
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
@@ -96,7 +121,7 @@ pub trait RegistryBackend: Send + Sync {
     ) -> Result<usize, RegistryError>;
 
     /// `IOREGIOCNODE`: the node with this id. A detached id lingers: it succeeds with every field
-    /// empty and `state` = [`crate::wire::IOREG_STATE_DETACHED`].
+    /// empty and `state` = [`crate::registry_abi::IOREG_STATE_DETACHED`].
     fn node(&self, id: u64) -> Result<ioreg_node, RegistryError>;
 
     /// `IOREGIOCTESTEVENT`: feeds a synthetic event through the kernel's match-and-send path.

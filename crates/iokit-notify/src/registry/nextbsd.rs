@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 
 use super::raw;
 use super::{RegistryBackend, RegistryError};
-use crate::wire::{
+use crate::registry_abi::{
     ioreg_criteria, ioreg_lookup, ioreg_node, ioreg_test_event, ioreg_watch_reg, IOREGIOCLOOKUP,
     IOREGIOCNODE, IOREGIOCTESTEVENT, IOREGIOCWATCH,
 };

@@ -17,13 +17,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use mach_abi::MACH_PORT_TYPE_SEND;
 use mach_sim::{Kernel, KernelSendRight, Task};
 
 use super::{RegistryBackend, RegistryError};
-use crate::wire::{
+use crate::registry_abi::{
     encode_event_body, encode_name_truncating, ioreg_criteria, ioreg_node, ioreg_test_event,
     ioreg_watch_reg, name_bytes, terminate_name, RawEvent, IOKIT_NOTIFY_MSG_ID, IOREG_EVENT_ALL,
     IOREG_EVENT_ARRIVE, IOREG_EVENT_DEPART, IOREG_EVENT_MATCHED, IOREG_NAME_MAX, IOREG_PATH_MAX,
@@ -187,6 +187,13 @@ struct Inner {
     lost_sends: AtomicU64,
 }
 
+/// Every registry created, weakly (a registry lives as long as its handles), oldest first.
+fn kernel_registries() -> MutexGuard<'static, Vec<Weak<Inner>>> {
+    static ALL: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+    // Every update is one push or retain: a holder's panic leaves the list usable.
+    ALL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A simulated in-kernel registry on one simulated [`Kernel`]. Cheap to clone (a shared handle).
 ///
 /// The newbus side ([`SimRegistry::probe_and_attach`], [`SimRegistry::detach`], ...) plays the
@@ -195,6 +202,10 @@ struct Inner {
 ///
 /// Watches hold kernel send rights; they are released when an emission prunes them (after their
 /// port died) or when the last handle to the registry is dropped.
+///
+/// A registry is its kernel's `/dev/ioregistry` for [`crate::NotificationPort::open`]: the
+/// newest live registry created on a kernel is the one found from a space of that kernel
+/// ([`SimRegistry::of_kernel`]).
 #[derive(Clone)]
 pub struct SimRegistry {
     inner: Arc<Inner>,
@@ -250,13 +261,27 @@ impl SimRegistry {
             pending: Vec::new(),
             config,
         };
-        SimRegistry {
+        let registry = SimRegistry {
             inner: Arc::new(Inner {
                 kernel: kernel.clone(),
                 state: Mutex::new(state),
                 lost_sends: AtomicU64::new(0),
             }),
-        }
+        };
+        let mut all = kernel_registries();
+        all.retain(|r| r.strong_count() > 0);
+        all.push(Arc::downgrade(&registry.inner));
+        registry
+    }
+
+    /// The registry of `kernel`: the newest live registry created on it, if any.
+    pub fn of_kernel(kernel: &Kernel) -> Option<SimRegistry> {
+        kernel_registries()
+            .iter()
+            .rev()
+            .filter_map(Weak::upgrade)
+            .find(|inner| inner.kernel.same(kernel))
+            .map(|inner| SimRegistry { inner })
     }
 
     /// The registry of [`Kernel::global`], used by the C ABI in the simulation.
@@ -644,8 +669,8 @@ impl mach_sim::trap::Device for TrapDevice {
         cmd: u64,
         arg: *mut libc::c_void,
     ) -> Result<(), libc::c_int> {
-        use crate::wire::{ioreg_lookup, IOREGIOCLOOKUP, IOREGIOCNODE, IOREGIOCROOT};
-        use crate::wire::{IOREGIOCTESTEVENT, IOREGIOCWATCH};
+        use crate::registry_abi::{ioreg_lookup, IOREGIOCLOOKUP, IOREGIOCNODE, IOREGIOCROOT};
+        use crate::registry_abi::{IOREGIOCTESTEVENT, IOREGIOCWATCH};
         let handle = self.registry.open(task);
         let Ok(cmd) = u32::try_from(cmd) else {
             return Err(libc::ENOTTY);

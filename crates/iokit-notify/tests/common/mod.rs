@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use iokit_notify::registry::{SimRegistry, SimRegistryHandle};
-use iokit_notify::wire::{encode_name_truncating, ioreg_test_event, IOREG_EVENT_DEPART};
+use iokit_notify::registry_abi::{encode_name_truncating, ioreg_test_event, IOREG_EVENT_DEPART};
 use iokit_notify::{NotificationPort, RegistryBackend, RegistryError};
+use mach_async::Space;
 use mach_sim::{Kernel, Task};
 
 /// Generous bound that only turns a hang into a failure (never a performance assertion).
@@ -35,9 +36,15 @@ impl Fixture {
         }
     }
 
-    /// A notification port of the client task on the registry.
+    /// The client task's space.
+    pub fn space(&self) -> Space {
+        Space::from_task(self.task.clone())
+    }
+
+    /// A notification port of the client task on the registry (found from the task's space:
+    /// the registry is the newest one of the kernel).
     pub fn port(&self) -> NotificationPort {
-        NotificationPort::on_sim(&self.registry, &self.task).unwrap()
+        NotificationPort::builder(&self.space()).build().unwrap()
     }
 
     /// Emits one test event through the client's handle.

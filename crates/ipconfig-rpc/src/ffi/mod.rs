@@ -42,9 +42,9 @@ use mach_async::{ReceiveRight, Space};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
+use crate::ipconfig_messages::{InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_SERVICE_NAME};
 use crate::protocol::{IfAddr, Numbering};
 use crate::server::{CallContext, IpconfigHandler, IpconfigServer};
-use crate::wire::{InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_SERVICE_NAME};
 
 /// `ip_address_t`.
 #[allow(non_camel_case_types)]

@@ -5,15 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipconfig_rpc::client::IpconfigClient;
-use ipconfig_rpc::mig::Served;
-use ipconfig_rpc::server::{IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::IPCONFIG_SERVICE_NAME;
+use ipconfig_rpc::client::{ClientBuilder, IpconfigClient};
+use ipconfig_rpc::server::{IpconfigHandler, IpconfigServer, ServerHandle};
 use ipconfig_rpc::Numbering;
-use mach_async::{ReceiveRight, SendRight, Space};
+use mach_async::Space;
 use mach_sim::{Kernel, Name, Task};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Generous bound that turns a hang into a failure (never a performance assertion).
 pub const HANG: Duration = Duration::from_secs(20);
@@ -27,51 +23,36 @@ pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 pub struct Serving {
     /// The service port's name in the server task.
     pub service: Name,
-    /// Sending (or dropping) it stops the server.
-    pub stop: oneshot::Sender<()>,
-    /// The server's outcome.
-    pub served: JoinHandle<Served>,
+    /// The server ([`ServerHandle::close`] stops it).
+    pub server: ServerHandle,
 }
 
-/// Checks `server_task` in as ipconfigd and spawns a server of `handler` on the service port,
-/// running until [`Serving::stop`] fires.
+/// Checks `server_task` in as ipconfigd and spawns a server of `handler` on the service port, on
+/// the current runtime.
 pub fn serve<H: IpconfigHandler>(
     kernel: &Kernel,
     server_task: &Task,
     handler: Arc<H>,
     numbering: Numbering,
 ) -> Serving {
-    let service = kernel
-        .bootstrap()
-        .check_in(server_task, IPCONFIG_SERVICE_NAME)
-        .expect("check_in");
+    let _ = kernel;
     let space = Space::from_task(server_task.clone());
-    // SAFETY: the bootstrap server just gave the server task this receive right.
-    let port = unsafe { ReceiveRight::from_raw_in(&space, service) };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = IpconfigServer::from_arc(handler).numbering(numbering);
-    let served = tokio::spawn(async move {
-        server
-            .serve_until(port, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server starts")
-    });
+    let server = IpconfigServer::from_arc(handler)
+        .numbering(numbering)
+        .check_in(&space)
+        .expect("check in and serve");
     Serving {
-        service,
-        stop,
-        served,
+        service: server.port_name(),
+        server,
     }
 }
 
-/// A client in `task` on a send right to the service from the bootstrap server.
-pub fn look_up_client(kernel: &Kernel, task: &Task) -> IpconfigClient {
-    let name = kernel
-        .bootstrap()
-        .look_up(task, IPCONFIG_SERVICE_NAME)
-        .expect("look_up");
-    let space = Space::from_task(task.clone());
-    // SAFETY: look_up just gave the client task this send right.
-    IpconfigClient::new(unsafe { SendRight::from_raw_in(&space, name) })
+/// A client builder in `task` (the service found by bootstrap look-up).
+pub fn client_in(task: &Task) -> ClientBuilder {
+    IpconfigClient::builder(&Space::from_task(task.clone()))
+}
+
+/// A client in `task` of the service from the bootstrap server.
+pub async fn look_up_client(task: &Task) -> IpconfigClient {
+    bounded(client_in(task).open()).await.expect("look-up")
 }

@@ -10,11 +10,11 @@ use mach_abi::{
     MACH_MSG_PORT_DESCRIPTOR, MACH_MSG_TRAILER_FORMAT_0, MACH_NOTIFY_SEND_ONCE,
 };
 
-use super::error::MigError;
-use super::wire::{
+use super::codec::{
     read_header, read_i32, read_u32, reply_id, trailer_offset, walign, DESCRIPTOR_COUNT_OFFSET,
     ERROR_REPLY_SIZE, FIRST_DESCRIPTOR_OFFSET, RET_CODE_OFFSET,
 };
+use super::error::MigError;
 
 /// Size of the audit trailer a routine that authorizes callers needs (`mig.md` §11: the
 /// generated test demands only 32, a Rust check requires the whole 52-byte trailer).
@@ -362,7 +362,7 @@ pub fn check_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mig::wire::{error_reply, simple_reply, write_header, write_u32, NDR_BYTES};
+    use crate::mig::codec::{error_reply, simple_reply, write_header, write_u32, NDR_BYTES};
     use mach_abi::{
         mach_msg_header_t, MACH_MSG_TYPE_PORT_SEND, MACH_MSG_TYPE_PORT_SEND_ONCE,
         MIG_BAD_ARGUMENTS, MIG_BAD_ID,

@@ -67,9 +67,9 @@ use tokio::task::JoinSet;
 
 use crate::message::{Message, MessageBuilder, PortSlot};
 use crate::mig::check::{check_request, CheckedRequest, RequestShape};
+use crate::mig::codec::{error_reply, read_u32, reply_id, simple_reply, HEADER_SIZE};
 use crate::mig::error::MigError;
 use crate::mig::view::{received_bytes, received_header};
-use crate::mig::wire::{error_reply, read_u32, reply_id, simple_reply, HEADER_SIZE};
 use crate::rights::{PortRight, ReceiveRight, SendOnceRight};
 use crate::stream::{MachRecvStream, TrailerRequest};
 use crate::sys::{Name, Space};

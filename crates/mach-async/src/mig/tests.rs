@@ -17,12 +17,12 @@ use tokio::sync::oneshot;
 use crate::message::{MessageBuilder, PortSlot};
 use crate::mig::check::{Body, DescriptorSpec, ReplyShape, RequestShape, SizeRule};
 use crate::mig::client::{MigClient, MigReply};
+use crate::mig::codec::{read_i32, read_u32, NDR_BYTES};
 use crate::mig::error::MigError;
 use crate::mig::server::{
     MigRequest, MigServer, MigServerHandle, NoSenders, RequestCheck, RoutineOutcome, RoutineTable,
     ServeEnd, Served,
 };
-use crate::mig::wire::{read_i32, read_u32, NDR_BYTES};
 use crate::rights::{PortRight, ReceiveRight, SendRight};
 use crate::stream::MachRecvStream;
 use crate::sys::Space;

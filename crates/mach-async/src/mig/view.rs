@@ -11,9 +11,9 @@
 //! to put in its port descriptors.
 
 use crate::message::{Descriptor, Message, MessageBuilder, PortSlot};
+use crate::mig::codec::{trailer_offset, write_header, write_u32, FIRST_DESCRIPTOR_OFFSET};
 use crate::mig::error::MigError;
-use crate::mig::wire::{trailer_offset, write_header, write_u32, FIRST_DESCRIPTOR_OFFSET};
-use crate::wire::{self, RawDescriptor, OOL_DESCRIPTOR_SIZE, PORT_DESCRIPTOR_SIZE};
+use crate::raw_message::{self, RawDescriptor, OOL_DESCRIPTOR_SIZE, PORT_DESCRIPTOR_SIZE};
 use mach_abi::mach_msg_header_t;
 
 /// The header of a received message as the kernel wrote it.
@@ -83,7 +83,7 @@ pub fn message_from_encoded(
     encoded: &[u8],
     ports: impl IntoIterator<Item = PortSlot>,
 ) -> Result<Message, MigError> {
-    let raw = wire::parse(encoded, false).map_err(|_| MigError::BadArguments)?;
+    let raw = raw_message::parse(encoded, false).map_err(|_| MigError::BadArguments)?;
     let ports: Vec<PortSlot> = ports.into_iter().collect();
     let all_ports = raw
         .descriptors
@@ -101,7 +101,7 @@ pub fn message_from_encoded(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mig::wire::{read_u32, write_header};
+    use crate::mig::codec::{read_u32, write_header};
     use mach_abi::{MACH_MSGH_BITS_COMPLEX, MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND};
     use proptest::prelude::*;
 

@@ -22,13 +22,15 @@ use crate::raw::{MsgBuffer, Name, RawMach, WAKE_MSG_ID};
 use crate::runtime::EventThread;
 use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
-use ipconfig_rpc::mig::wire::{error_reply, read_header};
+use ipconfig_rpc::ipconfig_messages::{
+    InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_IF_COUNT_ID,
+};
+use ipconfig_rpc::mig::codec::{error_reply, read_header};
 use ipconfig_rpc::protocol::{
     decode_if_count_reply, decode_request, encode_if_addr_reply, encode_if_count_reply,
     encode_if_count_request, Call, IfAddr, Numbering,
 };
 use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer};
-use ipconfig_rpc::wire::{InterfaceName, IpAddress, IpconfigStatus, IPCONFIG_IF_COUNT_ID};
 use mach_abi::{
     kern_return_t, MACH_MSGH_BITS, MACH_MSG_SUCCESS, MACH_MSG_TYPE_COPY_SEND,
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_RCV_INTERRUPTED, MACH_RCV_TIMED_OUT, MACH_SEND_TIMED_OUT,
@@ -327,49 +329,42 @@ fn old_server_loop(
 pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome, BenchError> {
     let ev = EventThread::start("ipconfigd-events")?;
     let (port, send) = service_port(env)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let times = Arc::new(HandlerTimes::default());
     let timer = match cfg.handler_delay {
         Some(_) => Some(Arc::new(ServiceTimer::start()?)),
         None => None,
     };
-    let server = IpconfigServer::new(BenchHandler {
-        delay: cfg.handler_delay,
-        timer,
-        times: times.clone(),
-    });
-    let serving = ev.handle().spawn(async move {
-        let cpu_start = crate::sysinfo::thread_cpu_time();
-        let served = server
-            .serve_until(port, async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        // The event thread runs nothing but this server: its CPU time is the server's.
-        let cpu = match (cpu_start, crate::sysinfo::thread_cpu_time()) {
-            (Some(a), Some(b)) => b.saturating_sub(a),
-            _ => Duration::ZERO,
-        };
-        served.map(|served| {
-            let requests = served.stats.requests;
-            (served, ServerCpu { requests, cpu })
+    // The event thread runs nothing but this server: its CPU time is the server's.
+    let event_thread_cpu = |ev: &EventThread| {
+        ev.run(async { crate::sysinfo::thread_cpu_time() })
+            .ok()
+            .flatten()
+    };
+    let cpu_start = event_thread_cpu(&ev);
+    let server = {
+        let _entered = ev.handle().enter();
+        IpconfigServer::new(BenchHandler {
+            delay: cfg.handler_delay,
+            timer,
+            times: times.clone(),
         })
-    });
+        .spawn(port)
+        .map_err(|e| BenchError::Stream(format!("ipconfig server: {e}")))?
+    };
     let outcome = drive(env, &send, cfg, window).map(|o| RpcOutcome {
         handler_us: times.mean_us(),
         ..o
     });
-    let _ = stop_tx.send(());
-    let served = futures::executor::block_on(serving);
+    let served = futures::executor::block_on(server.close());
     drop(send);
-    let cpu = match served {
-        Ok(Ok((served, cpu))) => {
-            drop(served);
-            cpu
-        }
-        Ok(Err(e)) => return Err(BenchError::Stream(format!("ipconfig server: {e}"))),
-        Err(e) => return Err(BenchError::Stream(format!("ipconfig server task: {e}"))),
+    let cpu = ServerCpu {
+        requests: served.stats.requests,
+        cpu: match (cpu_start, event_thread_cpu(&ev)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        },
     };
+    drop(served);
     drop(ev);
     outcome.map(|o| RpcOutcome {
         server_cpu_us: cpu.per_request_us(),
@@ -402,9 +397,15 @@ pub fn drive_async_clients(
     let counters = Arc::new(ClientCounters::default());
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let client = IpconfigClient::new(service.clone()).with_timeout(Some(HANG_LIMIT));
+        let right = service.clone();
         let (stop, counters) = (stop.clone(), counters.clone());
         tasks.push(ev.handle().spawn(async move {
+            let client = IpconfigClient::builder(&right.space().clone())
+                .service_port(right)
+                .timeout(Some(HANG_LIMIT))
+                .open()
+                .await
+                .map_err(|e| BenchError::Stream(format!("ipconfig client: {e}")))?;
             let mut first = true;
             while !stop.load(Ordering::Acquire) {
                 match client.if_count().await {

@@ -9,12 +9,12 @@
 
 mod notifications;
 
-pub use notifications::Notifications;
+pub use notifications::{ChangedKeys, Notifications};
 
 use crate::bootstrap;
 use crate::rpc::{call, CallError, ReplyMessage};
-use crate::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
-use crate::wire::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
+use crate::store_messages::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
+use crate::store_messages::{Reply, Request, Status, CONFIGD_SERVICE_NAME, CONFIG_DATA_MAX};
 use mach_abi::kern_return_t;
 use mach_async::mig::MigClient;
 use mach_async::{PortSlot, SendRight, Space};
@@ -184,9 +184,9 @@ type ReconnectHook = Box<dyn Fn(&SendRight) + Send + Sync>;
 ///     writer.set("State:/Network/Global/IPv4", b"<dict/>").await.unwrap();
 ///     let batch = changes.next().await.unwrap().unwrap();
 ///     assert_eq!(batch, ["State:/Network/Global/IPv4"]);
-///     changes.cancel().await;
+///     changes.close().await;
 ///     drop((watcher, writer));
-///     server.stop().await;
+///     server.close().await;
 /// });
 /// kernel.assert_no_leaks();
 /// # }
@@ -207,44 +207,75 @@ impl fmt::Debug for Session {
     }
 }
 
-/// Options for opening a session.
-#[derive(Clone, Debug, Default)]
-pub struct SessionOptions {
-    /// How to find configd (default: bootstrap look-up of its name).
-    pub connector: Connector,
-    /// Bound on every RPC (default: none, like MIG stubs).
-    pub rpc_timeout: Option<Duration>,
+/// Configures and opens a [`Session`] (see [`Session::builder`]).
+#[derive(Clone, Debug)]
+pub struct SessionBuilder {
+    space: Space,
+    connector: Connector,
+    rpc_timeout: Option<Duration>,
 }
 
-impl Session {
-    /// Opens a session with configd found through the bootstrap server.
-    pub async fn open(space: &Space) -> Result<Session, Error> {
-        Self::open_with(space, SessionOptions::default()).await
+impl SessionBuilder {
+    /// How to find configd (default: bootstrap look-up of [`CONFIGD_SERVICE_NAME`]).
+    pub fn connector(mut self, connector: Connector) -> Self {
+        self.connector = connector;
+        self
     }
 
-    /// Opens a session with the given connector and options.
-    pub async fn open_with(space: &Space, options: SessionOptions) -> Result<Session, Error> {
-        let server = open_server(space, &options.connector, options.rpc_timeout).await?;
-        Ok(Self::adopt(space, server, options))
+    /// Bound on every RPC (default: none, like MIG stubs).
+    pub fn rpc_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.rpc_timeout = timeout;
+        self
     }
 
-    /// Wraps an already open session port (what the C `SCDynamicStoreCreate` keeps in `server`).
-    pub fn adopt(space: &Space, server: SendRight, options: SessionOptions) -> Session {
+    /// Finds configd and opens the session (`configopen`).
+    pub async fn open(self) -> Result<Session, Error> {
+        let server = open_server(&self.space, &self.connector, self.rpc_timeout).await?;
+        Ok(self.adopt(server))
+    }
+
+    /// Wraps an already open session port (what the C `SCDynamicStoreCreate` keeps in
+    /// `server`); the connector is used only to reconnect.
+    pub fn adopt(self, server: SendRight) -> Session {
         Session {
             inner: Arc::new(Inner {
-                space: space.clone(),
-                connector: options.connector,
+                space: self.space,
+                connector: self.connector,
                 conn: Mutex::new(Connection {
-                    client: mig_client(server, options.rpc_timeout),
+                    client: mig_client(server, self.rpc_timeout),
                     generation: 0,
                 }),
                 reconnect_lock: tokio::sync::Mutex::new(()),
                 watch: Mutex::new(WatchSet::default()),
                 registered: AtomicBool::new(false),
-                timeout: options.rpc_timeout,
+                timeout: self.rpc_timeout,
                 on_reconnect: Mutex::new(None),
             }),
         }
+    }
+}
+
+impl Session {
+    /// Opens a session in `space` with configd found through the bootstrap server.
+    pub async fn open(space: &Space) -> Result<Session, Error> {
+        Self::builder(space).open().await
+    }
+
+    /// A builder for a session in `space` (connector, RPC timeout).
+    pub fn builder(space: &Space) -> SessionBuilder {
+        SessionBuilder {
+            space: space.clone(),
+            connector: Connector::default(),
+            rpc_timeout: None,
+        }
+    }
+
+    /// Releases this handle to the session. The session port goes (and configd ends the
+    /// session) once the last clone of the session and its [`Notifications`] are gone; end a
+    /// registration first with [`Notifications::close`] to tell configd. Dropping the handle
+    /// does the same.
+    pub async fn close(self) {
+        drop(self);
     }
 
     /// The space the session lives in.
@@ -538,7 +569,8 @@ impl Session {
         remove: &[&str],
         notify: &[&str],
     ) -> Result<(), Error> {
-        let invalid = |e: crate::wire::KeyListError| Error::InvalidArgument(e.to_string());
+        let invalid =
+            |e: crate::store_messages::KeyListError| Error::InvalidArgument(e.to_string());
         let d = encode_kv_map(set.iter().map(|(k, v)| (k.as_bytes(), *v)), CONFIG_DATA_MAX)
             .map_err(invalid)?;
         let r_ = encode_key_list(remove, CONFIG_DATA_MAX).map_err(invalid)?;
@@ -559,7 +591,8 @@ impl Session {
         keys: &[&str],
         patterns: &[&str],
     ) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let invalid = |e: crate::wire::KeyListError| Error::InvalidArgument(e.to_string());
+        let invalid =
+            |e: crate::store_messages::KeyListError| Error::InvalidArgument(e.to_string());
         let k = encode_key_list(keys, CONFIG_DATA_MAX).map_err(invalid)?;
         let p = encode_key_list(patterns, CONFIG_DATA_MAX).map_err(invalid)?;
         let r = self

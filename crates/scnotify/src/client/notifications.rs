@@ -2,7 +2,7 @@
 
 use super::{decode_key_strings, Error, Session};
 use crate::rpc::CallError;
-use crate::wire::{Reply, Request, Status};
+use crate::store_messages::{Reply, Request, Status};
 use futures::{Stream, StreamExt};
 use mach_async::{MachNotifyStream, Notification, PortRight, ReceiveRight};
 use std::collections::VecDeque;
@@ -21,7 +21,91 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// overflowed and will never drain (spec §8.7): start over with a fresh session.
 const FAILED_LIMIT: u32 = 2;
 
-/// A stream of changed-key batches from configd.
+/// One item of [`Notifications`]: the keys that changed since the previous item, in
+/// first-change order, each once.
+///
+/// An empty set is the "configd restarted, re-read everything" signal (spec §7; see
+/// [`ChangedKeys::is_server_restart`]). It compares equal to a list of the same keys:
+/// `assert_eq!(changed, ["State:/Network/Global/IPv4"])`.
+/// Its `Debug` output is the list of keys.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ChangedKeys {
+    keys: Vec<String>,
+}
+
+impl fmt::Debug for ChangedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.keys).finish()
+    }
+}
+
+impl ChangedKeys {
+    /// The changed keys.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The changed keys, owned.
+    pub fn into_keys(self) -> Vec<String> {
+        self.keys
+    }
+
+    /// Whether this is the restart signal: configd died and the session was reopened (watches
+    /// restored); anything may have changed meanwhile.
+    pub fn is_server_restart(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl std::ops::Deref for ChangedKeys {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+impl IntoIterator for ChangedKeys {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for ChangedKeys {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.keys
+            .iter()
+            .map(String::as_str)
+            .eq(other.iter().copied())
+    }
+}
+
+impl<const N: usize> PartialEq<[String; N]> for ChangedKeys {
+    fn eq(&self, other: &[String; N]) -> bool {
+        self.keys == other
+    }
+}
+
+impl PartialEq<&[String]> for ChangedKeys {
+    fn eq(&self, other: &&[String]) -> bool {
+        self.keys == *other
+    }
+}
+
+impl PartialEq<[String]> for ChangedKeys {
+    fn eq(&self, other: &[String]) -> bool {
+        self.keys == other
+    }
+}
+
+impl PartialEq<Vec<String>> for ChangedKeys {
+    fn eq(&self, other: &Vec<String>) -> bool {
+        &self.keys == other
+    }
+}
+
+/// A stream of changed-key batches from configd, each a [`ChangedKeys`].
 ///
 /// Rules (spec §5): the notify port is armed before `notifyviaport`; right after registering,
 /// the port is drained once and `notifychanges` is called (this delivers changes made before the
@@ -35,9 +119,10 @@ const FAILED_LIMIT: u32 = 2;
 /// stays unreachable the stream retries with a backoff of 100 ms doubling to 2 s, yielding
 /// nothing.
 ///
-/// Dropping the stream destroys the notify port without an RPC; [`Notifications::cancel`] also
-/// tells configd (`notifycancel`), as `SCDynamicStoreSetDispatchQueue(store, NULL)` does. Either
-/// way the session may register again afterwards.
+/// Dropping the stream destroys the notify port without an RPC (nothing blocks, nothing leaks);
+/// [`Notifications::close`] also tells configd (`notifycancel`), as
+/// `SCDynamicStoreSetDispatchQueue(store, NULL)` does. Either way the session may register again
+/// afterwards.
 pub struct Notifications {
     inner: Option<BatchStream>,
     session: Session,
@@ -52,7 +137,7 @@ impl fmt::Debug for Notifications {
     }
 }
 
-type BatchStream = Pin<Box<dyn Stream<Item = Result<Vec<String>, Error>> + Send>>;
+type BatchStream = Pin<Box<dyn Stream<Item = Result<ChangedKeys, Error>> + Send>>;
 
 /// Clears the session's "registered" flag when the registration ends.
 struct RegisteredGuard(Session);
@@ -128,10 +213,11 @@ impl Notifications {
         })
     }
 
-    /// Ends the registration: destroys the notify port first (so configd's release of its send
-    /// right is not mistaken for its death), then sends `notifycancel` (its result is ignored,
-    /// as NextBSD does). Watches and pending keys survive on the server.
-    pub async fn cancel(mut self) {
+    /// Ends the registration and returns once it is released: destroys the notify port first
+    /// (so configd's release of its send right is not mistaken for its death), then sends
+    /// `notifycancel` (its result is ignored, as NextBSD does). Watches and pending keys survive
+    /// on the server.
+    pub async fn close(mut self) {
         drop(self.inner.take());
         if let Err((e, _)) = self.session.rpc_once(&Request::NotifyCancel, None).await {
             tracing::debug!(error = %e, "notifycancel failed (ignored)");
@@ -146,7 +232,7 @@ impl Notifications {
 }
 
 impl Stream for Notifications {
-    type Item = Result<Vec<String>, Error>;
+    type Item = Result<ChangedKeys, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.inner.as_mut() {
@@ -297,10 +383,10 @@ impl State {
         Ok(())
     }
 
-    async fn next_batch(&mut self) -> Result<Vec<String>, Error> {
+    async fn next_batch(&mut self) -> Result<ChangedKeys, Error> {
         loop {
-            if let Some(batch) = self.queue.pop_front() {
-                return Ok(batch);
+            if let Some(keys) = self.queue.pop_front() {
+                return Ok(ChangedKeys { keys });
             }
             if self.reg.is_none() {
                 match self.recover().await {

@@ -31,7 +31,7 @@ use state::{run_sync, StorePtr, StoreState};
 use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
-use crate::wire::{Status, CONFIG_DATA_MAX};
+use crate::store_messages::{Status, CONFIG_DATA_MAX};
 
 /// Runs an exported function's body so that no panic crosses the C boundary (a panic there
 /// would abort the host process): a panic (a bug in this library) is printed by the panic hook

@@ -56,7 +56,7 @@ pub unsafe extern "C" fn scnotify_configd_stop() {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some((handle, space)) = taken {
-            run_sync(handle.stop());
+            run_sync(handle.close());
             #[cfg(mach_backend = "sim")]
             let _ = space.task().terminate();
             #[cfg(not(mach_backend = "sim"))]

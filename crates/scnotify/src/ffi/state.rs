@@ -9,7 +9,7 @@
 //! callouts at once, whatever the queue.
 
 use super::host::*;
-use crate::client::{Error, Notifications, Session, SessionOptions};
+use crate::client::{Error, Notifications, Session};
 use crate::Status;
 use futures::StreamExt;
 use mach_async::{SendRight, Space};
@@ -220,7 +220,7 @@ impl StoreState {
         // SAFETY: `server` is a send right the store owns; ManuallyDrop keeps it the store's.
         let borrowed = ManuallyDrop::new(unsafe { SendRight::from_raw_in(&self.space, name) });
         let session = match borrowed.try_clone() {
-            Ok(right) => Session::adopt(&self.space, right, SessionOptions::default()),
+            Ok(right) => Session::builder(&self.space).adopt(right),
             Err(_) => {
                 // `server` is already a dead name: open a new session now.
                 let space = self.space.clone();
@@ -310,21 +310,21 @@ impl StoreState {
                     Some(Ok(batch)) => match mode {
                         Mode::Dispatch(q) => {
                             let (tx, rx) = oneshot::channel();
-                            self.dispatch(store, q, batch, id, tx);
+                            self.dispatch(store, q, batch.into_keys(), id, tx);
                             tokio::select! {
                                 biased;
                                 _ = &mut stop => break,
                                 _ = rx => {}
                             }
                         }
-                        Mode::RunLoop => self.signal_run_loop(store, batch),
+                        Mode::RunLoop => self.signal_run_loop(store, batch.into_keys()),
                     },
                     Some(Err(e)) => tracing::warn!(error = %e, "SCDynamicStore notifications"),
                     None => break,
                 },
             }
         }
-        notifications.cancel().await;
+        notifications.close().await;
         if let Mode::Dispatch(q) = mode {
             // SAFETY: the registration's own reference, taken in `start`.
             unsafe { dispatch_release(q) };

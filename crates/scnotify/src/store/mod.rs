@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use scnotify::store::{Store, SessionId};
-//! use scnotify::wire::{KeyList, Status};
+//! use scnotify::store_messages::{KeyList, Status};
 //!
 //! let mut store: Store<u32> = Store::new();
 //! let watcher = store.open_session();
@@ -28,8 +28,8 @@
 
 pub mod pattern;
 
-use crate::wire::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
-use crate::wire::{Status, CONFIG_DATA_MAX};
+use crate::store_messages::keylist::{encode_key_list, encode_kv_map, KeyList, KvMap};
+use crate::store_messages::{Status, CONFIG_DATA_MAX};
 use pattern::Pattern;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

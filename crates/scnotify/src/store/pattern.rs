@@ -27,7 +27,7 @@
 //! Patterns containing a NUL byte are rejected (configd would have silently truncated them), and
 //! so are patterns whose compiled form exceeds [`COMPILED_SIZE_LIMIT`].
 
-use super::super::wire::CONFIG_DATA_MAX;
+use super::super::store_messages::CONFIG_DATA_MAX;
 use std::fmt;
 use thiserror::Error;
 

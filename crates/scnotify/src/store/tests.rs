@@ -1,5 +1,5 @@
 use super::*;
-use crate::wire::keylist::encode_key_list;
+use crate::store_messages::keylist::encode_key_list;
 
 /// A sink that records sends and fails the ones its policy says.
 struct Recorder {

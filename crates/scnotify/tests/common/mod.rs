@@ -6,7 +6,7 @@ use mach_async::mig::{message_from_encoded, view, MigClient};
 use mach_async::{MachRecvStream, Message, PortRight, PortSlot, ReceiveRight, SendRight, Space};
 use mach_sim::Kernel;
 use scnotify::rpc::{self, ReplyMessage};
-use scnotify::wire::{Reply, Request, Status};
+use scnotify::store_messages::{Reply, Request, Status};
 use scnotify::{ConfigdServer, ServerHandle};
 use std::future::Future;
 use std::time::Duration;
@@ -46,7 +46,7 @@ impl World {
     }
 
     pub fn look_up(&self) -> SendRight {
-        scnotify::bootstrap::look_up(&self.client, scnotify::wire::CONFIGD_SERVICE_NAME)
+        scnotify::bootstrap::look_up(&self.client, scnotify::store_messages::CONFIGD_SERVICE_NAME)
             .expect("look-up")
     }
 }
@@ -147,7 +147,7 @@ pub async fn next_within(stream: &mut MachRecvStream, within: Duration) -> Optio
 
 /// Key-list bytes → strings.
 pub fn keys(bytes: &[u8]) -> Vec<String> {
-    scnotify::wire::KeyList(bytes)
+    scnotify::store_messages::KeyList(bytes)
         .parse()
         .unwrap()
         .into_iter()

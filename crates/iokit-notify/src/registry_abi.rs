@@ -13,9 +13,10 @@
 use core::mem::{align_of, offset_of, size_of};
 
 use mach_abi::{
-    mach_msg_format_0_trailer_t, mach_msg_header_t, mach_msg_id_t, mach_port_name_t, NDR_record,
-    NDR_record_t, MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_MSG_TYPE_PORT_SEND,
+    mach_msg_format_0_trailer_t, mach_msg_header_t, mach_msg_id_t, mach_port_name_t, NDR_record_t,
+    MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_MSG_TYPE_PORT_SEND,
 };
+use mach_async::mig::codec as mig_codec;
 use thiserror::Error;
 
 use crate::event::{DeviceEvent, EventKind};
@@ -42,6 +43,13 @@ pub const IOREG_EVENT_DEPART: u32 = 0x2;
 pub const IOREG_EVENT_MATCHED: u32 = 0x4;
 /// The three event bits the kernel knows; a watch mask must contain at least one.
 pub const IOREG_EVENT_ALL: u32 = IOREG_EVENT_ARRIVE | IOREG_EVENT_DEPART | IOREG_EVENT_MATCHED;
+// `crate::event` spells the same values on its own (it depends on nothing in the crate).
+const _: () = assert!(
+    EventKind::Arrive.raw() == IOREG_EVENT_ARRIVE
+        && EventKind::Depart.raw() == IOREG_EVENT_DEPART
+        && EventKind::Matched.raw() == IOREG_EVENT_MATCHED,
+    "EventKind::raw is the kernel's value"
+);
 
 /// `msgh_id` of an `ioreg_event_msg`: `'IONT'`.
 pub const IOKIT_NOTIFY_MSG_ID: mach_msg_id_t = 0x494f_4e54;
@@ -441,10 +449,16 @@ pub fn parse_event_message(buf: &[u8]) -> Result<EventMessage, EventParseError> 
     if buf.len() < header_len {
         return Err(EventParseError::ShortHeader { len: buf.len() });
     }
-    let bits = read_u32(buf, offset_of!(mach_msg_header_t, msgh_bits));
-    let msgh_size = read_u32(buf, offset_of!(mach_msg_header_t, msgh_size));
-    let local_port = read_u32(buf, offset_of!(mach_msg_header_t, msgh_local_port));
-    let id = read_u32(buf, offset_of!(mach_msg_header_t, msgh_id)) as mach_msg_id_t;
+    let Some(header) = mig_codec::read_header(buf) else {
+        return Err(EventParseError::ShortHeader { len: buf.len() });
+    };
+    let mach_msg_header_t {
+        msgh_bits: bits,
+        msgh_size,
+        msgh_local_port: local_port,
+        msgh_id: id,
+        ..
+    } = header;
     // Edge: a size larger than what was received means a lying header or a truncated copy.
     if msgh_size as usize > buf.len() {
         return Err(EventParseError::SizeBeyondBuffer {
@@ -531,35 +545,22 @@ pub fn encode_event_message(
     local_port: mach_port_name_t,
 ) -> [u8; IOREG_EVENT_MSG_SIZE as usize] {
     let mut msg = [0u8; IOREG_EVENT_MSG_SIZE as usize];
-    let words = [
-        IOREG_EVENT_MSG_BITS,
-        IOREG_EVENT_MSG_SIZE,
-        0, // msgh_remote_port: no reply port
-        local_port,
-        0, // msgh_voucher_port
-        IOKIT_NOTIFY_MSG_ID as u32,
-    ];
-    for (i, w) in words.iter().enumerate() {
-        msg[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-    }
+    let header = mach_msg_header_t {
+        msgh_bits: IOREG_EVENT_MSG_BITS,
+        msgh_size: IOREG_EVENT_MSG_SIZE,
+        msgh_remote_port: 0, // no reply port
+        msgh_local_port: local_port,
+        msgh_voucher_port: 0,
+        msgh_id: IOKIT_NOTIFY_MSG_ID,
+    };
+    mig_codec::write_header(&mut msg, &header);
     write_payload(&mut msg, event);
     msg
 }
 
 fn write_payload(msg: &mut [u8; IOREG_EVENT_MSG_SIZE as usize], event: &RawEvent) {
-    let ndr = NDR_record;
-    let ndr_bytes = [
-        ndr.mig_vers,
-        ndr.if_vers,
-        ndr.reserved1,
-        ndr.mig_encoding,
-        ndr.int_rep,
-        ndr.char_rep,
-        ndr.float_rep,
-        ndr.reserved2,
-    ];
     let mut put = |at: usize, bytes: &[u8]| msg[at..at + bytes.len()].copy_from_slice(bytes);
-    put(offset_of!(ioreg_event_msg, ndr), &ndr_bytes);
+    put(offset_of!(ioreg_event_msg, ndr), &mig_codec::NDR_BYTES);
     put(offset_of!(ioreg_event_msg, kind), &event.kind.to_le_bytes());
     put(offset_of!(ioreg_event_msg, id), &event.id.to_le_bytes());
     put(offset_of!(ioreg_event_msg, name), &event.name);

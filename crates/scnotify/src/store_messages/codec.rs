@@ -4,7 +4,7 @@ use super::keylist::CONFIG_DATA_MAX;
 use super::layout::{r, HEADER_SIZE};
 use super::{Header, WireError};
 use mach_abi::{MACH_MSGH_BITS_COMPLEX, MACH_MSG_PORT_DESCRIPTOR};
-use mach_async::mig::wire::NDR_BYTES;
+use mach_async::mig::codec::NDR_BYTES;
 
 /// An inline array longer than its bound was handed to an encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -409,7 +409,7 @@ impl<'a> Request<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::layout::*;
+    use crate::store_messages::layout::*;
     use mach_abi::{MIG_BAD_ARGUMENTS, MIG_BAD_ID, MIG_TYPE_ERROR};
     use proptest::prelude::*;
 

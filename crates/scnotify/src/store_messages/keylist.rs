@@ -91,7 +91,7 @@ fn take_record<'a>(bytes: &'a [u8], pos: &mut usize) -> Result<&'a [u8], KeyList
 /// Encodes a key list with capacity `cap` (use [`CONFIG_DATA_MAX`] for wire payloads).
 ///
 /// ```
-/// use scnotify::wire::keylist::{encode_key_list, CONFIG_DATA_MAX};
+/// use scnotify::store_messages::keylist::{encode_key_list, CONFIG_DATA_MAX};
 /// let bytes = encode_key_list(["ab", "c"], CONFIG_DATA_MAX).unwrap();
 /// assert_eq!(bytes, [2, 0, 0, 0, b'a', b'b', 1, 0, 0, 0, b'c']);
 /// ```

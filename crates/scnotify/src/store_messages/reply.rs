@@ -337,7 +337,7 @@ mod tests {
             msgh_voucher_port: 0,
             msgh_id: request_id,
         };
-        mach_async::mig::wire::error_reply(&request, code).to_vec()
+        mach_async::mig::codec::error_reply(&request, code).to_vec()
     }
 
     fn u32_at(m: &[u8], off: usize) -> u32 {

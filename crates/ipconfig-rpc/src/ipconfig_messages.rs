@@ -9,7 +9,7 @@
 use core::fmt;
 use std::net::Ipv4Addr;
 
-use mach_async::mig::wire::{self as mig_wire, write_header as put_header, write_u32 as put_u32};
+use mach_async::mig::codec::{self as mig_codec, write_header as put_header, write_u32 as put_u32};
 
 use mach_abi::{
     kern_return_t, mach_msg_header_t, mach_msg_id_t, mach_msg_size_t, NDR_record_t,
@@ -249,11 +249,11 @@ pub enum WireError {
 // where `check_simple` (or the encoder's own buffer) has already guaranteed the length.
 
 fn get_u32(bytes: &[u8], at: usize) -> u32 {
-    mig_wire::read_u32(bytes, at).expect("length checked before decoding")
+    mig_codec::read_u32(bytes, at).expect("length checked before decoding")
 }
 
 fn get_header(bytes: &[u8]) -> mach_msg_header_t {
-    mig_wire::read_header(bytes).expect("length checked before decoding")
+    mig_codec::read_header(bytes).expect("length checked before decoding")
 }
 
 fn get_ndr(bytes: &[u8]) -> NDR_record_t {
