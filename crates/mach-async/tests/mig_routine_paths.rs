@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mach_async::mach_sim::mach_abi::{MACH_MSG_TYPE_PORT_SEND, MACH_SEND_TIMED_OUT};
 use mach_async::mach_sim::{Kernel, Task};
-use mach_async::mig::wire::NDR_BYTES;
+use mach_async::mig::codec::NDR_BYTES;
 use mach_async::mig::{
     Body, CheckedRequest, DescriptorSpec, MigClient, MigError, MigRequest, MigServer,
     MigServerHandle, ReplyShape, RequestCheck, RequestShape, RoutineOutcome, RoutineTable, Served,

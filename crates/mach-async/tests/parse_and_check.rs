@@ -8,11 +8,11 @@ use mach_abi::{
     MACH_MSG_OOL_PORTS_DESCRIPTOR, MACH_MSG_PORT_DESCRIPTOR, MACH_MSG_TYPE_PORT_SEND,
     MACH_MSG_TYPE_PORT_SEND_ONCE,
 };
-use mach_async::mig::wire::reply_has_destination;
+use mach_async::mig::codec::reply_has_destination;
 use mach_async::mig::{check_request, Body, DescriptorSpec, MigError, RequestShape, SizeRule};
+use mach_async::raw_message::{parse, ParseError};
 use mach_async::stress::StressError;
 use mach_async::sys::{Event, EV_EOF};
-use mach_async::wire::{parse, ParseError};
 use mach_async::Error;
 
 /// A complex message of `size` bytes: header, descriptor count, then `descriptors` (raw
