@@ -44,10 +44,8 @@ fn every_export_works_on_the_process_kernel_and_refuses_bad_arguments() {
         &mut name as *mut u32 as usize,
     ];
     // SAFETY: the trap's three arguments; `name` is writable.
-    assert_eq!(
-        unsafe { mach_sim_trap_syscall(allocate, args.as_ptr(), 3) },
-        0
-    );
+    let rc = unsafe { mach_sim_trap_syscall(allocate, args.as_ptr(), 3) };
+    assert_eq!(rc, 0);
     assert_ne!(name, 0);
     assert_eq!(
         mach_sim_trap_close(name as c_int),
@@ -58,16 +56,12 @@ fn every_export_works_on_the_process_kernel_and_refuses_bad_arguments() {
     // More words than syscall(2) passes, or no argument array: EINVAL, nothing called.
     let seven = [0usize; 7];
     // SAFETY: seven readable words.
-    assert_eq!(
-        unsafe { mach_sim_trap_syscall(allocate, seven.as_ptr(), 7) },
-        -1
-    );
+    let rc = unsafe { mach_sim_trap_syscall(allocate, seven.as_ptr(), 7) };
+    assert_eq!(rc, -1);
     assert_eq!(errno(), libc::EINVAL);
     // SAFETY: NULL with a count is refused before any read.
-    assert_eq!(
-        unsafe { mach_sim_trap_syscall(allocate, std::ptr::null(), 1) },
-        -1
-    );
+    let rc = unsafe { mach_sim_trap_syscall(allocate, std::ptr::null(), 1) };
+    assert_eq!(rc, -1);
     assert_eq!(errno(), libc::EINVAL);
 
     // A name that is no trap: ENOENT.
