@@ -21,14 +21,7 @@ async fn released(kernel: &Kernel) {
     let deadline = Instant::now() + HANG;
     loop {
         let s = kernel.stats();
-        let held = s.ports
-            + s.port_sets
-            + s.rights
-            + s.queued_messages
-            + s.kernel_rights
-            + s.kqueues
-            + s.knotes;
-        if held == 0 {
+        if s.held() == 0 {
             break;
         }
         assert!(

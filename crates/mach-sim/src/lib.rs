@@ -195,6 +195,31 @@ pub struct KernelStats {
     pub knotes: u64,
 }
 
+impl KernelStats {
+    /// Objects the kernel still holds for its tasks: ports, port sets, rights, queued messages,
+    /// kernel-held rights, kqueues and knotes (tasks themselves are not counted). Zero once
+    /// everything a test created is released, which a test waiting for an asynchronous release
+    /// (a value dropped without its `close`) polls before [`Kernel::assert_no_leaks`].
+    ///
+    /// ```
+    /// let kernel = mach_sim::Kernel::new();
+    /// let task = kernel.task_create("t", 1, 0, 0);
+    /// let port = task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE).unwrap();
+    /// assert_eq!(kernel.stats().held(), 2, "the port and its receive right");
+    /// task.port_destroy(port).unwrap();
+    /// assert_eq!(kernel.stats().held(), 0);
+    /// ```
+    pub fn held(&self) -> u64 {
+        self.ports
+            + self.port_sets
+            + self.rights
+            + self.queued_messages
+            + self.kernel_rights
+            + self.kqueues
+            + self.knotes
+    }
+}
+
 /// State of one receive right's port, as `mach_port_get_attributes(MACH_PORT_RECEIVE_STATUS)`
 /// would report it (a simulation-only query; NextBSD's libmach cannot answer it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

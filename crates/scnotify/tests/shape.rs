@@ -19,14 +19,7 @@ async fn released(kernel: &Kernel) {
     let deadline = Instant::now() + HANG;
     loop {
         let stats = kernel.stats();
-        let held = stats.ports
-            + stats.port_sets
-            + stats.rights
-            + stats.queued_messages
-            + stats.kernel_rights
-            + stats.kqueues
-            + stats.knotes;
-        if held == 0 {
+        if stats.held() == 0 {
             break;
         }
         assert!(
