@@ -10,13 +10,14 @@ use bytes::Bytes;
 use mach_async::mach_sim::mach_abi::{
     MACH_NOTIFY_SEND_ONCE, MACH_RCV_INVALID_TRAILER, MACH_SEND_INVALID_DEST, MACH_SEND_NO_BUFFER,
 };
-use mach_async::mach_sim::{Kernel, Task};
 use mach_async::mig::{
     MigClient, MigError, MigRequest, MigServer, MigServerHandle, NoSenders, ReplyShape,
-    RequestCheck, RequestShape, RoutineOutcome, RoutineTable, Served,
+    RequestCheck, RequestShape, RoutineOutcome, RoutineTable,
 };
-use mach_async::{Message, MessageBuilder, PortRight, PortSlot, ReceiveRight, SendRight, Space};
-use tokio::sync::oneshot;
+use mach_async::{Message, MessageBuilder, PortRight, PortSlot, ReceiveRight};
+
+mod common;
+use common::{mig_fixture, MigFixture};
 
 const HANG: Duration = Duration::from_secs(20);
 const BASE: i32 = 6000;
@@ -26,34 +27,10 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(HANG, f).await.expect("no hang")
 }
 
-struct Setup {
-    kernel: Kernel,
-    client_task: Task,
-    /// `None` once the test dropped it.
-    client: Option<MigClient>,
-    handle: MigServerHandle,
-    stop: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<Served>,
-}
-
 /// A server with one routine (`BASE`: replies with a 4-byte value) and an unrouted hook.
 fn setup(
     hook: impl Fn(Message, &MigServerHandle) -> Option<Message> + Send + Sync + 'static,
-) -> Setup {
-    let kernel = Kernel::new();
-    let server_task = kernel.task_create("server", 10, 0, 0);
-    let client_task = kernel.task_create("client", 20, 501, 20);
-    let port = ReceiveRight::new_in(&Space::from_task(server_task.clone())).unwrap();
-    kernel
-        .bootstrap()
-        .register(&server_task, "mig.paths", port.name())
-        .unwrap();
-    let name = kernel
-        .bootstrap()
-        .look_up(&client_task, "mig.paths")
-        .unwrap();
-    // SAFETY: look_up just gave the client task this send right.
-    let right = unsafe { SendRight::from_raw_in(&Space::from_task(client_task.clone()), name) };
+) -> MigFixture {
     let table = RoutineTable::new(BASE, BASE + 1).routine(
         BASE,
         RequestCheck::Shape(RequestShape::simple(24)),
@@ -61,40 +38,11 @@ fn setup(
             RoutineOutcome::Reply(Bytes::copy_from_slice(&7i32.to_ne_bytes()))
         },
     );
-    let server = MigServer::new(port, table)
-        .unwrap()
-        .with_unrouted_hook(hook);
-    let handle = server.handle();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(server.serve_until(async move {
-        let _ = stopped.await;
-    }));
-    Setup {
-        kernel,
-        client_task,
-        client: Some(MigClient::new(right)),
-        handle,
-        stop,
-        served,
-    }
-}
-
-impl Setup {
-    fn client(&self) -> &MigClient {
-        self.client.as_ref().expect("client present")
-    }
-
-    async fn finish(self) -> Served {
-        drop(self.client);
-        drop(self.handle);
-        let _ = self.stop.send(());
-        let mut served = bounded(self.served).await.unwrap();
-        drop(served.port.take());
-        drop(std::mem::take(&mut served.added));
-        let _ = self.kernel.bootstrap().unregister("mig.paths");
-        self.kernel.assert_no_leaks();
-        served
-    }
+    mig_fixture("mig.paths", |port| {
+        MigServer::new(port, table)
+            .unwrap()
+            .with_unrouted_hook(hook)
+    })
 }
 
 async fn ping(client: &MigClient) -> Result<(), MigError> {

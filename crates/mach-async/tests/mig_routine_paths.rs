@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mach_async::mach_sim::mach_abi::{MACH_MSG_TYPE_PORT_SEND, MACH_SEND_TIMED_OUT};
-use mach_async::mach_sim::{Kernel, Task};
 use mach_async::mig::codec::NDR_BYTES;
 use mach_async::mig::{
-    Body, CheckedRequest, DescriptorSpec, MigClient, MigError, MigRequest, MigServer,
-    MigServerHandle, ReplyShape, RequestCheck, RequestShape, RoutineOutcome, RoutineTable, Served,
-    SizeRule,
+    Body, CheckedRequest, DescriptorSpec, MigClient, MigError, MigRequest, MigServer, ReplyShape,
+    RequestCheck, RequestShape, RoutineOutcome, RoutineTable, SizeRule,
 };
-use mach_async::{MessageBuilder, PortRight, ReceiveRight, SendRight, Space};
-use tokio::sync::oneshot;
+use mach_async::{MessageBuilder, PortRight, ReceiveRight};
+
+mod common;
+use common::{mig_fixture, MigFixture};
 
 const HANG: Duration = Duration::from_secs(20);
 const BASE: i32 = 7000;
@@ -27,59 +27,9 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(HANG, f).await.expect("no hang")
 }
 
-struct Setup {
-    kernel: Kernel,
-    client_task: Task,
-    client: MigClient,
-    handle: MigServerHandle,
-    stop: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<Served>,
-}
-
 /// A server of `table` in its own task, and a client of it in another.
-fn setup(table: RoutineTable) -> Setup {
-    let kernel = Kernel::new();
-    let server_task = kernel.task_create("server", 10, 0, 0);
-    let client_task = kernel.task_create("client", 20, 501, 20);
-    let port = ReceiveRight::new_in(&Space::from_task(server_task.clone())).unwrap();
-    kernel
-        .bootstrap()
-        .register(&server_task, "mig.routines", port.name())
-        .unwrap();
-    let name = kernel
-        .bootstrap()
-        .look_up(&client_task, "mig.routines")
-        .unwrap();
-    // SAFETY: look_up just gave the client task this send right.
-    let right = unsafe { SendRight::from_raw_in(&Space::from_task(client_task.clone()), name) };
-    let server = MigServer::new(port, table).unwrap();
-    let handle = server.handle();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(server.serve_until(async move {
-        let _ = stopped.await;
-    }));
-    Setup {
-        kernel,
-        client_task,
-        client: MigClient::new(right),
-        handle,
-        stop,
-        served,
-    }
-}
-
-impl Setup {
-    async fn finish(self) -> Served {
-        drop(self.client);
-        drop(self.handle);
-        let _ = self.stop.send(());
-        let mut served = bounded(self.served).await.unwrap();
-        drop(served.port.take());
-        drop(std::mem::take(&mut served.added));
-        let _ = self.kernel.bootstrap().unregister("mig.routines");
-        self.kernel.assert_no_leaks();
-        served
-    }
+fn setup(table: RoutineTable) -> MigFixture {
+    mig_fixture("mig.routines", |port| MigServer::new(port, table).unwrap())
 }
 
 /// Routine `BASE`: replies with the value 7.
@@ -110,12 +60,12 @@ async fn a_routine_that_panics_after_yielding_costs_only_its_own_call() {
             },
         );
     let s = setup(table);
-    assert_eq!(ping(&s.client).await, Ok(7));
-    let err = bounded(s.client.call(BASE + 1, Bytes::new(), &REPLY_40))
+    assert_eq!(ping(s.client()).await, Ok(7));
+    let err = bounded(s.client().call(BASE + 1, Bytes::new(), &REPLY_40))
         .await
         .unwrap_err();
     assert_eq!(err, MigError::ServerDied);
-    assert_eq!(ping(&s.client).await, Ok(7), "still serving");
+    assert_eq!(ping(s.client()).await, Ok(7), "still serving");
     let served = s.finish().await;
     assert_eq!(served.stats.requests, 3);
 }
@@ -171,7 +121,7 @@ async fn a_complex_reply_is_taken_apart_and_a_routine_sees_its_request() {
         );
     let s = setup(table);
     let service = s.handle.port_names()[0];
-    let mut reply = bounded(s.client.call(
+    let mut reply = bounded(s.client().call(
         BASE + 1,
         Bytes::copy_from_slice(&9u32.to_ne_bytes()),
         &OOL_AND_PORT_REPLY,
@@ -235,7 +185,7 @@ async fn a_deadline_that_passes_in_the_send_is_a_send_timeout() {
     let faults = s.kernel.faults();
     faults.fill_queue(&server_task, service).unwrap();
     let client =
-        MigClient::new(s.client.server().clone()).with_timeout(Some(Duration::from_millis(100)));
+        MigClient::new(s.client().server().clone()).with_timeout(Some(Duration::from_millis(100)));
     let err = bounded(client.call(BASE, Bytes::new(), &REPLY_40))
         .await
         .unwrap_err();

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use mach_async::mach_sim::{Kernel, Task};
+use mach_async::mig::{MigClient, MigServer, MigServerHandle, Served};
 use mach_async::{ReceiveRight, SendRight, Space};
 
 /// A fresh kernel with a server and a client task.
@@ -108,5 +109,72 @@ pub async fn within<F: std::future::Future>(
     match tokio::time::timeout(limit, fut).await {
         Ok(output) => output,
         Err(_) => panic!("lost: {what} (not within {limit:?})"),
+    }
+}
+
+/// A MIG server serving in the "server" task of a fresh kernel, and a client of it in the
+/// "client" task, connected through the bootstrap service `service`.
+pub struct MigFixture {
+    pub kernel: Kernel,
+    pub client_task: Task,
+    /// `None` once the test dropped it.
+    pub client: Option<MigClient>,
+    pub handle: MigServerHandle,
+    service: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Served>,
+}
+
+/// Registers a port of the server task as `service`, builds the server on it with `make`,
+/// spawns it on the current runtime and gives the client task a `MigClient` of it.
+pub fn mig_fixture(service: &str, make: impl FnOnce(ReceiveRight) -> MigServer) -> MigFixture {
+    let kernel = Kernel::new();
+    let server_task = kernel.task_create("server", 10, 0, 0);
+    let client_task = kernel.task_create("client", 20, 501, 20);
+    let port = ReceiveRight::new_in(&Space::from_task(server_task.clone())).unwrap();
+    kernel
+        .bootstrap()
+        .register(&server_task, service, port.name())
+        .unwrap();
+    let name = kernel.bootstrap().look_up(&client_task, service).unwrap();
+    // SAFETY: look_up just gave the client task this send right.
+    let right = unsafe { SendRight::from_raw_in(&Space::from_task(client_task.clone()), name) };
+    let server = make(port);
+    let handle = server.handle();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(server.serve_until(async move {
+        let _ = stopped.await;
+    }));
+    MigFixture {
+        kernel,
+        client_task,
+        client: Some(MigClient::new(right)),
+        handle,
+        service: service.to_string(),
+        stop,
+        served,
+    }
+}
+
+impl MigFixture {
+    pub fn client(&self) -> &MigClient {
+        self.client.as_ref().expect("client present")
+    }
+
+    /// Stops the server (bounded), releases what it returns and asserts the kernel holds
+    /// nothing any more: how every MIG test ends.
+    pub async fn finish(self) -> Served {
+        drop(self.client);
+        drop(self.handle);
+        let _ = self.stop.send(());
+        let mut served = tokio::time::timeout(std::time::Duration::from_secs(20), self.served)
+            .await
+            .expect("the server stops within 20 s")
+            .unwrap();
+        drop(served.port.take());
+        drop(std::mem::take(&mut served.added));
+        let _ = self.kernel.bootstrap().unregister(&self.service);
+        self.kernel.assert_no_leaks();
+        served
     }
 }
