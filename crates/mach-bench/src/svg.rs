@@ -600,30 +600,34 @@ mod tests {
                 .and_then(|h| h.ratio)
                 .unwrap_or_else(|| panic!("no {label}"))
         };
-        assert!(close(
-            find("delivery latency p50, old/stream"),
-            json_ratio("latency_p50_old_over_stream")
-        ));
-        assert!(close(
-            find("burst throughput, stream/old"),
-            json_ratio("throughput_stream_over_old")
-        ));
-        assert!(close(
-            find("burst throughput, stream/floor"),
-            json_ratio("throughput_stream_over_floor")
-        ));
-        assert!(close(
-            find("memory per idle port, 10000 ports, old/stream"),
-            json_ratio("rss_per_port_old_over_stream")
-        ));
-        assert!(close(
-            find("shutdown, 10000 ports, old/stream"),
-            json_ratio("shutdown_old_over_stream")
-        ));
-        assert!(close(
-            find("RPC, 64 async clients, slow handler, stream/old"),
-            json_ratio("rpc_64_slow_stream_over_old")
-        ));
+        for (label, key) in [
+            (
+                "delivery latency p50, old/stream",
+                "latency_p50_old_over_stream",
+            ),
+            ("burst throughput, stream/old", "throughput_stream_over_old"),
+            (
+                "burst throughput, stream/floor",
+                "throughput_stream_over_floor",
+            ),
+            (
+                "memory per idle port, 10000 ports, old/stream",
+                "rss_per_port_old_over_stream",
+            ),
+            (
+                "shutdown, 10000 ports, old/stream",
+                "shutdown_old_over_stream",
+            ),
+            (
+                "RPC, 64 async clients, slow handler, stream/old",
+                "rpc_64_slow_stream_over_old",
+            ),
+        ] {
+            assert!(
+                close(find(label), json_ratio(key)),
+                "{label} vs ratios.{key}"
+            );
+        }
         assert!(
             (find("delivery latency p50, dispatch/stream")
                 * json_ratio("latency_p50_stream_over_dispatch")
