@@ -33,7 +33,7 @@
 //! the name with `close`, as on NextBSD.
 //!
 //! ```
-//! # #[cfg(not(any(target_os = "freebsd", target_os = "macos")))]
+//! # #[cfg(mach_sim_kernel)]
 //! # fn main() {
 //! use mach_sim_so::{mach_sim_trap_close, mach_sim_trap_syscall, mach_sim_trap_sysctlbyname};
 //!
@@ -56,7 +56,7 @@
 //! assert!(name >= 16, "names start at 16, as NextBSD's descriptors do");
 //! assert_eq!(mach_sim_trap_close(name as i32), 0);
 //! # }
-//! # #[cfg(any(target_os = "freebsd", target_os = "macos"))]
+//! # #[cfg(not(mach_sim_kernel))]
 //! # fn main() {}
 //! ```
 
