@@ -281,6 +281,14 @@ pub fn stream_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, Benc
                 // Declared first, dropped last: the task counts as gone after its stream.
                 let _exit = exit;
                 let mut stream = stream;
+                // The first poll drains at once (rule 6) and counts as a wake-up: let it run
+                // before the task counts as started, so that the idle window, which opens once
+                // every task has started, sees only the wake-ups that come later.
+                match futures::poll!(stream.next()) {
+                    std::task::Poll::Ready(Some(Err(e))) => return Err(e),
+                    std::task::Poll::Ready(None) => return Ok(()),
+                    std::task::Poll::Ready(Some(Ok(_))) | std::task::Poll::Pending => {}
+                }
                 started.fetch_add(1, Ordering::Release);
                 loop {
                     tokio::select! {
