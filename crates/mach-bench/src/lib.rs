@@ -238,7 +238,7 @@ pub fn run_with(
             });
             let stream_teardown = runner
                 .measure(&format!("idle: {n} ports, streams' own teardown"), |env| {
-                    measure::stream::stream_teardown(env, &plan, n)
+                    measure::stream::stream_teardown(env, n)
                 });
             idle.push(IdleRow {
                 ports: n,

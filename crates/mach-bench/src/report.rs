@@ -433,9 +433,7 @@ impl Report {
             met: ge(vs_dispatch_tput, 1.0),
         });
         let p50_at = |pick: fn(&PortsLatency) -> &Option<Samples>, row: Option<&PortsLatency>| {
-            row.and_then(|r| pick(r).as_ref())
-                .and_then(|s| s.percentile_ns(50.0))
-                .map(|ns| ns as f64 / 1e3)
+            row.and_then(|r| p50_us(pick(r)))
         };
         let (first, last) = (self.latency_at_ports.first(), self.latency_at_ports.last());
         let scale = if self.latency_at_ports.len() > 1 {
@@ -547,11 +545,6 @@ impl Report {
                 );
             }
         }
-        let p50 = |s: &Option<Samples>| {
-            s.as_ref()
-                .and_then(|s| s.percentile_ns(50.0))
-                .map(|ns| ns as f64 / 1e3)
-        };
         if let (Some(first), Some(last)) =
             (self.latency_at_ports.first(), self.latency_at_ports.last())
         {
@@ -560,7 +553,7 @@ impl Report {
                     "delivery latency p50, {} registered, dispatch/stream",
                     ports(last.ports)
                 ),
-                ratio(p50(&last.dispatch), p50(&last.stream)),
+                ratio(p50_us(&last.dispatch), p50_us(&last.stream)),
                 None,
             );
             if self.latency_at_ports.len() > 1 {
@@ -570,7 +563,7 @@ impl Report {
                         ports(last.ports),
                         ports(first.ports)
                     ),
-                    ratio(p50(&last.stream), p50(&first.stream)),
+                    ratio(p50_us(&last.stream), p50_us(&first.stream)),
                     Some((
                         "stream p50 latency at 10,000 ports / at 1 port ≤ 1.2",
                         Threshold::at_most(1.2),
@@ -799,10 +792,7 @@ impl Report {
                 } else {
                     &row.dispatch
                 };
-                let p50 = samples
-                    .as_ref()
-                    .and_then(|s| s.percentile_ns(50.0))
-                    .map(|ns| ns as f64 / 1e3);
+                let p50 = p50_us(samples);
                 at_ports.push((format!("{side}_{}", row.ports), Json::opt(p50)));
                 if i + 1 == self.latency_at_ports.len() && row.ports != 10_000 {
                     at_ports.push((format!("{side}_10000"), Json::opt(p50)));
@@ -810,11 +800,7 @@ impl Report {
             }
         }
         if let Some(row) = self.latency_at_ports.last() {
-            let p50 = row
-                .stream_one_port
-                .as_ref()
-                .and_then(|s| s.percentile_ns(50.0))
-                .map(|ns| ns as f64 / 1e3);
+            let p50 = p50_us(&row.stream_one_port);
             at_ports.push((format!("stream_{}_one_port", row.ports), Json::opt(p50)));
         }
         let latency_at_ports = Json::Obj(at_ports);
@@ -1086,12 +1072,7 @@ impl Report {
         rows.push(lat("p99", 99.0));
         rows.push(lat("max", 100.0));
         for row in &self.latency_at_ports {
-            let p50 = |s: &Option<Samples>| {
-                s.as_ref()
-                    .and_then(|s| s.percentile_ns(50.0))
-                    .map(|ns| ns as f64 / 1e3)
-            };
-            let (d, s) = (p50(&row.dispatch), p50(&row.stream));
+            let (d, s) = (p50_us(&row.dispatch), p50_us(&row.stream));
             rows.push([
                 format!("delivery latency p50, {} registered", ports(row.ports)),
                 String::new(),
@@ -1101,7 +1082,7 @@ impl Report {
                 format!("dispatch/stream {}", fmt_ratio(ratio(d, s))),
             ]);
             if row.stream_one_port.is_some() {
-                let one = p50(&row.stream_one_port);
+                let one = p50_us(&row.stream_one_port);
                 rows.push([
                     format!(
                         "delivery latency p50, {} registered, all to one",
@@ -1439,6 +1420,14 @@ pub fn ports(n: usize) -> String {
     } else {
         format!("{n} ports")
     }
+}
+
+/// The median of `samples` in µs, when measured.
+fn p50_us(samples: &Option<Samples>) -> Option<f64> {
+    samples
+        .as_ref()
+        .and_then(|s| s.percentile_ns(50.0))
+        .map(|ns| ns as f64 / 1e3)
 }
 
 /// A ratio as `1.23×`; `n/a` when it has no meaning.

@@ -318,11 +318,11 @@ fn old_server_loop(
         // check), never retried.
         let _ = raw.send(&mut reply, Some(200));
     }
-    let cpu = match (cpu_start, crate::sysinfo::thread_cpu_time()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => Duration::ZERO,
-    };
-    Ok(ServerCpu { requests, cpu })
+    Ok(ServerCpu::between(
+        requests,
+        cpu_start,
+        crate::sysinfo::thread_cpu_time(),
+    ))
 }
 
 /// Requests per second of `ipconfig-rpc`'s async server on one event thread.
@@ -357,13 +357,7 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     });
     let served = futures::executor::block_on(server.close());
     drop(send);
-    let cpu = ServerCpu {
-        requests: served.stats.requests,
-        cpu: match (cpu_start, event_thread_cpu(&ev)) {
-            (Some(a), Some(b)) => b.saturating_sub(a),
-            _ => Duration::ZERO,
-        },
-    };
+    let cpu = ServerCpu::between(served.stats.requests, cpu_start, event_thread_cpu(&ev));
     drop(served);
     drop(ev);
     outcome.map(|o| RpcOutcome {
@@ -506,6 +500,16 @@ struct ServerCpu {
 }
 
 impl ServerCpu {
+    /// `requests` served while a thread's CPU clock went from `start` to `end` (both read with
+    /// [`crate::sysinfo::thread_cpu_time`] on that thread; zero when either read failed).
+    fn between(requests: u64, start: Option<Duration>, end: Option<Duration>) -> ServerCpu {
+        let cpu = match (start, end) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        };
+        ServerCpu { requests, cpu }
+    }
+
     fn per_request_us(self) -> Option<f64> {
         (self.requests > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.requests as f64)
     }

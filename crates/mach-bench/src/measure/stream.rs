@@ -370,8 +370,7 @@ pub fn stream_idle(env: &Env, plan: &Plan, n: usize) -> Result<IdleFigures, Benc
 /// and no stop signal to deliver. This is the cost of the per-stream kernel objects that
 /// native-filter.md §5 rules 1 and 20–23 require (a private kqueue, its registration with the
 /// runtime, a port set, the port); no shutdown of `n` streams can take less.
-pub fn stream_teardown(env: &Env, plan: &Plan, n: usize) -> Result<Duration, BenchError> {
-    let _ = plan;
+pub fn stream_teardown(env: &Env, n: usize) -> Result<Duration, BenchError> {
     let ev = EventThread::start("stream-events")?;
     let space = env.space().clone();
     ev.run(async move {
