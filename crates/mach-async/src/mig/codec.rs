@@ -160,6 +160,24 @@ pub fn simple_reply(request: &mach_msg_header_t, outs: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The body (everything after the header) of a reply carrying `code`: NDR, then `RetCode`,
+/// then `outs` (already padded to a multiple of 4; empty for an error reply). A server that
+/// builds its reply as a message fills the header in from the request's reply right.
+///
+/// # Panics
+/// If `outs.len()` is not a multiple of 4 (MIG messages always are).
+pub fn reply_body(code: kern_return_t, outs: &[u8]) -> Vec<u8> {
+    assert!(
+        outs.len() % 4 == 0,
+        "MIG reply bodies are padded to 4 bytes"
+    );
+    let mut body = Vec::with_capacity(SIMPLE_REPLY_OUTS_OFFSET - HEADER_SIZE + outs.len());
+    body.extend_from_slice(&NDR_BYTES);
+    body.extend_from_slice(&code.to_ne_bytes());
+    body.extend_from_slice(outs);
+    body
+}
+
 /// Offset of the trailer of a message of `msgh_size` bytes: `(msgh_size + 3) & ~3`.
 pub const fn trailer_offset(msgh_size: mach_msg_size_t) -> usize {
     walign(msgh_size) as usize
@@ -245,6 +263,26 @@ mod tests {
         assert_eq!(&bytes[24..32], &NDR_BYTES);
         assert_eq!(read_i32(&bytes, 32), Some(0));
         assert_eq!(read_i32(&bytes, 36), Some(3));
+    }
+
+    #[test]
+    fn reply_body_is_the_reply_after_its_header() {
+        let request = received_request(20001);
+        assert_eq!(
+            reply_body(MIG_BAD_ID, &[]),
+            error_reply(&request, MIG_BAD_ID)[HEADER_SIZE..]
+        );
+        let outs = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            reply_body(0, &outs),
+            simple_reply(&request, &outs)[HEADER_SIZE..]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "padded to 4 bytes")]
+    fn reply_body_refuses_unpadded_outs() {
+        reply_body(0, &[1, 2, 3]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ use tokio::task::JoinSet;
 
 use crate::message::{Message, MessageBuilder, PortSlot};
 use crate::mig::check::{check_request, CheckedRequest, RequestShape};
-use crate::mig::codec::{error_reply, read_u32, reply_id, simple_reply, HEADER_SIZE};
+use crate::mig::codec::{read_u32, reply_body, reply_id};
 use crate::mig::error::MigError;
 use crate::mig::view::{received_bytes, received_header};
 use crate::rights::{PortRight, ReceiveRight, SendOnceRight};
@@ -772,9 +772,8 @@ fn finish(
     let reply_right = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     match outcome {
         RoutineOutcome::Reply(outs) => {
-            let reply = simple_reply(header, &outs);
             let msg = MessageBuilder::new(reply_id(header.msgh_id))
-                .body(Bytes::copy_from_slice(&reply[HEADER_SIZE..]))
+                .body(Bytes::from(reply_body(KERN_SUCCESS, &outs)))
                 .build();
             reply_now(counters, reply_right, msg, false)
         }
@@ -803,11 +802,11 @@ fn finish(
     }
 }
 
-/// The 36-byte error reply to `request` carrying `code`.
+/// The 36-byte error reply to `request` carrying `code` (the layout of
+/// [`crate::mig::codec::error_reply`]; the header comes from the reply right).
 fn error_message(request: &mach_msg_header_t, code: kern_return_t) -> Message {
-    let reply = error_reply(request, code);
     MessageBuilder::new(reply_id(request.msgh_id))
-        .body(Bytes::copy_from_slice(&reply[HEADER_SIZE..]))
+        .body(Bytes::from(reply_body(code, &[])))
         .build()
 }
 
