@@ -312,6 +312,10 @@ pub fn run_with(
                         old: old.and_then(|o| o.server_cpu_us),
                         stream: stream.and_then(|o| o.server_cpu_us),
                     },
+                    server_kernel_calls: Pair {
+                        old: old.and_then(|o| o.server_kernel_calls),
+                        stream: stream.and_then(|o| o.server_kernel_calls),
+                    },
                 });
             }
         }

@@ -107,6 +107,9 @@ pub struct RpcRow {
     /// CPU time of the server's thread per request, µs (see
     /// `measure::rpc::RpcOutcome::server_cpu_us`).
     pub server_cpu_us: Pair,
+    /// Kernel calls of the server's thread per request (simulated kernel only; see
+    /// `measure::rpc::RpcOutcome::server_kernel_calls`).
+    pub server_kernel_calls: Pair,
 }
 
 /// Everything one run measured.
@@ -851,6 +854,8 @@ impl Report {
         let rpc_retries = rpc_of(ClientKind::Threads, |r| r.send_retries);
         let rpc_cpu = rpc_of(ClientKind::Async, |r| r.server_cpu_us);
         let rpc_cpu_threads = rpc_of(ClientKind::Threads, |r| r.server_cpu_us);
+        let rpc_calls = rpc_of(ClientKind::Async, |r| r.server_kernel_calls);
+        let rpc_calls_threads = rpc_of(ClientKind::Threads, |r| r.server_kernel_calls);
 
         let shut_pair = self.idle_pair(largest, shut_f);
         let ratios = Json::obj([
@@ -1032,6 +1037,11 @@ impl Report {
             (
                 "rpc_server_cpu_us_per_request_c_stub_threads",
                 rpc_cpu_threads,
+            ),
+            ("rpc_server_kernel_calls_per_request", rpc_calls),
+            (
+                "rpc_server_kernel_calls_per_request_c_stub_threads",
+                rpc_calls_threads,
             ),
             ("latency_at_ports_us", latency_at_ports),
             ("ratios", ratios),
@@ -1273,6 +1283,34 @@ impl Report {
                 format!(
                     "old/stream {}",
                     fmt_ratio(ratio(r.server_cpu_us.old, r.server_cpu_us.stream))
+                ),
+            ]);
+        }
+        let calls = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}"));
+        for r in self.rpc.iter().filter(|r| !r.slow) {
+            if r.server_kernel_calls.old.is_none() && r.server_kernel_calls.stream.is_none() {
+                continue;
+            }
+            rows.push([
+                format!(
+                    "  server kernel calls per request, {} {}{}",
+                    r.clients,
+                    match r.client {
+                        ClientKind::Async => "async client",
+                        ClientKind::Threads => "C-stub thread",
+                    },
+                    if r.clients == 1 { "" } else { "s" },
+                ),
+                calls(r.server_kernel_calls.old),
+                String::new(),
+                calls(r.server_kernel_calls.stream),
+                String::new(),
+                format!(
+                    "old/stream {}",
+                    fmt_ratio(ratio(
+                        r.server_kernel_calls.old,
+                        r.server_kernel_calls.stream
+                    ))
                 ),
             ]);
         }
@@ -1583,6 +1621,10 @@ pub(crate) mod tests {
                         old: Some(12.0),
                         stream: Some(8.0),
                     },
+                    server_kernel_calls: Pair {
+                        old: Some(2.0),
+                        stream: Some(4.0),
+                    },
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1595,6 +1637,7 @@ pub(crate) mod tests {
                     send_retries: Pair::default(),
                     handler_us: Pair::default(),
                     server_cpu_us: Pair::default(),
+                    server_kernel_calls: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1607,6 +1650,7 @@ pub(crate) mod tests {
                     send_retries: Pair::default(),
                     handler_us: Pair::default(),
                     server_cpu_us: Pair::default(),
+                    server_kernel_calls: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Async,
@@ -1622,6 +1666,7 @@ pub(crate) mod tests {
                         stream: Some(1_070.0),
                     },
                     server_cpu_us: Pair::default(),
+                    server_kernel_calls: Pair::default(),
                 },
                 RpcRow {
                     client: ClientKind::Threads,
@@ -1640,6 +1685,7 @@ pub(crate) mod tests {
                         stream: Some(1_080.0),
                     },
                     server_cpu_us: Pair::default(),
+                    server_kernel_calls: Pair::default(),
                 },
             ],
             demo: Vec::new(),
@@ -1835,6 +1881,9 @@ pub(crate) mod tests {
         assert_eq!(v["rpc_handler_us"]["requested"], 1_000.0);
         assert_eq!(v["rpc_server_cpu_us_per_request"]["old_1"], 12.0);
         assert_eq!(v["rpc_server_cpu_us_per_request"]["stream_1"], 8.0);
+        assert_eq!(v["rpc_server_kernel_calls_per_request"]["old_1"], 2.0);
+        assert_eq!(v["rpc_server_kernel_calls_per_request"]["stream_1"], 4.0);
+        assert!(v["rpc_server_kernel_calls_per_request_c_stub_threads"]["old_1"].is_null());
         assert!(v["rpc_server_cpu_us_per_request_c_stub_threads"]["old_1"].is_null());
     }
 

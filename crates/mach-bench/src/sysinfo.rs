@@ -81,6 +81,20 @@ pub fn thread_cpu_time() -> Option<std::time::Duration> {
     (rc == 0).then(|| std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
+/// Times the calling thread has entered the kernel the bench runs on (every trap, a
+/// send-and-receive `mach_msg` twice), where the backend can count them: the simulated kernel
+/// does (`mach_sim::thread_kernel_entries`); on a native kernel it is `None`.
+pub fn thread_kernel_calls() -> Option<u64> {
+    #[cfg(mach_backend = "sim")]
+    {
+        Some(mach_sim::thread_kernel_entries())
+    }
+    #[cfg(not(mach_backend = "sim"))]
+    {
+        None
+    }
+}
+
 /// Number of CPUs this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -105,6 +105,14 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
             &["old_1", "stream_1", "old_64", "stream_64"],
         ),
         (
+            "rpc_server_kernel_calls_per_request",
+            &["old_1", "stream_1", "old_64", "stream_64"],
+        ),
+        (
+            "rpc_server_kernel_calls_per_request_c_stub_threads",
+            &["old_1", "stream_1", "old_64", "stream_64"],
+        ),
+        (
             "rpc_per_s",
             &[
                 "old_1",
@@ -201,6 +209,24 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     for key in ["old_1", "stream_1", "old_64", "stream_64"] {
         let us = num(&v, "rpc_server_cpu_us_per_request", key);
         assert!(us > 0.0, "rpc_server_cpu_us_per_request.{key} = {us}");
+    }
+
+    // Kernel calls per request, counted by the simulated kernel: the old loop makes one receive
+    // and one send per request (plus the rare 500 ms timeout and the final wake-up); the async
+    // server at least as many, and for a lone client exactly the four of a wake-up (consume,
+    // receive, the closing empty receive, the reply). A call added to either path fails here.
+    for keys in [
+        "rpc_server_kernel_calls_per_request",
+        "rpc_server_kernel_calls_per_request_c_stub_threads",
+    ] {
+        for key in ["old_1", "old_64"] {
+            let calls = num(&v, keys, key);
+            assert!((2.0..2.5).contains(&calls), "{keys}.{key} = {calls}");
+        }
+        let one = num(&v, keys, "stream_1");
+        assert!((3.9..4.5).contains(&one), "{keys}.stream_1 = {one}");
+        let many = num(&v, keys, "stream_64");
+        assert!((2.0..4.5).contains(&many), "{keys}.stream_64 = {many}");
     }
 
     // RPC: every configuration answered, through the old loop and the async server alike, to

@@ -120,6 +120,16 @@ pub(crate) struct SendWaiter {
     pub granted: bool,
 }
 
+thread_local! {
+    /// Kernel entries of this thread ([`crate::thread_kernel_entries`]).
+    static KERNEL_ENTRIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Kernel entries made by the calling thread so far ([`crate::thread_kernel_entries`]).
+pub(crate) fn thread_kernel_entries() -> u64 {
+    KERNEL_ENTRIES.with(std::cell::Cell::get)
+}
+
 /// The shared part of a [`crate::Kernel`] handle.
 pub(crate) struct Shared {
     pub config: KernelConfig,
@@ -142,6 +152,7 @@ impl Shared {
     /// Locks the state. Every unlock wakes the threads blocked in `kevent` (they re-check their
     /// queue) and the `mach_msg` waiters marked with [`State::wake`] during the call.
     pub(crate) fn lock(&self) -> Locked<'_> {
+        KERNEL_ENTRIES.with(|n| n.set(n.get() + 1));
         let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         Locked {
             guard: Some(guard),

@@ -263,6 +263,7 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
     let cpu = served?;
     outcome.map(|o| RpcOutcome {
         server_cpu_us: cpu.per_request_us(),
+        server_kernel_calls: cpu.kernel_calls_per_request(),
         ..o
     })
 }
@@ -275,7 +276,7 @@ fn old_server_loop(
     delay: Option<Duration>,
     times: &HandlerTimes,
 ) -> Result<ServerCpu, BenchError> {
-    let cpu_start = crate::sysinfo::thread_cpu_time();
+    let start = ThreadCost::now();
     let mut requests = 0u64;
     let mut request = MsgBuffer::with_capacity(4096);
     while !stop.load(Ordering::Acquire) {
@@ -318,11 +319,7 @@ fn old_server_loop(
         // check), never retried.
         let _ = raw.send(&mut reply, Some(200));
     }
-    Ok(ServerCpu::between(
-        requests,
-        cpu_start,
-        crate::sysinfo::thread_cpu_time(),
-    ))
+    Ok(ServerCpu::between(requests, start, ThreadCost::now()))
 }
 
 /// Requests per second of `ipconfig-rpc`'s async server on one event thread.
@@ -334,13 +331,10 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
         Some(_) => Some(Arc::new(ServiceTimer::start()?)),
         None => None,
     };
-    // The event thread runs nothing but this server: its CPU time is the server's.
-    let event_thread_cpu = |ev: &EventThread| {
-        ev.run(async { crate::sysinfo::thread_cpu_time() })
-            .ok()
-            .flatten()
-    };
-    let cpu_start = event_thread_cpu(&ev);
+    // The event thread runs nothing but this server: its costs are the server's.
+    let event_thread_cost =
+        |ev: &EventThread| ev.run(async { ThreadCost::now() }).unwrap_or_default();
+    let start = event_thread_cost(&ev);
     let server = {
         let _entered = ev.handle().enter();
         IpconfigServer::new(BenchHandler {
@@ -357,11 +351,12 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     });
     let served = futures::executor::block_on(server.close());
     drop(send);
-    let cpu = ServerCpu::between(served.stats.requests, cpu_start, event_thread_cpu(&ev));
+    let cpu = ServerCpu::between(served.stats.requests, start, event_thread_cost(&ev));
     drop(served);
     drop(ev);
     outcome.map(|o| RpcOutcome {
         server_cpu_us: cpu.per_request_us(),
+        server_kernel_calls: cpu.kernel_calls_per_request(),
         ..o
     })
 }
@@ -439,6 +434,7 @@ pub fn drive_async_clients(
         send_retries: None,
         handler_us: None,
         server_cpu_us: None,
+        server_kernel_calls: None,
     })
 }
 
@@ -490,28 +486,64 @@ pub struct RpcOutcome {
     /// thread, which runs nothing else). Unlike the rate, it barely moves with the machine's
     /// load, so it is the figure that compares the two servers' own work.
     pub server_cpu_us: Option<f64>,
+    /// Kernel calls of the server's thread per request served, over the whole serve (counted
+    /// by the simulated kernel, `None` on a native one): what each design asks of the kernel
+    /// per request, exactly, whatever the machine's load.
+    pub server_kernel_calls: Option<f64>,
 }
 
-/// CPU time a server thread used, and the requests it served meanwhile.
+/// What a thread has used so far: its CPU clock ([`crate::sysinfo::thread_cpu_time`]) and its
+/// kernel calls ([`crate::sysinfo::thread_kernel_calls`]), each `None` where it cannot be read.
+#[derive(Clone, Copy, Debug, Default)]
+struct ThreadCost {
+    cpu: Option<Duration>,
+    kernel_calls: Option<u64>,
+}
+
+impl ThreadCost {
+    /// The calling thread's.
+    fn now() -> ThreadCost {
+        ThreadCost {
+            cpu: crate::sysinfo::thread_cpu_time(),
+            kernel_calls: crate::sysinfo::thread_kernel_calls(),
+        }
+    }
+}
+
+/// What a server thread used, and the requests it served meanwhile.
 #[derive(Clone, Copy, Debug, Default)]
 struct ServerCpu {
     requests: u64,
     cpu: Duration,
+    kernel_calls: Option<u64>,
 }
 
 impl ServerCpu {
-    /// `requests` served while a thread's CPU clock went from `start` to `end` (both read with
-    /// [`crate::sysinfo::thread_cpu_time`] on that thread; zero when either read failed).
-    fn between(requests: u64, start: Option<Duration>, end: Option<Duration>) -> ServerCpu {
-        let cpu = match (start, end) {
+    /// `requests` served while a thread went from `start` to `end` (both read on that thread;
+    /// no CPU time when either clock read failed).
+    fn between(requests: u64, start: ThreadCost, end: ThreadCost) -> ServerCpu {
+        let cpu = match (start.cpu, end.cpu) {
             (Some(a), Some(b)) => b.saturating_sub(a),
             _ => Duration::ZERO,
         };
-        ServerCpu { requests, cpu }
+        let kernel_calls = match (start.kernel_calls, end.kernel_calls) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        ServerCpu {
+            requests,
+            cpu,
+            kernel_calls,
+        }
     }
 
     fn per_request_us(self) -> Option<f64> {
         (self.requests > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.requests as f64)
+    }
+
+    fn kernel_calls_per_request(self) -> Option<f64> {
+        let calls = self.kernel_calls?;
+        (self.requests > 0).then(|| calls as f64 / self.requests as f64)
     }
 }
 
@@ -528,12 +560,17 @@ pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
         .reduce(|a, b| a + b);
     let handler: Vec<f64> = outcomes.iter().filter_map(|o| o.handler_us).collect();
     let cpu: Vec<f64> = outcomes.iter().filter_map(|o| o.server_cpu_us).collect();
+    let calls: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| o.server_kernel_calls)
+        .collect();
     Some(RpcOutcome {
         rate: mid.rate,
         send_retries: retries,
         handler_us: (!handler.is_empty())
             .then(|| handler.iter().sum::<f64>() / handler.len() as f64),
         server_cpu_us: crate::stats::median(&cpu),
+        server_kernel_calls: crate::stats::median(&calls),
     })
 }
 
@@ -597,6 +634,7 @@ pub fn drive_clients(
         send_retries: Some(retries),
         handler_us: None,
         server_cpu_us: None,
+        server_kernel_calls: None,
     })
 }
 
@@ -664,6 +702,7 @@ mod tests {
             send_retries: retries,
             handler_us: None,
             server_cpu_us: None,
+            server_kernel_calls: None,
         }
     }
 
