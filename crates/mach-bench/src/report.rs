@@ -1244,10 +1244,11 @@ impl Report {
                 format!("stream/old {}", fmt_ratio(ratio(r.rate.stream, r.rate.old))),
             ]);
         }
-        for r in self.rpc.iter().filter(|r| r.slow) {
-            rows.push([
+        // The detail rows under the RPC rates: one per configuration, labelled by its clients.
+        let detail = |what: &str, r: &RpcRow, old: String, stream: String, ratio: String| {
+            [
                 format!(
-                    "  handler's actual time per call, {} {}{}",
+                    "  {what}, {} {}{}",
                     r.clients,
                     match r.client {
                         ClientKind::Async => "async client",
@@ -1255,64 +1256,51 @@ impl Report {
                     },
                     if r.clients == 1 { "" } else { "s" },
                 ),
+                old,
+                String::new(),
+                stream,
+                String::new(),
+                ratio,
+            ]
+        };
+        for r in self.rpc.iter().filter(|r| r.slow) {
+            rows.push(detail(
+                "handler's actual time per call",
+                r,
                 fmt_us(r.handler_us.old),
-                String::new(),
                 fmt_us(r.handler_us.stream),
-                String::new(),
                 format!(
                     "stream/old {}",
                     fmt_ratio(ratio(r.handler_us.stream, r.handler_us.old))
                 ),
-            ]);
+            ));
         }
         for r in self.rpc.iter().filter(|r| !r.slow) {
-            rows.push([
-                format!(
-                    "  server CPU per request, {} {}{}",
-                    r.clients,
-                    match r.client {
-                        ClientKind::Async => "async client",
-                        ClientKind::Threads => "C-stub thread",
-                    },
-                    if r.clients == 1 { "" } else { "s" },
-                ),
+            rows.push(detail(
+                "server CPU per request",
+                r,
                 fmt_us(r.server_cpu_us.old),
-                String::new(),
                 fmt_us(r.server_cpu_us.stream),
-                String::new(),
                 format!(
                     "old/stream {}",
                     fmt_ratio(ratio(r.server_cpu_us.old, r.server_cpu_us.stream))
                 ),
-            ]);
+            ));
         }
         let calls = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}"));
-        for r in self.rpc.iter().filter(|r| !r.slow) {
-            if r.server_kernel_calls.old.is_none() && r.server_kernel_calls.stream.is_none() {
-                continue;
-            }
-            rows.push([
-                format!(
-                    "  server kernel calls per request, {} {}{}",
-                    r.clients,
-                    match r.client {
-                        ClientKind::Async => "async client",
-                        ClientKind::Threads => "C-stub thread",
-                    },
-                    if r.clients == 1 { "" } else { "s" },
-                ),
-                calls(r.server_kernel_calls.old),
-                String::new(),
-                calls(r.server_kernel_calls.stream),
-                String::new(),
-                format!(
-                    "old/stream {}",
-                    fmt_ratio(ratio(
-                        r.server_kernel_calls.old,
-                        r.server_kernel_calls.stream
-                    ))
-                ),
-            ]);
+        let counted = |r: &&RpcRow| {
+            !r.slow
+                && (r.server_kernel_calls.old.is_some() || r.server_kernel_calls.stream.is_some())
+        };
+        for r in self.rpc.iter().filter(counted) {
+            let (old, stream) = (r.server_kernel_calls.old, r.server_kernel_calls.stream);
+            rows.push(detail(
+                "server kernel calls per request",
+                r,
+                calls(old),
+                calls(stream),
+                format!("old/stream {}", fmt_ratio(ratio(old, stream))),
+            ));
         }
         rows
     }
@@ -2019,6 +2007,13 @@ pub(crate) mod tests {
         assert!(text.contains("not measured:\n  - demo: scnotify not built"));
         assert!(text
             .contains("64 C-stub threads, slow handler: 12 (old) / 0 (async) client sends waited"));
+        // Kernel calls are a row only where the backend counted them (one configuration here).
+        assert_eq!(
+            text.matches("server kernel calls per request").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("old/stream 0.50×"));
         let md = r.render_markdown();
         assert!(md.contains("|---|---:|---:|---:|---:|---|"));
         assert_eq!(md.matches("\n| ").count(), r.rows().len() + 1);
