@@ -211,22 +211,24 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
         assert!(us > 0.0, "rpc_server_cpu_us_per_request.{key} = {us}");
     }
 
-    // Kernel calls per request, counted by the simulated kernel: the old loop makes one receive
-    // and one send per request (plus the rare 500 ms timeout and the final wake-up); the async
-    // server at least as many, and for a lone client exactly the four of a wake-up (consume,
-    // receive, the closing empty receive, the reply). A call added to either path fails here.
+    // Kernel calls per request, counted by the simulated kernel over the whole serve (so a
+    // serve's start and end add a few calls, spread over its requests): the old loop makes one
+    // receive and one send per request; the async server at least as many, and for a lone
+    // client at least the four of a wake-up (consume, receive, the closing empty receive, the
+    // reply), which it cannot share with another request. One more call per request on
+    // either path crosses the upper bounds.
     for keys in [
         "rpc_server_kernel_calls_per_request",
         "rpc_server_kernel_calls_per_request_c_stub_threads",
     ] {
         for key in ["old_1", "old_64"] {
             let calls = num(&v, keys, key);
-            assert!((2.0..2.5).contains(&calls), "{keys}.{key} = {calls}");
+            assert!((2.0..3.0).contains(&calls), "{keys}.{key} = {calls}");
         }
         let one = num(&v, keys, "stream_1");
-        assert!((3.9..4.5).contains(&one), "{keys}.stream_1 = {one}");
+        assert!((3.99..5.0).contains(&one), "{keys}.stream_1 = {one}");
         let many = num(&v, keys, "stream_64");
-        assert!((2.0..4.5).contains(&many), "{keys}.stream_64 = {many}");
+        assert!((2.0..5.0).contains(&many), "{keys}.stream_64 = {many}");
     }
 
     // RPC: every configuration answered, through the old loop and the async server alike, to
