@@ -260,10 +260,10 @@ pub fn old_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutcome
         .map_err(|_| BenchError::Stream("old server thread panicked".into()))?;
     drop(send);
     drop(port);
-    let cpu = served?;
+    let cost = served?;
     outcome.map(|o| RpcOutcome {
-        server_cpu_us: cpu.per_request_us(),
-        server_kernel_calls: cpu.kernel_calls_per_request(),
+        server_cpu_us: cost.per_request_us(),
+        server_kernel_calls: cost.kernel_calls_per_request(),
         ..o
     })
 }
@@ -275,7 +275,7 @@ fn old_server_loop(
     stop: &AtomicBool,
     delay: Option<Duration>,
     times: &HandlerTimes,
-) -> Result<ServerCpu, BenchError> {
+) -> Result<ServerCost, BenchError> {
     let start = ThreadCost::now();
     let mut requests = 0u64;
     let mut request = MsgBuffer::with_capacity(4096);
@@ -319,7 +319,7 @@ fn old_server_loop(
         // check), never retried.
         let _ = raw.send(&mut reply, Some(200));
     }
-    Ok(ServerCpu::between(requests, start, ThreadCost::now()))
+    Ok(ServerCost::between(requests, start, ThreadCost::now()))
 }
 
 /// Requests per second of `ipconfig-rpc`'s async server on one event thread.
@@ -351,12 +351,12 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     });
     let served = futures::executor::block_on(server.close());
     drop(send);
-    let cpu = ServerCpu::between(served.stats.requests, start, event_thread_cost(&ev));
+    let cost = ServerCost::between(served.stats.requests, start, event_thread_cost(&ev));
     drop(served);
     drop(ev);
     outcome.map(|o| RpcOutcome {
-        server_cpu_us: cpu.per_request_us(),
-        server_kernel_calls: cpu.kernel_calls_per_request(),
+        server_cpu_us: cost.per_request_us(),
+        server_kernel_calls: cost.kernel_calls_per_request(),
         ..o
     })
 }
@@ -512,16 +512,16 @@ impl ThreadCost {
 
 /// What a server thread used, and the requests it served meanwhile.
 #[derive(Clone, Copy, Debug, Default)]
-struct ServerCpu {
+struct ServerCost {
     requests: u64,
     cpu: Duration,
     kernel_calls: Option<u64>,
 }
 
-impl ServerCpu {
+impl ServerCost {
     /// `requests` served while a thread went from `start` to `end` (both read on that thread;
     /// no CPU time when either clock read failed).
-    fn between(requests: u64, start: ThreadCost, end: ThreadCost) -> ServerCpu {
+    fn between(requests: u64, start: ThreadCost, end: ThreadCost) -> ServerCost {
         let cpu = match (start.cpu, end.cpu) {
             (Some(a), Some(b)) => b.saturating_sub(a),
             _ => Duration::ZERO,
@@ -530,7 +530,7 @@ impl ServerCpu {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
         };
-        ServerCpu {
+        ServerCost {
             requests,
             cpu,
             kernel_calls,
@@ -548,8 +548,8 @@ impl ServerCpu {
 }
 
 /// The repeat with the median rate (the upper median of an even count), with the send retries
-/// of all repeats added up, the handler times averaged and the median of the server CPU times
-/// per request; `None` when no repeat succeeded.
+/// of all repeats added up, the handler times averaged and the medians of the server's CPU time
+/// and kernel calls per request; `None` when no repeat succeeded.
 pub fn median(outcomes: &[RpcOutcome]) -> Option<RpcOutcome> {
     let mut sorted = outcomes.to_vec();
     sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
