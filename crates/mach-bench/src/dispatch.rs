@@ -249,6 +249,18 @@ pub struct DispatchCounters {
     pub cancelled: AtomicU64,
     /// When the last cancel handler ran.
     pub last_cancel: Mutex<Option<std::time::Instant>>,
+    /// Kernel calls of the manager and the workers, each adding its own as it exits (only
+    /// where the backend counts them: see [`crate::sysinfo::thread_kernel_calls`]).
+    pub kernel_calls: AtomicU64,
+}
+
+impl DispatchCounters {
+    /// Adds the calling thread's kernel calls since `start`.
+    fn add_kernel_calls_since(&self, start: Option<u64>) {
+        if let Some(calls) = crate::measure::kernel_calls_since(start) {
+            self.kernel_calls.fetch_add(calls, Ordering::Relaxed);
+        }
+    }
 }
 
 struct Shared {
@@ -259,7 +271,7 @@ struct Shared {
     queue: Mutex<VecDeque<Job>>,
     ready: Condvar,
     stopping: AtomicBool,
-    counters: DispatchCounters,
+    counters: Arc<DispatchCounters>,
     first_error: Mutex<Option<BenchError>>,
 }
 
@@ -327,7 +339,7 @@ impl DispatchRuntime {
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
             stopping: AtomicBool::new(false),
-            counters: DispatchCounters::default(),
+            counters: Arc::default(),
             first_error: Mutex::new(None),
         });
         let mut rt = DispatchRuntime {
@@ -339,14 +351,22 @@ impl DispatchRuntime {
         rt.threads.push(
             std::thread::Builder::new()
                 .name("dispatch-manager".into())
-                .spawn(move || manager(&s))?,
+                .spawn(move || {
+                    let start = crate::sysinfo::thread_kernel_calls();
+                    manager(&s);
+                    s.counters.add_kernel_calls_since(start);
+                })?,
         );
         for _ in 0..WORKERS {
             let s = shared.clone();
             rt.threads.push(
                 std::thread::Builder::new()
                     .name("dispatch-worker".into())
-                    .spawn(move || worker(&s))?,
+                    .spawn(move || {
+                        let start = crate::sysinfo::thread_kernel_calls();
+                        worker(&s);
+                        s.counters.add_kernel_calls_since(start);
+                    })?,
             );
         }
         Ok(rt)
@@ -397,7 +417,7 @@ impl DispatchRuntime {
     }
 
     /// The runtime's counters.
-    pub fn counters(&self) -> &DispatchCounters {
+    pub fn counters(&self) -> &Arc<DispatchCounters> {
         &self.shared.counters
     }
 

@@ -184,12 +184,14 @@ pub fn run_with(
     let mut throughput_queue_limited = Pair::default();
     let (mut throughput_dispatch, mut throughput_queue_limited_dispatch) = (None, None);
     let mut throughput_floor = None;
+    let mut receiver_calls = report::ReceiverCalls::default();
+    let mut receiver_calls_queue_limited = report::ReceiverCalls::default();
     if runner.group(opts, Group::Throughput) {
         use measure::BurstSender::{QueueLimited, Unthrottled};
         // Each design's figure is the median of `throughput_repeats` bursts, the designs
         // interleaved so that a slow spell of the machine hits all of them alike.
-        let mut burst: [Vec<f64>; 4] = Default::default();
-        let mut limited: [Vec<f64>; 3] = Default::default();
+        let mut burst: [Vec<measure::Throughput>; 4] = Default::default();
+        let mut limited: [Vec<measure::Throughput>; 3] = Default::default();
         for _ in 0..plan.throughput_repeats.max(1) {
             burst[0].extend(runner.measure("burst throughput: old loop", |env| {
                 measure::old::old_throughput(env, &plan, Unthrottled)
@@ -215,13 +217,36 @@ pub fn run_with(
                 measure::stream::stream_throughput(env, &plan, QueueLimited)
             }));
         }
-        throughput.old = stats::median(&burst[0]);
-        throughput_dispatch = stats::median(&burst[1]);
-        throughput.stream = stats::median(&burst[2]);
-        throughput_floor = stats::median(&burst[3]);
-        throughput_queue_limited.old = stats::median(&limited[0]);
-        throughput_queue_limited_dispatch = stats::median(&limited[1]);
-        throughput_queue_limited.stream = stats::median(&limited[2]);
+        // The median rate, and the median of the kernel calls per message, of each design.
+        let rate = |v: &[measure::Throughput]| {
+            stats::median(&v.iter().map(|t| t.rate).collect::<Vec<_>>())
+        };
+        let calls = |v: &[measure::Throughput]| {
+            let c: Vec<f64> = v
+                .iter()
+                .filter_map(|t| t.kernel_calls_per_message)
+                .collect();
+            stats::median(&c)
+        };
+        throughput.old = rate(&burst[0]);
+        throughput_dispatch = rate(&burst[1]);
+        throughput.stream = rate(&burst[2]);
+        throughput_floor = rate(&burst[3]);
+        throughput_queue_limited.old = rate(&limited[0]);
+        throughput_queue_limited_dispatch = rate(&limited[1]);
+        throughput_queue_limited.stream = rate(&limited[2]);
+        receiver_calls = report::ReceiverCalls {
+            old: calls(&burst[0]),
+            dispatch: calls(&burst[1]),
+            stream: calls(&burst[2]),
+            floor: calls(&burst[3]),
+        };
+        receiver_calls_queue_limited = report::ReceiverCalls {
+            old: calls(&limited[0]),
+            dispatch: calls(&limited[1]),
+            stream: calls(&limited[2]),
+            floor: None,
+        };
     }
 
     let mut idle = Vec::new();
@@ -340,6 +365,8 @@ pub fn run_with(
         throughput_dispatch,
         throughput_queue_limited_dispatch,
         throughput_floor,
+        receiver_calls,
+        receiver_calls_queue_limited,
         latency_at_ports,
         idle,
         rpc,

@@ -56,6 +56,9 @@ pub struct LoopCounters {
     pub timeouts: AtomicU64,
     /// Messages handed to the handler.
     pub messages: AtomicU64,
+    /// Kernel calls the threads made in their loops, added by each thread as it leaves (only
+    /// where the backend counts them: see [`crate::sysinfo::thread_kernel_calls`]).
+    pub kernel_calls: AtomicU64,
     /// Threads that have entered their loop and not left it.
     pub running: AtomicUsize,
     /// When the last running thread left its loop.
@@ -155,8 +158,9 @@ impl ReceiverThreads {
         self.handles.is_empty()
     }
 
-    /// The shared counters.
-    pub fn counters(&self) -> &LoopCounters {
+    /// The shared counters (they outlive the threads: [`ReceiverThreads::stop_with_wake`]
+    /// consumes the group).
+    pub fn counters(&self) -> &Arc<LoopCounters> {
         &self.counters
     }
 
@@ -222,6 +226,7 @@ fn receive_loop(
     mut handler: Handler,
 ) -> LoopExit {
     counters.running.fetch_add(1, Ordering::AcqRel);
+    let calls_start = crate::sysinfo::thread_kernel_calls();
     let mut buf = MsgBuffer::for_receive();
     let timeout = match mode {
         ReceiveMode::Poll { timeout_ms } => Some(timeout_ms),
@@ -248,6 +253,9 @@ fn receive_loop(
     };
     drop(buf);
     drop(handler);
+    if let Some(calls) = crate::measure::kernel_calls_since(calls_start) {
+        counters.kernel_calls.fetch_add(calls, Ordering::Relaxed);
+    }
     if counters.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         *counters.last_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }

@@ -112,6 +112,30 @@ pub struct RpcRow {
     pub server_kernel_calls: Pair,
 }
 
+/// Kernel calls per message made by each design's receiving side (the old loop's thread, the
+/// dispatch model's manager and workers, the stream's event thread, the floor's thread) over a
+/// burst, setup and teardown included; `None` where not measured or not countable.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReceiverCalls {
+    /// The old loop.
+    pub old: Option<f64>,
+    /// The dispatch model.
+    pub dispatch: Option<f64>,
+    /// The stream.
+    pub stream: Option<f64>,
+    /// The floor.
+    pub floor: Option<f64>,
+}
+
+impl ReceiverCalls {
+    fn any(&self) -> bool {
+        self.old.is_some()
+            || self.dispatch.is_some()
+            || self.stream.is_some()
+            || self.floor.is_some()
+    }
+}
+
 /// Everything one run measured.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -131,6 +155,11 @@ pub struct Report {
     pub throughput_queue_limited_dispatch: Option<f64>,
     /// The floor's burst throughput (a thread blocked in `mach_msg` draining the burst).
     pub throughput_floor: Option<f64>,
+    /// Kernel calls per message of each design's receiving side in the burst (simulated
+    /// kernel only; see `measure::Throughput`).
+    pub receiver_calls: ReceiverCalls,
+    /// The same in the queue-limited run (no floor there).
+    pub receiver_calls_queue_limited: ReceiverCalls,
     /// Delivery latency with 1, 100, 10,000 ports registered, per design.
     pub latency_at_ports: Vec<PortsLatency>,
     /// Idle cost per port count, ascending.
@@ -727,6 +756,16 @@ impl Report {
             ),
             ("floor", Json::opt(self.throughput_floor)),
         ]);
+        let (calls, limited_calls) = (self.receiver_calls, self.receiver_calls_queue_limited);
+        let receiver_calls = Json::obj([
+            ("old", Json::opt(calls.old)),
+            ("dispatch", Json::opt(calls.dispatch)),
+            ("stream", Json::opt(calls.stream)),
+            ("floor", Json::opt(calls.floor)),
+            ("old_queue_limited", Json::opt(limited_calls.old)),
+            ("dispatch_queue_limited", Json::opt(limited_calls.dispatch)),
+            ("stream_queue_limited", Json::opt(limited_calls.stream)),
+        ]);
 
         let largest = self.largest_idle();
         // Headline keys (the largest port count) first, then one pair per port count.
@@ -1025,6 +1064,7 @@ impl Report {
         Json::obj([
             ("latency_us", latency),
             ("throughput_msgs_per_s", throughput),
+            ("receiver_kernel_calls_per_message", receiver_calls),
             ("idle_wakeups_per_port_per_s", wakeups),
             ("threads", threads),
             ("rss_bytes_per_port", rss),
@@ -1139,6 +1179,23 @@ impl Report {
                     String::new()
                 },
                 r,
+            ]);
+        }
+        let calls = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
+        for (label, c) in [
+            ("burst", self.receiver_calls),
+            ("queue-limited", self.receiver_calls_queue_limited),
+        ] {
+            if !c.any() {
+                continue;
+            }
+            rows.push([
+                format!("  receiver kernel calls per message, {label}"),
+                calls(c.old),
+                calls(c.dispatch),
+                calls(c.stream),
+                calls(c.floor),
+                format!("old/stream {}", fmt_ratio(ratio(c.old, c.stream))),
             ]);
         }
         for row in &self.idle {
@@ -1551,6 +1608,13 @@ pub(crate) mod tests {
             throughput_dispatch: Some(200_000.0),
             throughput_queue_limited_dispatch: Some(80_000.0),
             throughput_floor: Some(260_000.0),
+            receiver_calls: ReceiverCalls {
+                old: Some(1.0),
+                dispatch: Some(2.5),
+                stream: Some(1.02),
+                floor: Some(1.0),
+            },
+            receiver_calls_queue_limited: ReceiverCalls::default(),
             latency_at_ports: vec![
                 PortsLatency {
                     ports: 1,
@@ -1856,6 +1920,9 @@ pub(crate) mod tests {
         assert_eq!(v["latency_us"]["dispatch_p50"], 18.0);
         assert_eq!(v["throughput_msgs_per_s"]["dispatch"], 200_000.0);
         assert_eq!(v["throughput_msgs_per_s"]["floor"], 260_000.0);
+        assert_eq!(v["receiver_kernel_calls_per_message"]["dispatch"], 2.5);
+        assert_eq!(v["receiver_kernel_calls_per_message"]["stream"], 1.02);
+        assert!(v["receiver_kernel_calls_per_message"]["stream_queue_limited"].is_null());
         assert_eq!(v["shutdown_us"]["dispatch_10000"], 1_300_000.0);
         assert_eq!(v["shutdown_us"]["dispatch"], 1_300_000.0);
         assert_eq!(v["latency_at_ports_us"]["dispatch_10000"], 310.0);
@@ -2014,6 +2081,9 @@ pub(crate) mod tests {
             "{text}"
         );
         assert!(text.contains("old/stream 0.50×"));
+        // Receiver kernel calls: the burst's row (counted), not the queue-limited one (not).
+        assert!(text.contains("receiver kernel calls per message, burst"));
+        assert!(!text.contains("receiver kernel calls per message, queue-limited"));
         let md = r.render_markdown();
         assert!(md.contains("|---|---:|---:|---:|---:|---|"));
         assert_eq!(md.matches("\n| ").count(), r.rows().len() + 1);

@@ -66,6 +66,18 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
             &["old", "stream", "dispatch", "floor"],
         ),
         (
+            "receiver_kernel_calls_per_message",
+            &[
+                "old",
+                "stream",
+                "dispatch",
+                "floor",
+                "old_queue_limited",
+                "stream_queue_limited",
+                "dispatch_queue_limited",
+            ],
+        ),
+        (
             "idle_wakeups_per_port_per_s",
             &["old", "stream", "dispatch"],
         ),
@@ -155,6 +167,22 @@ fn tiny_run_reports_every_key_and_leaks_nothing() {
     // Throughput: the whole burst was drained by both, with and without the queue limit.
     assert!(num(&v, "throughput_msgs_per_s", "old") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "stream") > 0.0);
+    // The receiving side's kernel calls per message: the old loop and the floor make one
+    // receive per message; the stream one per message plus a consume and a closing empty
+    // receive per wake-up (a burst's wake-ups find many messages), as does the dispatch model
+    // plus its re-arms. One more call per message on any path crosses the upper bounds.
+    let calls = |key| num(&v, "receiver_kernel_calls_per_message", key);
+    for key in ["old", "floor", "old_queue_limited"] {
+        assert!((1.0..1.5).contains(&calls(key)), "{key}: {}", calls(key));
+    }
+    assert!(
+        (1.0..2.0).contains(&calls("stream")),
+        "stream: {}",
+        calls("stream")
+    );
+    for key in ["stream_queue_limited", "dispatch", "dispatch_queue_limited"] {
+        assert!((1.0..3.0).contains(&calls(key)), "{key}: {}", calls(key));
+    }
     assert!(num(&v, "throughput_msgs_per_s", "old_queue_limited") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "stream_queue_limited") > 0.0);
     assert!(num(&v, "throughput_msgs_per_s", "dispatch") > 0.0);

@@ -39,7 +39,7 @@ pub fn dispatch_throughput(
     env: &Env,
     plan: &Plan,
     sender: super::BurstSender,
-) -> Result<f64, BenchError> {
+) -> Result<super::Throughput, BenchError> {
     let _ = (env, plan, sender);
     unavailable()
 }
@@ -61,7 +61,8 @@ mod sim {
     use crate::dispatch::{DispatchRuntime, EventHandler};
     use crate::measure::old::delta;
     use crate::measure::{
-        burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, HANG_LIMIT,
+        burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, Throughput,
+        HANG_LIMIT,
     };
     use crate::raw::{MsgBuffer, Name, Stamp, BENCH_MSG_ID};
     use crate::sysinfo;
@@ -133,8 +134,9 @@ mod sim {
         env: &Env,
         plan: &Plan,
         sender: BurstSender,
-    ) -> Result<f64, BenchError> {
+    ) -> Result<Throughput, BenchError> {
         let mut rt = runtime(env)?;
+        let counters = rt.counters().clone();
         let (tx, rx) = mpsc::channel();
         let mut sink = Some(count_sink(plan.burst_messages, tx));
         let result = add_sources(env, &mut rt, 1, |_| {
@@ -151,7 +153,10 @@ mod sim {
             )
         });
         rt.shutdown()?;
-        result
+        // The manager and the workers have exited, each having added its kernel calls.
+        let calls = crate::sysinfo::thread_kernel_calls()
+            .map(|_| counters.kernel_calls.load(Ordering::Relaxed));
+        Ok(Throughput::new(result?, calls, plan.burst_messages))
     }
 
     /// See the non-sim declaration: idle cost and shutdown of `n` sources.

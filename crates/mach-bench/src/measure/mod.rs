@@ -22,6 +22,34 @@ use std::time::{Duration, Instant};
 /// How long any single expected event may take before the phase is declared hung.
 pub const HANG_LIMIT: Duration = Duration::from_secs(30);
 
+/// One burst's outcome: the rate, and what the receiving side asked of the kernel per message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Throughput {
+    /// Messages per second.
+    pub rate: f64,
+    /// Kernel calls of the receiving threads per message received (counted by the simulated
+    /// kernel, `None` on a native one): setup and teardown included, spread over the burst.
+    pub kernel_calls_per_message: Option<f64>,
+}
+
+impl Throughput {
+    /// `rate`, with `calls` kernel calls made by the receiving side for `messages` messages.
+    pub fn new(rate: f64, calls: Option<u64>, messages: u64) -> Throughput {
+        Throughput {
+            rate,
+            kernel_calls_per_message: calls
+                .filter(|_| messages > 0)
+                .map(|c| c as f64 / messages as f64),
+        }
+    }
+}
+
+/// Kernel calls the calling thread made since `start` (both counts from
+/// [`crate::sysinfo::thread_kernel_calls`]; `None` where they cannot be counted).
+pub fn kernel_calls_since(start: Option<u64>) -> Option<u64> {
+    Some(crate::sysinfo::thread_kernel_calls()?.saturating_sub(start?))
+}
+
 /// Idle cost of one design at one port count.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdleFigures {

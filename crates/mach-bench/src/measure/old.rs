@@ -2,7 +2,7 @@
 
 use super::{
     burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, IdleFigures,
-    HANG_LIMIT,
+    Throughput, HANG_LIMIT,
 };
 use crate::env::Env;
 use crate::error::BenchError;
@@ -52,13 +52,21 @@ fn receiver_latency(env: &Env, plan: &Plan, mode: ReceiveMode) -> Result<Samples
 
 /// Messages per second the old loop drains from one port under a back-to-back burst sent as
 /// `sender` says.
-pub fn old_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
+pub fn old_throughput(
+    env: &Env,
+    plan: &Plan,
+    sender: BurstSender,
+) -> Result<Throughput, BenchError> {
     receiver_throughput(env, plan, sender, ReceiveMode::OLD)
 }
 
 /// Messages per second a thread already blocked in `mach_msg` (the floor) drains from one port
 /// under a back-to-back burst sent as `sender` says.
-pub fn floor_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
+pub fn floor_throughput(
+    env: &Env,
+    plan: &Plan,
+    sender: BurstSender,
+) -> Result<Throughput, BenchError> {
     receiver_throughput(env, plan, sender, ReceiveMode::Block)
 }
 
@@ -67,7 +75,7 @@ fn receiver_throughput(
     plan: &Plan,
     sender: BurstSender,
     mode: ReceiveMode,
-) -> Result<f64, BenchError> {
+) -> Result<Throughput, BenchError> {
     let raw = env.raw();
     let port = PortGuard::new(raw)?;
     let (tx, rx) = mpsc::channel();
@@ -87,9 +95,15 @@ fn receiver_throughput(
     } else {
         Err(BenchError::Timeout("the receiver thread to start"))
     };
+    let counters = threads.counters().clone();
     check_exits(threads.stop_with_wake(&**raw))?;
     port.close()?;
-    result
+    let calls = crate::sysinfo::thread_kernel_calls().map(|_| {
+        counters
+            .kernel_calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    Ok(Throughput::new(result?, calls, plan.burst_messages))
 }
 
 /// Idle cost of the old design with `n` ports: threads and memory it adds, wake-ups while

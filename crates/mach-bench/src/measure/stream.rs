@@ -2,8 +2,8 @@
 //! one event thread.
 
 use super::{
-    burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, IdleFigures,
-    HANG_LIMIT,
+    burst, count_sink, kernel_calls_since, latency_sink, paced_latency, send_stamped, BurstSender,
+    IdleFigures, Throughput, HANG_LIMIT,
 };
 use crate::env::Env;
 use crate::error::BenchError;
@@ -193,8 +193,17 @@ pub fn stream_latency_at(
 
 /// Messages per second a `MachRecvStream` task drains from one port under a back-to-back
 /// burst sent as `sender` says.
-pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<f64, BenchError> {
+pub fn stream_throughput(
+    env: &Env,
+    plan: &Plan,
+    sender: BurstSender,
+) -> Result<Throughput, BenchError> {
     let ev = EventThread::start("stream-events")?;
+    // The event thread runs nothing but this consumer: its kernel calls are the stream's.
+    let calls_start = ev
+        .run(async { crate::sysinfo::thread_kernel_calls() })
+        .ok()
+        .flatten();
     let (tx, rx) = mpsc::channel();
     let mut sink = count_sink(plan.burst_messages, tx);
     let consumer = Consumer::spawn(&ev, env, move |_| sink())?;
@@ -206,7 +215,11 @@ pub fn stream_throughput(env: &Env, plan: &Plan, sender: BurstSender) -> Result<
         &rx,
     );
     consumer.stop(env)?;
-    result
+    let calls = ev
+        .run(async move { kernel_calls_since(calls_start) })
+        .ok()
+        .flatten();
+    Ok(Throughput::new(result?, calls, plan.burst_messages))
 }
 
 /// Records when the last of a group of tasks ended (its guard dropped, after its stream).
