@@ -12,48 +12,18 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ipconfig_rpc::client::IpconfigClient;
 use ipconfig_rpc::ipconfig_messages::{
     InterfaceName, IpconfigStatus, IPCONFIG_IF_ADDR_ID, IPCONFIG_IF_COUNT_ID, IPCONFIG_SERVICE_NAME,
 };
 use ipconfig_rpc::mig::{MigError, ServeEnd, Served};
-use ipconfig_rpc::server::{CallContext, IpconfigHandler};
 use ipconfig_rpc::{IfAddr, Numbering};
-use mach_abi::{kern_return_t, MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
+use mach_abi::{MACH_SEND_INVALID_DEST, MACH_SEND_TIMED_OUT};
 use mach_sim::{FaultAction, Kernel, MsgMatch, Name, Task};
 mod common;
 
-use common::{bounded, client_in, serve, HANG};
+use common::{bounded, client_in, serve, Em0, HANG};
 use ipconfig_rpc::ServerHandle;
-
-/// One bound interface, em0 = 10.0.2.15.
-struct Em0;
-
-#[async_trait]
-impl IpconfigHandler for Em0 {
-    async fn if_count(&self, _ctx: CallContext) -> Result<i32, kern_return_t> {
-        Ok(1)
-    }
-
-    async fn if_addr(
-        &self,
-        name: InterfaceName,
-        _ctx: CallContext,
-    ) -> Result<IfAddr, kern_return_t> {
-        Ok(if name.lookup_key() == b"em0" {
-            IfAddr {
-                addr: Ipv4Addr::new(10, 0, 2, 15),
-                status: IpconfigStatus::SUCCESS,
-            }
-        } else {
-            IfAddr {
-                addr: Ipv4Addr::UNSPECIFIED,
-                status: IpconfigStatus::NO_SERVER,
-            }
-        })
-    }
-}
 
 struct Service {
     kernel: Kernel,

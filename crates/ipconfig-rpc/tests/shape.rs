@@ -11,12 +11,11 @@ use ipconfig_rpc::mach_async::{bootstrap, Space};
 use ipconfig_rpc::mig::{MigError, ServeEnd};
 use ipconfig_rpc::sim::Kernel;
 use ipconfig_rpc::{
-    async_trait, CallContext, Error, IfAddr, InterfaceName, IpconfigClient, IpconfigHandler,
-    IpconfigServer, IpconfigStatus, Numbering,
+    Error, InterfaceName, IpconfigClient, IpconfigServer, IpconfigStatus, Numbering,
 };
 
-/// Turns a hang into a failure (never a performance assertion).
-const HANG: Duration = Duration::from_secs(20);
+mod common;
+use common::{Em0, HANG};
 
 /// Waits (bounded) until the kernel holds nothing any more, then asserts it with the listing.
 async fn released(kernel: &Kernel) {
@@ -33,28 +32,6 @@ async fn released(kernel: &Kernel) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     kernel.assert_no_leaks();
-}
-
-struct Em0;
-
-#[async_trait]
-impl IpconfigHandler for Em0 {
-    async fn if_count(&self, _: CallContext) -> Result<i32, i32> {
-        Ok(1)
-    }
-    async fn if_addr(&self, name: InterfaceName, _: CallContext) -> Result<IfAddr, i32> {
-        Ok(if name.lookup_key() == b"em0" {
-            IfAddr {
-                addr: Ipv4Addr::new(10, 0, 2, 15),
-                status: IpconfigStatus::SUCCESS,
-            }
-        } else {
-            IfAddr {
-                addr: Ipv4Addr::UNSPECIFIED,
-                status: IpconfigStatus::NO_SERVER,
-            }
-        })
-    }
 }
 
 fn spaces(kernel: &Kernel) -> (Space, Space) {

@@ -1,13 +1,17 @@
-//! What the simulated-service tests share: the hang bound, ipconfigd checked in and serving on a
-//! simulated kernel, and clients that look the service up.
+//! What the simulated-service tests share: the hang bound, a one-interface handler, ipconfigd
+//! checked in and serving on a simulated kernel, and clients that look the service up.
 #![allow(dead_code)] // each test file uses a subset
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use ipconfig_rpc::client::{ClientBuilder, IpconfigClient};
-use ipconfig_rpc::server::{IpconfigHandler, IpconfigServer, ServerHandle};
-use ipconfig_rpc::Numbering;
+use ipconfig_rpc::ipconfig_messages::{InterfaceName, IpconfigStatus};
+use ipconfig_rpc::server::{CallContext, IpconfigHandler, IpconfigServer, ServerHandle};
+use ipconfig_rpc::{IfAddr, Numbering};
+use mach_abi::kern_return_t;
 use mach_async::Space;
 use mach_sim::{Kernel, Name, Task};
 
@@ -17,6 +21,34 @@ pub const HANG: Duration = Duration::from_secs(20);
 /// Awaits `f` within [`HANG`].
 pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(HANG, f).await.expect("no hang")
+}
+
+/// One bound interface, em0 = 10.0.2.15.
+pub struct Em0;
+
+#[async_trait]
+impl IpconfigHandler for Em0 {
+    async fn if_count(&self, _ctx: CallContext) -> Result<i32, kern_return_t> {
+        Ok(1)
+    }
+
+    async fn if_addr(
+        &self,
+        name: InterfaceName,
+        _ctx: CallContext,
+    ) -> Result<IfAddr, kern_return_t> {
+        Ok(if name.lookup_key() == b"em0" {
+            IfAddr {
+                addr: Ipv4Addr::new(10, 0, 2, 15),
+                status: IpconfigStatus::SUCCESS,
+            }
+        } else {
+            IfAddr {
+                addr: Ipv4Addr::UNSPECIFIED,
+                status: IpconfigStatus::NO_SERVER,
+            }
+        })
+    }
 }
 
 /// A server spawned by [`serve`].
