@@ -95,6 +95,11 @@ pub fn thread_kernel_calls() -> Option<u64> {
     }
 }
 
+/// Whether the backend counts kernel calls ([`thread_kernel_calls`] is `Some`).
+pub fn counts_kernel_calls() -> bool {
+    thread_kernel_calls().is_some()
+}
+
 /// Number of CPUs this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

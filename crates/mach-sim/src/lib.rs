@@ -91,6 +91,7 @@ pub use fault::{FaultAction, FaultHandle, Faults, MsgMatch};
 /// let port = task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE).unwrap();
 /// task.port_destroy(port).unwrap();
 /// assert_eq!(mach_sim::thread_kernel_entries() - before, 2);
+/// kernel.assert_no_leaks();
 /// ```
 pub fn thread_kernel_entries() -> u64 {
     state::thread_kernel_entries()

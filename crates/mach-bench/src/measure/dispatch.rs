@@ -154,8 +154,8 @@ mod sim {
         });
         rt.shutdown()?;
         // The manager and the workers have exited, each having added its kernel calls.
-        let calls = crate::sysinfo::thread_kernel_calls()
-            .map(|_| counters.kernel_calls.load(Ordering::Relaxed));
+        let calls =
+            sysinfo::counts_kernel_calls().then(|| counters.kernel_calls.load(Ordering::Relaxed));
         Ok(Throughput::new(result?, calls, plan.burst_messages))
     }
 

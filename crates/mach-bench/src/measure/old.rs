@@ -98,11 +98,9 @@ fn receiver_throughput(
     let counters = threads.counters().clone();
     check_exits(threads.stop_with_wake(&**raw))?;
     port.close()?;
-    let calls = crate::sysinfo::thread_kernel_calls().map(|_| {
-        counters
-            .kernel_calls
-            .load(std::sync::atomic::Ordering::Relaxed)
-    });
+    // The thread has exited, having added its kernel calls.
+    let calls =
+        sysinfo::counts_kernel_calls().then(|| counters.kernel_calls.load(Ordering::Relaxed));
     Ok(Throughput::new(result?, calls, plan.burst_messages))
 }
 
