@@ -9,6 +9,7 @@
 pub mod dispatch;
 pub mod old;
 pub mod rpc;
+pub mod service_timer;
 pub mod stream;
 
 use crate::clock::now_ns;

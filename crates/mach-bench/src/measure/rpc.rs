@@ -15,6 +15,7 @@
 //! **Async server**: `IpconfigServer` on one event thread; every request runs in its own task,
 //! so a handler that awaits does not hold up the others.
 
+use super::service_timer::{precise_sleeps, ServiceTimer};
 use super::HANG_LIMIT;
 use crate::env::Env;
 use crate::error::BenchError;
@@ -36,7 +37,6 @@ use mach_abi::{
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_RCV_INTERRUPTED, MACH_RCV_TIMED_OUT, MACH_SEND_TIMED_OUT,
 };
 use mach_async::{ReceiveRight, SendRight};
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,103 +65,6 @@ pub struct RpcConfig {
     pub clients: usize,
     /// How long the handler waits before answering (`None`: at once).
     pub handler_delay: Option<Duration>,
-}
-
-/// The slow handler's service time, the same work in both servers: the old server's handler
-/// blocks its thread for it (`std::thread::sleep`, as a C handler waiting on something would),
-/// the async server's awaits a [`ServiceTimer`] that completes it with the same precision.
-/// (tokio's own `sleep` would not do: its millisecond timer wheel turns 1 ms into about 2.)
-/// Both handlers measure what they actually took ([`HandlerTimes`]).
-pub struct ServiceTimer {
-    shared: Arc<TimerShared>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct TimerState {
-    /// Pending completions, earliest first (a min-heap through `Reverse`).
-    due: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
-    /// Who to tell, by id.
-    waiting: HashMap<u64, tokio::sync::oneshot::Sender<()>>,
-    /// The last id handed out.
-    last_id: u64,
-    /// The timer is being dropped.
-    stop: bool,
-}
-
-#[derive(Default)]
-struct TimerShared {
-    state: Mutex<TimerState>,
-    changed: std::sync::Condvar,
-}
-
-impl ServiceTimer {
-    /// Starts the timer thread.
-    pub fn start() -> std::io::Result<ServiceTimer> {
-        let shared = Arc::new(TimerShared::default());
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("service-timer".into())
-            .spawn(move || {
-                let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    if st.stop {
-                        return;
-                    }
-                    let now = Instant::now();
-                    match st.due.peek().map(|r| r.0) {
-                        Some((at, id)) if at <= now => {
-                            st.due.pop();
-                            if let Some(done) = st.waiting.remove(&id) {
-                                let _ = done.send(());
-                            }
-                        }
-                        Some((at, _)) => {
-                            st = s
-                                .changed
-                                .wait_timeout(st, at - now)
-                                .unwrap_or_else(|p| p.into_inner())
-                                .0;
-                        }
-                        None => st = s.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
-                    }
-                }
-            })?;
-        Ok(ServiceTimer {
-            shared,
-            thread: Some(thread),
-        })
-    }
-
-    /// Completes after `d` (from now).
-    pub fn wait(&self, d: Duration) -> impl std::future::Future<Output = ()> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        {
-            let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.last_id += 1;
-            let id = st.last_id;
-            st.due.push(std::cmp::Reverse((Instant::now() + d, id)));
-            st.waiting.insert(id, tx);
-        }
-        self.shared.changed.notify_one();
-        async move {
-            let _ = rx.await;
-        }
-    }
-}
-
-impl Drop for ServiceTimer {
-    fn drop(&mut self) {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stop = true;
-        self.shared.changed.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// What the handlers of one configuration actually took (summed over every call).
@@ -276,6 +179,8 @@ fn old_server_loop(
     delay: Option<Duration>,
     times: &HandlerTimes,
 ) -> Result<ServerCost, BenchError> {
+    // As precise as the async server's service timer (see `super::service_timer`).
+    precise_sleeps();
     let start = ThreadCost::now();
     let mut requests = 0u64;
     let mut request = MsgBuffer::with_capacity(4096);
@@ -328,7 +233,7 @@ pub fn stream_rpc(env: &Env, window: Duration, cfg: RpcConfig) -> Result<RpcOutc
     let (port, send) = service_port(env)?;
     let times = Arc::new(HandlerTimes::default());
     let timer = match cfg.handler_delay {
-        Some(_) => Some(Arc::new(ServiceTimer::start()?)),
+        Some(_) => Some(Arc::new(ServiceTimer::start_on(ev.handle())?)),
         None => None,
     };
     // The event thread runs nothing but this server: its costs are the server's.
@@ -707,20 +612,12 @@ mod tests {
     }
 
     #[test]
-    fn the_service_timer_completes_no_earlier_than_asked_and_in_order() {
-        let timer = ServiceTimer::start().unwrap();
-        let start = Instant::now();
-        let (a, b) = (
-            timer.wait(Duration::from_millis(3)),
-            timer.wait(Duration::from_millis(1)),
-        );
-        let ((), ()) = futures::executor::block_on(async { futures::join!(a, b) });
-        assert!(start.elapsed() >= Duration::from_millis(3));
+    fn handler_times_average_what_was_recorded() {
         let times = HandlerTimes::default();
         assert_eq!(times.mean_us(), None);
+        let start = Instant::now() - Duration::from_millis(3);
         times.record(start);
         assert!(times.mean_us().unwrap() >= 3_000.0);
-        drop(timer); // joins its thread
     }
 
     #[test]
