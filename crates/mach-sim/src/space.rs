@@ -9,10 +9,10 @@
 //! notification).
 
 use crate::port::Receiver;
-use crate::state::{PortId, SetId, State, TaskId};
+use crate::state::{IdMap, PortId, SetId, State, TaskId};
 use crate::{KernResult, Name};
 use mach_abi::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// First name NextBSD hands out (names are fds, allocated from 16).
 pub(crate) const FIRST_NAME: Name = 16;
@@ -122,13 +122,15 @@ pub(crate) struct TaskState {
     pub euid: u32,
     pub egid: u32,
     pub active: bool,
-    pub entries: BTreeMap<Name, Entry>,
+    /// By name; a hash map, as a kernel's name table is indexed, not searched (iteration order
+    /// is arbitrary: whoever needs name order sorts).
+    pub entries: IdMap<Name, Entry>,
     /// Freed names below `high`, reused lowest first.
     free: BTreeSet<Name>,
     /// Next never-used name.
     high: Name,
     /// Reverse index: port → the name holding this task's receive and/or send right to it.
-    pub port_names: HashMap<PortId, Name>,
+    pub port_names: IdMap<PortId, Name>,
     /// Names are real file descriptors of this process ([`crate::KernelConfig::names_are_descriptors`]).
     descriptors: bool,
     /// The descriptors reserved as names (only these are closed when their name is freed; a name
@@ -144,10 +146,10 @@ impl TaskState {
             euid,
             egid,
             active: true,
-            entries: BTreeMap::new(),
+            entries: IdMap::default(),
             free: BTreeSet::new(),
             high: FIRST_NAME,
-            port_names: HashMap::new(),
+            port_names: IdMap::default(),
             descriptors,
             reserved: BTreeSet::new(),
         }
@@ -860,7 +862,8 @@ impl State {
         self.tasks.get_mut(&t).expect("live").active = false;
         // Its threads blocked in `mach_msg` return (their records do not change).
         self.wake_all_waiters();
-        let names: Vec<Name> = self.tasks[&t].entries.keys().copied().collect();
+        let mut names: Vec<Name> = self.tasks[&t].entries.keys().copied().collect();
+        names.sort_unstable();
         let (sets, others): (Vec<Name>, Vec<Name>) = names
             .into_iter()
             .partition(|n| matches!(self.tasks[&t].entries[n].obj, Obj::Set(_)));

@@ -411,7 +411,9 @@ impl State {
             if !t.active && t.entries.is_empty() {
                 continue;
             }
-            for (name, e) in &t.entries {
+            let mut entries: Vec<_> = t.entries.iter().collect();
+            entries.sort_by_key(|(name, _)| **name);
+            for (name, e) in entries {
                 let _ = writeln!(
                     out,
                     "  task {tid} {:?}{}: name {name}: {}",
