@@ -22,7 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Pending completions, shared by the waiters and whatever completes them.
@@ -67,6 +67,23 @@ impl Deadlines {
 
 fn lock(m: &Mutex<Deadlines>) -> MutexGuard<'_, Deadlines> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Registers a completion `d` from now; `rearm` runs, under the lock, when it is the new
+/// earliest deadline (whatever completes deadlines must then wake sooner).
+fn register(
+    deadlines: &Mutex<Deadlines>,
+    d: Duration,
+    rearm: impl FnOnce(Instant),
+) -> oneshot::Receiver<()> {
+    let at = Instant::now() + d;
+    let mut deadlines = lock(deadlines);
+    let earliest = deadlines.earliest().map_or(true, |first| at < first);
+    let done = deadlines.add(at);
+    if earliest {
+        rearm(at);
+    }
+    done
 }
 
 /// Makes the calling thread's sleeps as precise as a `timerfd` (Linux: timer slack 1 ns, where
@@ -169,16 +186,7 @@ mod on_loop {
 
         /// Completes after `d` (from now).
         pub fn wait(&self, d: Duration) -> impl Future<Output = ()> {
-            let at = Instant::now() + d;
-            let done = {
-                let mut deadlines = lock(&self.shared.deadlines);
-                let earlier = deadlines.earliest().map_or(true, |first| at < first);
-                let done = deadlines.add(at);
-                if earlier {
-                    self.shared.arm(Some(at));
-                }
-                done
-            };
+            let done = super::register(&self.shared.deadlines, d, |at| self.shared.arm(Some(at)));
             async move {
                 let _ = done.await;
             }
@@ -276,17 +284,11 @@ mod thread {
 
         /// Completes after `d` (from now).
         pub fn wait(&self, d: Duration) -> impl Future<Output = ()> {
-            let at = Instant::now() + d;
-            let done = {
-                let mut deadlines = lock(&self.shared.deadlines);
-                let earlier = deadlines.earliest().map_or(true, |first| at < first);
-                let done = deadlines.add(at);
-                if earlier {
-                    // Otherwise the thread already waits for an earlier deadline.
-                    self.shared.changed.notify_one();
-                }
-                done
-            };
+            // Only a new earliest deadline needs the thread: otherwise it already waits for an
+            // earlier one, and recomputes after it.
+            let done = super::register(&self.shared.deadlines, d, |_| {
+                self.shared.changed.notify_one()
+            });
             async move {
                 let _ = done.await;
             }
