@@ -26,6 +26,7 @@
 //! list).
 
 use crate::error::BenchError;
+use crate::measure::add_kernel_calls_since;
 use crate::raw::{MsgBuffer, Name, RawMach};
 use mach_abi::{
     kevent_freebsd, EVFILT_MACHPORT_NEXTBSD, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, MACH_MSG_SUCCESS,
@@ -254,15 +255,6 @@ pub struct DispatchCounters {
     pub kernel_calls: AtomicU64,
 }
 
-impl DispatchCounters {
-    /// Adds the calling thread's kernel calls since `start`.
-    fn add_kernel_calls_since(&self, start: Option<u64>) {
-        if let Some(calls) = crate::measure::kernel_calls_since(start) {
-            self.kernel_calls.fetch_add(calls, Ordering::Relaxed);
-        }
-    }
-}
-
 struct Shared {
     raw: Arc<dyn RawMach>,
     libmach: Libmach,
@@ -354,7 +346,7 @@ impl DispatchRuntime {
                 .spawn(move || {
                     let start = crate::sysinfo::thread_kernel_calls();
                     manager(&s);
-                    s.counters.add_kernel_calls_since(start);
+                    add_kernel_calls_since(&s.counters.kernel_calls, start);
                 })?,
         );
         for _ in 0..WORKERS {
@@ -365,7 +357,7 @@ impl DispatchRuntime {
                     .spawn(move || {
                         let start = crate::sysinfo::thread_kernel_calls();
                         worker(&s);
-                        s.counters.add_kernel_calls_since(start);
+                        add_kernel_calls_since(&s.counters.kernel_calls, start);
                     })?,
             );
         }

@@ -253,9 +253,7 @@ fn receive_loop(
     };
     drop(buf);
     drop(handler);
-    if let Some(calls) = crate::measure::kernel_calls_since(calls_start) {
-        counters.kernel_calls.fetch_add(calls, Ordering::Relaxed);
-    }
+    crate::measure::add_kernel_calls_since(&counters.kernel_calls, calls_start);
     if counters.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         *counters.last_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }

@@ -78,24 +78,6 @@ pub use mach_abi;
 
 pub use fault::{FaultAction, FaultHandle, Faults, MsgMatch};
 
-/// How many times the calling thread has entered a simulated kernel (any kernel of the
-/// process): each trap (`mach_msg`, `kevent`, a port call) enters once, and a `mach_msg` that
-/// both sends and receives enters twice, as the kernel takes its lock once per half. What a
-/// count of system calls would show on a real kernel; the benchmark divides it by the work
-/// done to show what a design costs in kernel calls, a figure the machine's load cannot move.
-///
-/// ```
-/// let kernel = mach_sim::Kernel::new();
-/// let task = kernel.task_create("t", 1, 0, 0);
-/// let before = mach_sim::thread_kernel_entries();
-/// let port = task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE).unwrap();
-/// task.port_destroy(port).unwrap();
-/// assert_eq!(mach_sim::thread_kernel_entries() - before, 2);
-/// kernel.assert_no_leaks();
-/// ```
-pub fn thread_kernel_entries() -> u64 {
-    state::thread_kernel_entries()
-}
 use mach_abi::{
     audit_token_t, kern_return_t, kevent_freebsd, mach_msg_header_t, mach_msg_id_t,
     mach_msg_option_t, mach_msg_return_t, mach_msg_size_t, mach_msg_timeout_t,
@@ -123,6 +105,25 @@ mod port;
 mod space;
 mod state;
 pub mod trap;
+
+/// How many times the calling thread has entered a simulated kernel (any kernel of the
+/// process): each trap (`mach_msg`, `kevent`, a port call) enters once, and a `mach_msg` that
+/// both sends and receives enters twice, as the kernel takes its lock once per half. What a
+/// count of system calls would show on a real kernel; the benchmark divides it by the work
+/// done to show what a design costs in kernel calls, a figure the machine's load cannot move.
+///
+/// ```
+/// let kernel = mach_sim::Kernel::new();
+/// let task = kernel.task_create("t", 1, 0, 0);
+/// let before = mach_sim::thread_kernel_entries();
+/// let port = task.port_allocate(mach_abi::MACH_PORT_RIGHT_RECEIVE).unwrap();
+/// task.port_destroy(port).unwrap();
+/// assert_eq!(mach_sim::thread_kernel_entries() - before, 2);
+/// kernel.assert_no_leaks();
+/// ```
+pub fn thread_kernel_entries() -> u64 {
+    state::thread_kernel_entries()
+}
 
 /// A port name in a task's IPC space.
 pub type Name = mach_port_name_t;

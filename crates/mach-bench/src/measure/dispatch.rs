@@ -61,8 +61,8 @@ mod sim {
     use crate::dispatch::{DispatchRuntime, EventHandler};
     use crate::measure::old::delta;
     use crate::measure::{
-        burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, Throughput,
-        HANG_LIMIT,
+        burst, count_sink, group_kernel_calls, latency_sink, paced_latency, send_stamped,
+        BurstSender, Throughput, HANG_LIMIT,
     };
     use crate::raw::{MsgBuffer, Name, Stamp, BENCH_MSG_ID};
     use crate::sysinfo;
@@ -154,8 +154,7 @@ mod sim {
         });
         rt.shutdown()?;
         // The manager and the workers have exited, each having added its kernel calls.
-        let calls =
-            sysinfo::counts_kernel_calls().then(|| counters.kernel_calls.load(Ordering::Relaxed));
+        let calls = group_kernel_calls(&counters.kernel_calls);
         Ok(Throughput::new(result?, calls, plan.burst_messages))
     }
 

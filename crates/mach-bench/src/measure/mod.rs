@@ -17,6 +17,7 @@ use crate::error::BenchError;
 use crate::plan::Plan;
 use crate::raw::{MsgBuffer, Stamp};
 use crate::stats::Samples;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,20 @@ impl Throughput {
 /// [`crate::sysinfo::thread_kernel_calls`]; `None` where they cannot be counted).
 pub fn kernel_calls_since(start: Option<u64>) -> Option<u64> {
     Some(crate::sysinfo::thread_kernel_calls()?.saturating_sub(start?))
+}
+
+/// Adds the calling thread's kernel calls since `start` to `total`, the counter of a group of
+/// threads that each add theirs as they exit (nothing where calls are not counted).
+pub fn add_kernel_calls_since(total: &AtomicU64, start: Option<u64>) {
+    if let Some(calls) = kernel_calls_since(start) {
+        total.fetch_add(calls, Ordering::Relaxed);
+    }
+}
+
+/// A group's kernel calls, read once its threads have exited and added theirs
+/// ([`add_kernel_calls_since`]); `None` where calls are not counted.
+pub fn group_kernel_calls(total: &AtomicU64) -> Option<u64> {
+    crate::sysinfo::counts_kernel_calls().then(|| total.load(Ordering::Relaxed))
 }
 
 /// Idle cost of one design at one port count.

@@ -1,8 +1,8 @@
 //! The old design and the floor, measured through raw `mach_msg`.
 
 use super::{
-    burst, count_sink, latency_sink, paced_latency, send_stamped, BurstSender, IdleFigures,
-    Throughput, HANG_LIMIT,
+    burst, count_sink, group_kernel_calls, latency_sink, paced_latency, send_stamped, BurstSender,
+    IdleFigures, Throughput, HANG_LIMIT,
 };
 use crate::env::Env;
 use crate::error::BenchError;
@@ -99,8 +99,7 @@ fn receiver_throughput(
     check_exits(threads.stop_with_wake(&**raw))?;
     port.close()?;
     // The thread has exited, having added its kernel calls.
-    let calls =
-        sysinfo::counts_kernel_calls().then(|| counters.kernel_calls.load(Ordering::Relaxed));
+    let calls = group_kernel_calls(&counters.kernel_calls);
     Ok(Throughput::new(result?, calls, plan.burst_messages))
 }
 
