@@ -190,7 +190,7 @@ impl Space {
         rcv_name: Name,
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
-        Ok(retry_interrupted(|| {
+        Ok(retry_interrupted(option, |option| {
             // SAFETY: forwarded from this function's contract.
             unsafe { mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, 0) }
         }))

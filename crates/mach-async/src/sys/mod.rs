@@ -139,16 +139,21 @@ macro_rules! event_from_kevent {
     }};
 }
 
-/// Runs one `mach_msg` call until it returns something other than `MACH_SEND_INTERRUPTED` or
-/// `MACH_RCV_INTERRUPTED` (mach-abi.md §3.3). The timeout is not recomputed between tries: every
-/// caller in this crate uses 0 or a bounded slice.
+/// Runs one `mach_msg` call with `option` until it returns something other than
+/// `MACH_SEND_INTERRUPTED` or `MACH_RCV_INTERRUPTED` (mach-abi.md §3.3). A send interrupted was
+/// not made, so the whole call is retried; a receive interrupted comes after the send half of a
+/// combined call completed, so the retry receives only (`MACH_SEND_MSG` dropped: the message
+/// is gone and its rights with it). The timeout is not recomputed between tries: every caller
+/// in this crate uses 0 or a bounded slice.
 fn retry_interrupted(
-    mut call: impl FnMut() -> mach_abi::mach_msg_return_t,
+    mut option: mach_abi::mach_msg_option_t,
+    mut call: impl FnMut(mach_abi::mach_msg_option_t) -> mach_abi::mach_msg_return_t,
 ) -> mach_abi::mach_msg_return_t {
     loop {
-        let mr = call();
-        if mr != mach_abi::MACH_SEND_INTERRUPTED && mr != mach_abi::MACH_RCV_INTERRUPTED {
-            return mr;
+        match call(option) {
+            mach_abi::MACH_SEND_INTERRUPTED => {}
+            mach_abi::MACH_RCV_INTERRUPTED => option &= !mach_abi::MACH_SEND_MSG,
+            mr => return mr,
         }
     }
 }
@@ -186,3 +191,32 @@ pub const BACKEND: &str = if cfg!(mach_over_sim) {
 } else {
     imp::BACKEND
 };
+
+#[cfg(test)]
+mod tests {
+    use mach_abi::{
+        MACH_MSG_SUCCESS, MACH_RCV_INTERRUPTED, MACH_RCV_MSG, MACH_SEND_INTERRUPTED, MACH_SEND_MSG,
+    };
+
+    use super::retry_interrupted;
+
+    #[test]
+    fn an_interrupted_send_is_retried_whole_and_an_interrupted_receive_alone() {
+        let both = MACH_SEND_MSG | MACH_RCV_MSG;
+        let mut results = vec![
+            MACH_MSG_SUCCESS,
+            MACH_RCV_INTERRUPTED,
+            MACH_SEND_INTERRUPTED,
+        ];
+        let mut calls = Vec::new();
+        let mr = retry_interrupted(both, |option| {
+            calls.push(option);
+            results.pop().expect("no more calls than results")
+        });
+        assert_eq!(mr, MACH_MSG_SUCCESS);
+        // The interrupted send was not made, so the call is repeated whole; the interrupted
+        // receive came after the send completed, so only the receive is repeated (sending the
+        // message again would reuse names whose rights already moved).
+        assert_eq!(calls, [both, both, MACH_RCV_MSG]);
+    }
+}

@@ -260,7 +260,7 @@ impl Space {
     ) -> Result<mach_msg_return_t, Error> {
         let n = trap(Trap::Msg)?;
         // libmach never retries; Apple's wrapper does (mach-abi.md §3.3).
-        Ok(retry_interrupted(|| {
+        Ok(retry_interrupted(option, |option| {
             // SAFETY: forwarded from this function's contract.
             unsafe {
                 raw::syscall(

@@ -147,7 +147,7 @@ impl Space {
         rcv_name: Name,
         timeout: mach_msg_timeout_t,
     ) -> Result<mach_msg_return_t, Error> {
-        Ok(retry_interrupted(|| {
+        Ok(retry_interrupted(option, |option| {
             // SAFETY: forwarded from this function's contract.
             unsafe {
                 self.task
